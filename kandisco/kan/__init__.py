@@ -1,0 +1,10 @@
+"""The KAN engine: B-spline edges, layers, multiplication nodes, training and persistence."""
+
+from .layer import EDGE_PRUNED, EDGE_SPLINE, EDGE_SYMBOLIC, KANLayer
+from .network import KAN, Activations, Attribution, KANFileError
+from .train import History, fit
+
+__all__ = [
+    "KAN", "KANLayer", "Activations", "Attribution", "History", "KANFileError", "fit",
+    "EDGE_SPLINE", "EDGE_SYMBOLIC", "EDGE_PRUNED",
+]
