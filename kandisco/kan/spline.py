@@ -77,45 +77,37 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
     Returns:
         (batch, n_in, G + k) basis values; differentiable in ``x`` (for PDE losses).
     """
-    batch, n_in = x.shape
     n_basis = grid.shape[1] - k - 1
     tp = _pad_knots(grid, k)  # (n_in, G+4k+1)
-    n_pad_intervals = tp.shape[1] - 1
-    xt = x.t().contiguous()  # (n_in, batch)
     # interval m with tp[m] <= x < tp[m+1]; the closing end knot belongs to the last real interval
-    m = torch.searchsorted(tp, xt.detach(), right=True) - 1  # (n_in, batch)
+    m = torch.searchsorted(tp, x.detach().t().contiguous(), right=True).t() - 1  # (batch, n_in)
     last_real = k + grid.shape[1] - 2  # index in tp of the interval ending at t_last
-    m = m.clamp(k, min(last_real, n_pad_intervals - k - 1))
+    m = m.clamp(k, last_real)
+    tpt = tp.t()  # (G+4k+1, n_in): gather along dim 0 keeps everything in (batch, n_in) layout
 
     # de Boor's triangle: N[r] holds B_{m-j+r, j} after stage j
-    left = []
-    right = []
+    left = [x - tpt.gather(0, m + 1 - j) for j in range(1, k + 1)]  # each (batch, n_in)
+    right = [tpt.gather(0, m + j) - x for j in range(1, k + 1)]
+    N = [torch.ones_like(x)]
     for j in range(1, k + 1):
-        left.append(xt - torch.gather(tp, 1, m + 1 - j))  # (n_in, batch)
-        right.append(torch.gather(tp, 1, m + j) - xt)  # (n_in, batch)
-    N = [torch.ones_like(xt)]
-    for j in range(1, k + 1):
-        saved = torch.zeros_like(xt)
+        saved = torch.zeros_like(x)
         new = []
         for r in range(j):
-            denom = right[r] + left[j - r - 1]
-            temp = N[r] / denom
+            temp = N[r] / (right[r] + left[j - r - 1])
             new.append(saved + right[r] * temp)
             saved = left[j - r - 1] * temp
         new.append(saved)
         N = new
-    local = torch.stack(N, dim=-1)  # (n_in, batch, k+1)
+    local = torch.stack(N, dim=-1)  # (batch, n_in, k+1)
 
-    # pad index m - k + r maps to real basis index m - 2k + r
-    idx = (m - 2 * k)[..., None] + torch.arange(k + 1, device=x.device)  # (n_in, batch, k+1)
-    inside = (xt >= grid[:, :1]) & (xt <= grid[:, -1:])  # (n_in, batch)
+    # padded index m - k + r is real basis index m - 2k + r; bases beyond the real ones and points
+    # outside [t_0, t_last] contribute 0. scatter_add (not scatter) so clamped duplicates add zeros.
+    idx = (m - 2 * k)[..., None] + torch.arange(k + 1, device=x.device)  # (batch, n_in, k+1)
+    inside = (x >= grid[:, 0]) & (x <= grid[:, -1])  # (batch, n_in)
     valid = (idx >= 0) & (idx < n_basis) & inside[..., None]
-    local = torch.where(valid, local, torch.zeros_like(local))
-    # scatter into one extra slot so that out-of-range indices land in a discarded column
-    idx = torch.where(valid, idx, torch.full_like(idx, n_basis))
-    dense = torch.zeros(n_in, batch, n_basis + 1, dtype=x.dtype, device=x.device)
-    dense = dense.scatter(2, idx, local)  # (n_in, batch, G+k+1)
-    return dense[..., :n_basis].permute(1, 0, 2)  # (batch, n_in, G+k)
+    local = local * valid
+    dense = torch.zeros(*x.shape, n_basis, dtype=x.dtype, device=x.device)
+    return dense.scatter_add_(2, idx.clamp(0, n_basis - 1), local)  # (batch, n_in, G+k)
 
 
 def coef_to_curve(x: torch.Tensor, grid: torch.Tensor, coef: torch.Tensor, k: int) -> torch.Tensor:

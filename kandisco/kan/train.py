@@ -34,7 +34,8 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     reg: list[float] = field(default_factory=list)
-    nan_recoveries: int = 0
+    nan_recoveries: int = 0  # steps undone because the loss or parameters went NaN/inf
+    nonfinite_losses: int = 0  # loss evaluations that were NaN/inf (line searches back off from them)
     best_step: int | None = None
     stopped_early: bool = False
 
@@ -42,12 +43,21 @@ class History:
         return dict(self.__dict__)
 
 
+_HUGE = 1e30
+
+
 def _as_tensor(a: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a).to(dtype)
+    """Training data as a finite 2-D tensor; a clear error names the offending rows otherwise."""
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.array(a, dtype=np.float64))
+    t = t.to(dtype)
     if t.dim() == 1:
         t = t[:, None]
     if t.dim() != 2:
         raise ValueError(f"{name} must be 1-D or 2-D (samples, columns), got shape {tuple(t.shape)}")
+    bad = (~torch.isfinite(t)).any(dim=1).nonzero().flatten().tolist()
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (f", ... ({len(bad)} rows)" if len(bad) > 10 else "")
+        raise ValueError(f"{name} has NaN or infinite values in rows {shown}")
     return t
 
 
@@ -187,13 +197,22 @@ def fit(
                 data_loss = loss_fn(model, xb, yb)
                 reg = data_loss.new_zeros(())
             objective = data_loss + lamb * reg
-            if torch.isfinite(objective):  # a NaN/inf objective leaves zero gradients: the step is undone below
-                objective.backward()
             parts["loss"], parts["reg"] = float(data_loss.detach()), float(reg.detach())
+            if not torch.isfinite(objective):
+                # report a huge finite loss with zero gradient: a line search backs off from it
+                hist.nonfinite_losses += 1
+                return objective.new_tensor(_HUGE)
+            objective.backward()
             return objective
 
-        optimizer.step(closure)
-        ok = math.isfinite(parts.get("loss", math.nan)) and _params_finite(model)
+        before = hist.nonfinite_losses
+        try:
+            optimizer.step(closure)
+            ok = math.isfinite(parts.get("loss", math.nan)) and _params_finite(model)
+        except (IndexError, RuntimeError):  # torch's line search can break on a non-finite bracket
+            if hist.nonfinite_losses == before:
+                raise
+            ok = False
         if not ok:
             hist.nan_recoveries += 1
             model.load_state_dict(good_state)
