@@ -9,53 +9,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Sequence
 
+from .data import DataError
+
 __all__ = ["main"]
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 2."""
-
-
-def _read_table(path: str, target: str | None, features: str | None):
-    import numpy as np
-    import pandas as pd
-
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(p)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read as CSV ({exc})") from None
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    skipped = [c for c in frame.columns if c not in numeric]
-    if skipped:
-        print(f"note: non-numeric columns left out: {', '.join(map(str, skipped))}", file=sys.stderr)
-    target = target or (numeric[-1] if numeric else None)
-    if target not in frame.columns:
-        raise UsageError(f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})")
-    names = features.split(",") if features else [c for c in numeric if c != target]
-    for n in names:
-        if n not in numeric:
-            raise UsageError(f"{path}: feature column {n!r} not found among the numeric columns")
-    X = frame[names].to_numpy(dtype=float)
-    y = frame[[target]].to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(np.hstack([X, y])).all(axis=1))
-    if bad.size:
-        raise UsageError(f"{path}: NaN or infinite values in data rows {', '.join(str(r + 1) for r in bad[:10])}")
-    return X, y, names, target
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from .data import load_dataset
     from .kan import KAN
 
-    X, y, names, target = _read_table(args.data, args.target, args.features)
+    data = load_dataset(args.data, args.target, args.features, dropna=args.dropna)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    X, y, names, target = data.X, data.y[:, None], data.feature_names, data.target_name
     width = [len(names)] + [int(w) for w in args.hidden.split(",") if w] + [1]
     model = KAN(width, grid=args.grid, seed=args.seed)
     hist = model.fit(X, y, steps=args.steps, verbose=not args.quiet, seed=args.seed)
@@ -83,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--steps", type=int, default=50)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--out", help="save the trained model to this file")
+    fit.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
     fit.add_argument("--quiet", action="store_true")
     fit.set_defaults(func=_cmd_fit)
     return parser
@@ -92,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as exc:
+    except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

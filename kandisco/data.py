@@ -1,0 +1,342 @@
+"""Measurements in: load and validate a table, pick target and features, name symbols, split.
+
+Every problem with the user's table is a :class:`DataError` whose one-line message names the file,
+the column and the row (1-based line numbers of the file, the header being line 1), so the CLI can
+print it as ``error: ...`` and exit with code 2. Nothing is dropped silently: non-numeric columns are
+reported in ``Dataset.notes``, and rows with NaN/inf are an error unless ``dropna=True``, which drops
+them and says how many.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import sympy
+
+__all__ = ["DataError", "Dataset", "Split", "load_dataset", "MIN_ROWS"]
+
+MIN_ROWS = 5
+
+
+class DataError(ValueError):
+    """The user's data cannot be used as given; the message says where and why."""
+
+
+@dataclass
+class Split:
+    """Row indices of a train / validation / test split."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class Dataset:
+    """A numeric table with a chosen target and features.
+
+    ``X`` is (n, d) float64, ``y`` is (n,) float64; ``symbols`` are sympy symbols named exactly as
+    the columns (any text, including ``T [s]``, ``lambda`` or ``I``), so formulas print in the
+    user's names.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    target_name: str
+    source: str = "<arrays>"
+    notes: list[str] = field(default_factory=list)
+    row_labels: np.ndarray | None = None  # original line numbers, for messages after dropping rows
+
+    @property
+    def symbols(self) -> list[sympy.Symbol]:
+        return [sympy.Symbol(n, real=True) for n in self.feature_names]
+
+    @property
+    def target_symbol(self) -> sympy.Symbol:
+        return sympy.Symbol(self.target_name, real=True)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    def split(self, test: float = 0.2, val: float = 0.2, seed: int = 0) -> Split:
+        """Shuffle rows with ``seed`` and cut them into train / validation / test fractions.
+
+        Small tables keep at least one row in each non-empty part and at least 2 for training.
+        """
+        if not (0 <= test < 1 and 0 <= val < 1 and test + val < 1):
+            raise ValueError(f"test={test} and val={val} must be fractions with test + val < 1")
+        n = self.n_rows
+        order = np.random.default_rng(seed).permutation(n)
+        n_test = max(1, int(round(test * n))) if test > 0 else 0
+        n_val = max(1, int(round(val * n))) if val > 0 else 0
+        if n - n_test - n_val < 2:
+            raise DataError(f"{self.source}: {n} rows are too few to split into train/validation/test")
+        return Split(order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test])
+
+
+def load_dataset(
+    data: Any,
+    target: str | None = None,
+    features: Sequence[str] | str | None = None,
+    *,
+    dropna: bool = False,
+    feature_names: Sequence[str] | None = None,
+    target_name: str | None = None,
+    min_rows: int = MIN_ROWS,
+) -> Dataset:
+    """Build a :class:`Dataset` from a CSV path, a pandas DataFrame or ``(X, y)`` arrays.
+
+    ``target`` defaults to the last numeric column and ``features`` to every other numeric column.
+    For arrays, ``feature_names`` / ``target_name`` name the columns (default ``x0, x1, ...``, ``y``).
+    """
+    if isinstance(features, str):
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    if isinstance(data, (str, Path)):
+        header, columns, lines, source = _read_csv(Path(data))
+    elif _is_dataframe(data):
+        header, columns, lines, source = _from_frame(data)
+    elif isinstance(data, tuple) and len(data) == 2:
+        return _from_arrays(data[0], data[1], feature_names, target_name, dropna, min_rows)
+    else:
+        raise DataError(f"cannot read data of type {type(data).__name__}: pass a CSV path, a DataFrame or (X, y)")
+    return _select(header, columns, lines, source, target, features, dropna, min_rows)
+
+
+# ----------------------------------------------------------------------------- readers
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
+    """Parse a CSV strictly: every row must have the header's number of fields."""
+    src = str(path)
+    if not path.exists():
+        raise DataError(f"{src}: no such file")
+    if not path.is_file():
+        raise DataError(f"{src}: not a file")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{src}: the file is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{src}: not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8 CSV"
+        ) from None
+    if "\x00" in text:
+        raise DataError(f"{src}: contains NUL bytes; is it a binary file rather than CSV?")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    header: list[str] | None = None
+    try:
+        for row in reader:
+            if not row or all(not c.strip() for c in row):
+                continue  # blank lines carry no data
+            if header is None:
+                header = [c.strip() for c in row]
+                continue
+            if any("\n" in c or "\r" in c for c in row):
+                start = lines[-1] + 1 if lines else 2
+                raise DataError(f"{src}: line {start}: a quoted field runs over several lines (unclosed quote?)")
+            if len(row) != len(header):
+                fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
+                raise DataError(f"{src}: line {reader.line_num} has {fields} but the header has {len(header)}")
+            rows.append([c.strip() for c in row])
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{src}: line {reader.line_num}: malformed CSV ({exc})") from None
+    if header is None:
+        raise DataError(f"{src}: the file is empty")
+    _check_header(header, src)
+    if not rows:
+        raise DataError(f"{src}: has a header but no data rows")
+    columns = [list(col) for col in zip(*rows)]
+    return header, columns, lines, src
+
+
+def _check_header(header: list[str], src: str) -> None:
+    for pos, name in enumerate(header):
+        if not name:
+            raise DataError(f"{src}: column {pos + 1} has an empty name in the header")
+    seen: dict[str, int] = {}
+    for pos, name in enumerate(header):
+        if name in seen:
+            raise DataError(f"{src}: duplicate column name {name!r} (columns {seen[name] + 1} and {pos + 1})")
+        seen[name] = pos
+
+
+def _is_dataframe(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
+
+
+def _from_frame(frame: Any) -> tuple[list[str], list[list[str]], list[int], str]:
+    header = [str(c) for c in frame.columns]
+    _check_header(header, "DataFrame")
+    if len(frame) == 0:
+        raise DataError("DataFrame: has columns but no rows")
+    columns = [[_cell(v) for v in frame.iloc[:, j].tolist()] for j in range(frame.shape[1])]
+    return header, columns, list(range(len(frame))), "DataFrame"
+
+
+def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "nan"
+    return str(v)
+
+
+def _parse_number(text: str) -> float | None:
+    """A float for numeric text (NaN/inf allowed: they are reported later), None otherwise."""
+    t = text.strip()
+    if t == "" or t.lower() in ("na", "n/a", "null", "none", "nan", "-nan"):
+        return math.nan
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- selection
+def _numeric_column(values: list[str]) -> tuple[np.ndarray | None, int | None]:
+    """(floats, None) if every cell parses as a number; (None, first bad index) otherwise."""
+    out = np.empty(len(values))
+    for idx, v in enumerate(values):
+        x = _parse_number(v)
+        if x is None:
+            return None, idx
+        out[idx] = x
+    return out, None
+
+
+def _select(header, columns, lines, source, target, features, dropna, min_rows) -> Dataset:
+    parsed = {}
+    bad_cell = {}
+    for name, col in zip(header, columns):
+        arr, bad = _numeric_column(col)
+        if arr is None:
+            bad_cell[name] = bad
+        else:
+            parsed[name] = arr
+    # a column with no number at all (every cell missing) is not numeric either
+    for name in list(parsed):
+        if np.isnan(parsed[name]).all():
+            bad_cell[name] = 0
+            del parsed[name]
+    # a column that is mostly numbers with a few text cells is a typo, not a text column
+    for name, row in bad_cell.items():
+        col = columns[header.index(name)]
+        parses = sum(_parse_number(v) is not None for v in col)
+        if parses >= max(1, len(col) // 2) and parses < len(col):
+            raise DataError(
+                f"{source}: column {name!r} is not numeric ({_row_word(source)} {lines[row]} has {col[row]!r})"
+            )
+    numeric = [n for n in header if n in parsed]
+    notes = []
+    if target is None:
+        if not numeric:
+            raise DataError(f"{source}: no numeric column to use as the target")
+        target = numeric[-1]
+    if target not in header:
+        raise DataError(f"{source}: target column {target!r} not found; columns are {', '.join(header)}")
+    if features is None:
+        features = [n for n in numeric if n != target]
+    else:
+        features = list(features)
+        for name in features:
+            if name not in header:
+                raise DataError(f"{source}: feature column {name!r} not found; columns are {', '.join(header)}")
+        dup = {f for f in features if features.count(f) > 1}
+        if dup:
+            raise DataError(f"{source}: feature {sorted(dup)[0]!r} is listed twice")
+    if target in features:
+        raise DataError(f"{source}: column {target!r} cannot be both the target and a feature")
+    for name in [target, *features]:
+        if name in bad_cell:
+            row = bad_cell[name]
+            raise DataError(
+                f"{source}: column {name!r} is not numeric ({_row_word(source)} {lines[row]} has "
+                f"{columns[header.index(name)][row]!r})"
+            )
+    left_out = [n for n in header if n not in parsed]
+    if left_out:
+        notes.append(f"non-numeric columns left out: {', '.join(left_out)}")
+    unused = [n for n in numeric if n != target and n not in features]
+    if unused:
+        notes.append(f"numeric columns not used as features: {', '.join(unused)}")
+    if not features:
+        raise DataError(f"{source}: no feature columns (the only numeric column is the target {target!r})")
+
+    X = np.column_stack([parsed[n] for n in features])
+    y = parsed[target].copy()
+    labels = np.asarray(lines)
+    X, y, labels = _handle_nonfinite(X, y, labels, [*features, target], source, dropna, notes)
+    return _finish(X, y, features, target, source, notes, labels, min_rows)
+
+
+def _handle_nonfinite(X, y, labels, names, source, dropna, notes):
+    table = np.column_stack([X, y])
+    bad_rows = ~np.isfinite(table).all(axis=1)
+    if not bad_rows.any():
+        return X, y, labels
+    if dropna:
+        count = int(bad_rows.sum())
+        notes.append(f"dropped {count} row{'s' if count != 1 else ''} with NaN/inf values (--dropna)")
+        keep = ~bad_rows
+        return X[keep], y[keep], labels[keep]
+    where = np.flatnonzero(bad_rows)
+    shown = []
+    for r in where[:5]:
+        cols = [names[c] for c in np.flatnonzero(~np.isfinite(table[r]))]
+        shown.append(f"{_row_word(source)} {labels[r]} ({', '.join(cols)})")
+    more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+    raise DataError(
+        f"{source}: missing, NaN or infinite values at {'; '.join(shown)}{more}; fix them or pass --dropna"
+    )
+
+
+def _row_word(source: str) -> str:
+    """Files are addressed by line number (header = line 1), frames and arrays by row index."""
+    return "row" if source in ("arrays", "DataFrame") else "line"
+
+
+def _finish(X, y, features, target, source, notes, labels, min_rows) -> Dataset:
+    n = X.shape[0]
+    if n < min_rows:
+        raise DataError(f"{source}: {n} usable rows, at least {min_rows} are needed")
+    for j, name in enumerate(features):
+        if np.ptp(X[:, j]) == 0:
+            raise DataError(f"{source}: feature column {name!r} is constant ({X[0, j]:g}); drop it")
+    if np.ptp(y) == 0:
+        raise DataError(f"{source}: target column {target!r} is constant ({y[0]:g}): there is no law to find")
+    return Dataset(X.astype(np.float64), y.astype(np.float64), list(features), target, source, notes, labels)
+
+
+def _from_arrays(X, y, feature_names, target_name, dropna, min_rows) -> Dataset:
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if X.ndim != 2 or y.ndim != 1:
+        raise DataError(f"arrays: X must be (n, d) and y (n,), got {X.shape} and {y.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise DataError(f"arrays: X has {X.shape[0]} rows but y has {y.shape[0]}")
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(X.shape[1])]
+    if len(names) != X.shape[1]:
+        raise DataError(f"arrays: {len(names)} feature names for {X.shape[1]} columns")
+    target = target_name or "y"
+    _check_header([*names, target], "arrays")
+    notes: list[str] = []
+    labels = np.arange(X.shape[0])
+    X, y, labels = _handle_nonfinite(X, y, labels, [*names, target], "arrays", dropna, notes)
+    return _finish(X, y, names, target, "arrays", notes, labels, min_rows)
