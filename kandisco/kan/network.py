@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .layer import EDGE_PRUNED, EDGE_SPLINE, EDGE_SYMBOLIC, KANLayer
+from .layer import EDGE_PRUNED, KANLayer
 
 __all__ = ["KAN", "Activations", "Attribution", "KANFileError", "parse_width"]
 
@@ -144,7 +144,8 @@ class KAN(nn.Module):
             [nn.Parameter(torch.zeros(self.n_nodes(l + 1), dtype=dtype)) for l in range(self.depth)]
         )
         self.register_buffer("grids_initialized", torch.tensor(grid_range is not None))
-        self.library = None  # symbolic library of fixed edges (set by the symbolic stage)
+        self.library = None  # SymbolicLibrary of the functions on symbolic edges (saved with the model)
+        self.train_inputs: torch.Tensor | None = None  # set by fit(): default data for symbolic fitting
 
     # ------------------------------------------------------------ structure
     @property
@@ -342,6 +343,31 @@ class KAN(nn.Module):
 
         return fit(self, X, y, **kwargs)
 
+    # -------------------------------------------------------- symbolic edges
+    def suggest_symbolic(self, l: int, i: int, j: int, X: Any = None, topk: int = 5, library: Any = None, **kw: Any):
+        """Best library functions for edge ``(l, i, j)``; see :mod:`kandisco.kan.symbolic_edges`."""
+        from .symbolic_edges import suggest_symbolic
+
+        return suggest_symbolic(self, l, i, j, X, topk, library, **kw)
+
+    def fix_symbolic(self, l: int, i: int, j: int, name: str, X: Any = None, **kw: Any):
+        """Make edge ``(l, i, j)`` the library function ``name`` with fitted (or given) parameters."""
+        from .symbolic_edges import fix_symbolic
+
+        return fix_symbolic(self, l, i, j, name, X, **kw)
+
+    def unfix_symbolic(self, l: int, i: int, j: int) -> None:
+        """Return a symbolic edge to its spline."""
+        from .symbolic_edges import unfix_symbolic
+
+        unfix_symbolic(self, l, i, j)
+
+    def auto_symbolic(self, X: Any = None, library: Any = None, **kw: Any):
+        """Fix every active spline edge to its best library function (one batched fit)."""
+        from .symbolic_edges import auto_symbolic
+
+        return auto_symbolic(self, X, library, **kw)
+
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Write config + state to ``path`` in a format that cannot run code when loaded."""
@@ -416,6 +442,3 @@ class KAN(nn.Module):
         except UnknownFunctionError as exc:
             raise KANFileError(f"{path}: {exc}") from None
 
-
-def _state_name(code: int) -> str:
-    return {EDGE_SPLINE: "spline", EDGE_SYMBOLIC: "symbolic", EDGE_PRUNED: "pruned"}[code]

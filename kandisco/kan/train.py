@@ -246,6 +246,7 @@ def fit(
         bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.train_inputs = X.detach()
     return hist
 
 

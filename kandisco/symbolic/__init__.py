@@ -1,0 +1,34 @@
+"""Symbolic side of kandisco: the function library, affine fits and selection."""
+
+from .affine import AffineFits, evaluate_affine, fit_affine
+from .select import SymbolicFit, rank_edge, rank_order, score_fits, select_best, suggest
+from .library import (
+    SUBSETS,
+    Domain,
+    InvalidFunctionError,
+    SymbolicFunction,
+    SymbolicLibrary,
+    UnknownFunctionError,
+    default_library,
+    get_library,
+)
+
+__all__ = [
+    "AffineFits",
+    "Domain",
+    "InvalidFunctionError",
+    "SUBSETS",
+    "SymbolicFit",
+    "SymbolicFunction",
+    "SymbolicLibrary",
+    "UnknownFunctionError",
+    "default_library",
+    "evaluate_affine",
+    "fit_affine",
+    "get_library",
+    "rank_edge",
+    "rank_order",
+    "score_fits",
+    "select_best",
+    "suggest",
+]

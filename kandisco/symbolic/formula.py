@@ -1,0 +1,250 @@
+"""From a symbolic KAN to a formula: extract, snap constants, refit them, simplify, export.
+
+* :func:`network_formula` reads a KAN whose active edges are all symbolic and writes the sympy
+  expression of each output in the given symbols (sum nodes add, multiplication nodes multiply,
+  node affines and edge constants become floats).
+* :func:`snap_constants` replaces each float by a "nice" number (integer, small rational, rational
+  multiple of pi, square root of a small rational) *only if* the held-out error stays within a
+  tolerance, one constant at a time, largest effect first.
+* :func:`refit_constants` refits the floats left on the whole expression with
+  ``scipy.optimize.least_squares`` on the lambdified formula.
+* :func:`simplify_capped` runs ``sympy.simplify`` in a forked process killed after a time cap.
+* :func:`complexity` counts the nodes of the expression tree; :func:`to_latex` and
+  :func:`to_callable` export.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import sympy
+
+from ..kan.layer import EDGE_SPLINE, EDGE_SYMBOLIC
+
+__all__ = [
+    "network_formula",
+    "nice_candidates",
+    "snap_constants",
+    "refit_constants",
+    "simplify_capped",
+    "complexity",
+    "to_latex",
+    "to_callable",
+    "formula_rmse",
+]
+
+
+class SplineEdgeError(ValueError):
+    """The network still has spline edges, so it has no closed form yet."""
+
+
+def network_formula(model: Any, symbols: Sequence[sympy.Symbol] | None = None, digits: int | None = None) -> list[sympy.Expr]:
+    """Sympy expression of every output of ``model`` (all active edges must be symbolic)."""
+    if symbols is None:
+        symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(model.n_inputs)]
+    if len(symbols) != model.n_inputs:
+        raise ValueError(f"{len(symbols)} symbols for a model with {model.n_inputs} inputs")
+    spline_edges = [
+        (l, i, j)
+        for l, layer in enumerate(model.layers)
+        for j, i in (layer.state == EDGE_SPLINE).nonzero().tolist()
+    ]
+    if spline_edges:
+        shown = ", ".join(map(str, spline_edges[:5]))
+        raise SplineEdgeError(f"edges {shown}{' ...' if len(spline_edges) > 5 else ''} are still splines; run auto_symbolic first")
+
+    def num(v: float) -> sympy.Expr:
+        return sympy.Float(v, digits) if digits else sympy.Float(v)
+
+    values: list[sympy.Expr] = list(symbols)
+    for l, layer in enumerate(model.layers):
+        params = layer.sym_params.detach().double()
+        subs: list[sympy.Expr] = []
+        for j in range(layer.n_out):
+            total: sympy.Expr = sympy.Integer(0)
+            for i in range(layer.n_in):
+                if int(layer.state[j, i]) != EDGE_SYMBOLIC:
+                    continue
+                fn = layer.sym_functions[layer.sym_names[int(layer.sym_index[j, i])]]
+                a, b, c, d = (float(v) for v in params[j, i])
+                inner = num(a) * values[i] + num(b) if b != 0 else num(a) * values[i]
+                total = total + num(c) * fn.sympy_fn(inner) + num(d)
+            subs.append(total)
+        level = l + 1
+        n_sum, arity = model.n_sum[level], model.mult_arity[level]
+        nodes = subs[:n_sum]
+        start = n_sum
+        for a_ in arity:
+            nodes.append(sympy.Mul(*subs[start : start + a_]))
+            start += a_
+        scale = model.node_scale[l].detach().double()
+        bias = model.node_bias[l].detach().double()
+        values = [num(float(scale[n])) * v + num(float(bias[n])) for n, v in enumerate(nodes)]
+    return values
+
+
+# ------------------------------------------------------------------------ evaluation
+def to_callable(expr: sympy.Expr, symbols: Sequence[sympy.Symbol]) -> Callable[[np.ndarray], np.ndarray]:
+    """``f(X)`` for an (n, d) array, columns in the order of ``symbols``."""
+    fn = sympy.lambdify(list(symbols), expr, modules="numpy")
+
+    def call(X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn(*X.T)
+        return np.asarray(out, dtype=np.float64) * np.ones(X.shape[0])
+
+    return call
+
+
+def formula_rmse(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray) -> float:
+    """RMSE of ``expr`` on ``(X, y)``; inf where the formula is not finite or not real."""
+    try:
+        pred = to_callable(expr, symbols)(X)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return math.inf
+    if not np.all(np.isfinite(pred)):
+        return math.inf
+    return float(np.sqrt(np.mean((pred - y) ** 2)))
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Number of nodes in the expression tree (symbols, numbers and operations)."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def to_latex(expr: sympy.Expr) -> str:
+    return sympy.latex(expr)
+
+
+# -------------------------------------------------------------------------- snapping
+def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 100) -> list[sympy.Expr]:
+    """Nice numbers near ``v``, simplest first: 0, integers, p/q, p/q*pi, +-sqrt(p/q).
+
+    "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` for
+    multiples of pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers of any size are
+    offered only when ``v`` is within 1e-9 relative of one.
+    """
+    out: list[sympy.Expr] = []
+    if abs(v) < 1e-8:
+        out.append(sympy.Integer(0))
+    if v != 0 and abs(round(v) - v) <= 1e-9 * abs(v):
+        out.append(sympy.Integer(round(v)))
+    for base, p_max in ((sympy.Integer(1), max_numerator), (sympy.pi, 12)):
+        r = sympy.Rational(v / float(base)).limit_denominator(max_denominator)
+        if r != 0 and abs(r.p) <= p_max:
+            out.append(r * base)
+    sq = sympy.Rational(v * v).limit_denominator(max_denominator)
+    if 0 < sq and sq.p <= max_numerator and not sympy.sqrt(sq).is_Rational:
+        out.append(int(np.sign(v)) * sympy.sqrt(sq))
+    unique = list(dict.fromkeys(out))
+    unique.sort(key=lambda e: (complexity(e), abs(float(e) - v)))
+    return unique
+
+
+def snap_constants(
+    expr: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    tolerance: float = 1e-3,
+    max_denominator: int = 12,
+    rel_close: float = 0.05,
+) -> sympy.Expr:
+    """Snap floats of ``expr`` to nice numbers while the RMSE on ``(X, y)`` stays within tolerance.
+
+    A snap is kept when the RMSE after it is at most ``base * (1 + tolerance) + tolerance * std(y)
+    * 1e-3``; candidates must also lie within ``rel_close`` (relative) of the float. Floats are
+    tried largest effect first, each snap refitting nothing (see :func:`refit_constants`).
+    """
+    base = formula_rmse(expr, symbols, X, y)
+    if not math.isfinite(base):
+        return expr
+    slack = base * (1 + tolerance) + tolerance * 1e-3 * float(np.std(y))
+    current = expr
+    floats = sorted(current.atoms(sympy.Float), key=lambda f: -abs(float(f)))
+    for f in floats:
+        if f not in current.atoms(sympy.Float):
+            continue
+        v = float(f)
+        for cand in nice_candidates(v, max_denominator):
+            if abs(float(cand) - v) > rel_close * max(abs(v), 1e-12) and float(cand) != 0:
+                continue
+            trial = current.xreplace({f: cand})
+            err = formula_rmse(trial, symbols, X, y)
+            if err <= slack:
+                current = trial
+                break
+    return current
+
+
+def refit_constants(
+    expr: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    X: np.ndarray,
+    y: np.ndarray,
+    max_nfev: int = 200,
+) -> sympy.Expr:
+    """Least-squares refit of every float in ``expr`` on ``(X, y)``; unchanged if it fails or is worse."""
+    from scipy.optimize import least_squares
+
+    floats = sorted(expr.atoms(sympy.Float), key=sympy.default_sort_key)
+    if not floats:
+        return expr
+    params = [sympy.Symbol(f"_k{n}") for n in range(len(floats))]
+    template = expr.xreplace(dict(zip(floats, params)))
+    fn = sympy.lambdify([*symbols, *params], template, modules="numpy")
+    cols = list(np.asarray(X, dtype=np.float64).T)
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = np.asarray(fn(*cols, *theta), dtype=np.float64) * np.ones(len(y)) - y
+        return np.where(np.isfinite(out), out, 1e150)
+
+    start = np.array([float(f) for f in floats])
+    try:
+        sol = least_squares(residual, start, max_nfev=max_nfev, method="lm" if len(y) >= len(start) else "trf")
+    except (ValueError, np.linalg.LinAlgError):
+        return expr
+    fitted = expr.xreplace({f: sympy.Float(v) for f, v in zip(floats, sol.x)})
+    before = formula_rmse(expr, symbols, X, y)
+    after = formula_rmse(fitted, symbols, X, y)
+    return fitted if after <= before else expr
+
+
+# ------------------------------------------------------------------------ simplify
+def _simplify_worker(expr: sympy.Expr, queue: "mp.Queue") -> None:
+    try:
+        queue.put(sympy.simplify(expr))
+    except Exception:  # noqa: BLE001 - a failing simplify just means "keep the input"
+        queue.put(None)
+
+
+def simplify_capped(expr: sympy.Expr, timeout: float = 5.0) -> sympy.Expr:
+    """``sympy.simplify`` in a forked process, killed after ``timeout`` s (then ``expr`` is kept).
+
+    The simpler of the result and the input (by :func:`complexity`) is returned.
+    """
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        return expr
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_simplify_worker, args=(expr, queue), daemon=True)
+    proc.start()
+    proc.join(timeout)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return expr
+    result = queue.get() if not queue.empty() else None
+    if result is None or complexity(result) > complexity(expr):
+        return expr
+    return result
