@@ -1,0 +1,152 @@
+"""Discovery results: candidates, the Pareto front and the rule that picks one, JSON round trip.
+
+The front follows PySR's hall of fame: for each complexity the candidate with the lowest
+validation loss, kept only if it beats every simpler candidate. A front entry's *score* is
+``-d log(loss) / d complexity`` against the previous (simpler) entry. The pick ("best") is the
+highest score among entries whose loss is within ``1.5x`` of the lowest loss; ``"accuracy"`` picks
+the lowest loss and ``"simplest"`` the simplest entry within 1.5x of the lowest loss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sympy
+
+__all__ = ["Candidate", "DiscoveryResult", "pareto_front", "pick_candidate", "PICK_RULES"]
+
+PICK_RULES = ("best", "accuracy", "simplest")
+LOSS_WINDOW = 1.5
+
+
+@dataclass
+class Candidate:
+    """One formula tried by the pipeline."""
+
+    formula: str  # in the user's column names (for people; may not parse if names are not identifiers)
+    formula_x: str  # the same in x0, x1, ... (always parses; see DiscoveryResult.expr)
+    complexity: int
+    loss: float  # validation RMSE in the target's units
+    strategy: str  # which candidate generator produced it
+    seconds: float
+    score: float = 0.0  # filled in on the Pareto front
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def expr(self, features: list[str]) -> sympy.Expr:
+        """The formula as sympy with symbols named as the user's columns."""
+        return _from_internal(self.formula_x, features)
+
+
+def _from_internal(text: str, features: list[str]) -> sympy.Expr:
+    internal = {f"x{i}": sympy.Symbol(f"x{i}", real=True) for i in range(len(features))}
+    expr = sympy.parse_expr(text, local_dict=internal)
+    return expr.xreplace({internal[f"x{i}"]: sympy.Symbol(n, real=True) for i, n in enumerate(features)})
+
+
+def _safe_log(v: float) -> float:
+    return math.log(max(v, 1e-300))
+
+
+def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
+    """Complexity-ascending candidates that each have a lower loss than every simpler one."""
+    finite = [c for c in candidates if math.isfinite(c.loss)]
+    front: list[Candidate] = []
+    for cand in sorted(finite, key=lambda c: (c.complexity, c.loss)):
+        if not front or cand.loss < front[-1].loss:
+            if front and cand.complexity == front[-1].complexity:
+                continue
+            front.append(cand)
+    prev = None
+    for cand in front:
+        if prev is None:
+            cand.score = 0.0
+        else:
+            dc = max(cand.complexity - prev.complexity, 1)
+            cand.score = -(_safe_log(cand.loss) - _safe_log(prev.loss)) / dc
+        prev = cand
+    return front
+
+
+def pick_candidate(front: list[Candidate], rule: str = "best") -> int:
+    """Index into ``front`` chosen by ``rule`` (see module docstring)."""
+    if rule not in PICK_RULES:
+        raise ValueError(f"unknown pick rule {rule!r}; choose one of {', '.join(PICK_RULES)}")
+    if not front:
+        raise ValueError("no candidate formula to pick from")
+    lowest = min(c.loss for c in front)
+    window = [i for i, c in enumerate(front) if c.loss <= LOSS_WINDOW * lowest + 1e-300]
+    if rule == "accuracy":
+        return min(range(len(front)), key=lambda i: front[i].loss)
+    if rule == "simplest":
+        return window[0]
+    return max(window, key=lambda i: (front[i].score, -front[i].complexity))
+
+
+@dataclass
+class DiscoveryResult:
+    """What :func:`kandisco.discover` found, with everything needed to judge and reuse it."""
+
+    formula: str
+    formula_x: str
+    latex: str
+    target: str
+    features: list[str]
+    r2_test: float
+    rmse_test: float
+    complexity: int
+    pareto: list[Candidate]
+    chosen: int
+    seconds: float
+    timings: dict[str, float]
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    model: Any = None  # the KAN behind the chosen formula (not serialised; save it with model.save)
+
+    @property
+    def symbols(self) -> list[sympy.Symbol]:
+        return [sympy.Symbol(n, real=True) for n in self.features]
+
+    @property
+    def expr(self) -> sympy.Expr:
+        """The chosen formula as sympy, in the user's column names."""
+        return _from_internal(self.formula_x, self.features)
+
+    def predict(self, X: Any) -> Any:
+        """Evaluate the chosen formula on rows of ``X`` (columns in ``features`` order)."""
+        from ..symbolic.formula import to_callable
+
+        return to_callable(self.expr, self.symbols)(X)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "model"}
+        out["pareto"] = [asdict(c) for c in self.pareto]
+        out["candidates"] = [asdict(c) for c in self.candidates]
+        return out
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "DiscoveryResult":
+        data = json.loads(text)
+        data["pareto"] = [Candidate(**c) for c in data["pareto"]]
+        data["candidates"] = [Candidate(**c) for c in data.get("candidates", [])]
+        return cls(**data)
+
+    def table(self) -> str:
+        """The Pareto front as a text table; ``>`` marks the chosen row."""
+        lines = [f"  {'':1} {'complexity':>10} {'loss':>11} {'score':>8}  formula"]
+        for i, c in enumerate(self.pareto):
+            mark = ">" if i == self.chosen else " "
+            lines.append(f"  {mark} {c.complexity:>10d} {c.loss:>11.4g} {c.score:>8.3f}  {c.formula}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"DiscoveryResult({self.target} = {self.formula}, R^2_test={self.r2_test:.6g}, "
+            f"RMSE_test={self.rmse_test:.4g}, {len(self.pareto)} on the Pareto front)"
+        )
