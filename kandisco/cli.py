@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from .data import DataError
@@ -42,6 +43,87 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_discover(args: argparse.Namespace) -> int:
+    import json
+
+    from .data import load_dataset
+    from .discover import discover
+
+    data = load_dataset(args.data, args.target, args.features, dropna=args.dropna)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    bar = _progress_bar(args.budget, quiet=args.quiet or args.json)
+
+    def progress(stage: str, elapsed: float) -> None:
+        if bar is not None:
+            bar.n = min(elapsed, args.budget)
+            bar.set_postfix_str(stage)
+            bar.refresh()
+
+    result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=progress)
+    if bar is not None:
+        bar.close()
+    if args.out:
+        _write_outputs(result, data, Path(args.out))
+    if args.json:
+        payload = {
+            "formula": result.formula,
+            "target": result.target,
+            "r2_test": result.r2_test,
+            "rmse_test": result.rmse_test,
+            "complexity": result.complexity,
+            "pareto": [{"formula": c.formula, "complexity": c.complexity, "loss": c.loss, "score": c.score} for c in result.pareto],
+            "seconds": result.seconds,
+            "notes": result.notes,
+        }
+        print(json.dumps(payload))
+        return 0
+    import sympy
+
+    print(f"{result.target} = {result.formula}")
+    pretty = sympy.pretty(result.expr, use_unicode=True)
+    if "\n" in pretty:
+        print(pretty)
+    print(f"test R^2 = {result.r2_test:.6g}   test RMSE = {result.rmse_test:.4g}   ({result.seconds:.1f} s)")
+    print("Pareto front (validation loss: " + str(result.config.get("loss")) + "):")
+    print(result.table())
+    for note in result.notes[len(data.notes):]:
+        print(f"note: {note}")
+    if args.out:
+        print(f"results written to {args.out}/")
+    return 0
+
+
+def _progress_bar(total: float, quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, file=sys.stderr, desc="discover", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
+
+
+def _write_outputs(result, data, out: Path) -> None:
+    """result.json, formula.tex, the chosen candidate's model, and three figures."""
+    import numpy as np
+
+    from . import plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").write_text(result.to_json(indent=2))
+    (out / "formula.tex").write_text(f"{result.target} = {result.latex}\n")
+    if result.model is not None:
+        result.model.save(out / "model.kan")
+        view = result.pareto[result.chosen].config.get("view")
+        X, names, target = data.X, list(data.feature_names), data.target_name
+        if view == "loglog":  # the network saw logarithms: label it so
+            X, names = np.log(data.X), [f"log {n}" for n in names]
+        if view in ("loglog", "logy"):
+            target = f"log {target}"
+        plot.plot_network(result.model, X, out / "network.png", names, target)
+    plot.plot_pareto(result, out / "pareto.png")
+    plot.plot_predictions(data.y, result.predict(data.X), out / "predictions.png", f"{result.target} = {result.formula}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kandisco", description="Symbolic discovery with Kolmogorov-Arnold networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
     fit.add_argument("--quiet", action="store_true")
     fit.set_defaults(func=_cmd_fit)
+
+    disc = sub.add_parser("discover", help="find the law behind a CSV of measurements")
+    disc.add_argument("data", help="CSV file with a header row")
+    disc.add_argument("--target", help="target column (default: the last numeric column)")
+    disc.add_argument("--features", help="comma-separated feature columns (default: the other numeric columns)")
+    disc.add_argument("--budget", type=float, default=60.0, help="seconds to search (default 60)")
+    disc.add_argument("--seed", type=int, default=0)
+    disc.add_argument("--pick", default="best", choices=["best", "accuracy", "simplest"], help="rule that picks the formula from the Pareto front")
+    disc.add_argument("--out", help="directory for result.json, formula.tex, model.kan and PNG plots")
+    disc.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    disc.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
+    disc.add_argument("--quiet", action="store_true", help="no progress bar")
+    disc.set_defaults(func=_cmd_discover)
     return parser
 
 
