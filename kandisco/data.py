@@ -311,7 +311,7 @@ def _row_word(source: str) -> str:
 def _finish(X, y, features, target, source, notes, labels, min_rows) -> Dataset:
     n = X.shape[0]
     if n < min_rows:
-        raise DataError(f"{source}: {n} usable rows, at least {min_rows} are needed")
+        raise DataError(f"{source}: {n} usable rows (n_samples = {n}), at least {min_rows} are needed")
     for j, name in enumerate(features):
         if np.ptp(X[:, j]) == 0:
             raise DataError(f"{source}: feature column {name!r} is constant ({X[0, j]:g}); drop it")

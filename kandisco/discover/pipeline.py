@@ -21,7 +21,9 @@ as a :class:`~kandisco.discover.result.Candidate`. Strategies, simplest first:
   sparse, pruned, refined, auto-symbolic, retrained, over several seeds and penalties.
 
 It stops early when a formula whose constants all snapped to nice numbers reproduces held-out data
-to 1e-3 of the target's spread (or 0.1% relative error for targets spanning decades). Formulas with
+to 1e-3 of the target's spread (or 0.1% relative error for targets spanning decades), or any
+formula does to 1e-9. Strategies that would overrun the budget (judged by the mean duration so
+far) are not started. Formulas with
 as many fitted constants as training rows are discarded: they fit anything.
 """
 
@@ -66,6 +68,8 @@ __all__ = [
 # stop searching once a formula with no fitted constant left (all snapped) is this close on held-out
 # data (RMSE relative to the target's spread, or relative error for targets spanning decades)
 FOUND_RELATIVE_RMSE = 1e-3
+# ... or once any formula is exact to rounding error (noiseless data; constants left as fitted)
+EXACT_RELATIVE_RMSE = 1e-9
 POWER_LIBRARY = ["x", "0"]
 FLAT_LIBRARY = ["0", "x", "x^2", "x^3", "x^4", "1/x", "1/x^2", "1/x^3", "sqrt", "1/sqrt", "x^1.5",
                 "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "gaussian"]
@@ -92,9 +96,16 @@ class Strategy:
 
 
 # ------------------------------------------------------------------------- stages
-def sparsify(model: KAN, X: torch.Tensor, y: torch.Tensor, lamb: float, steps: int, seed: int = 0) -> KAN:
+def _stopper(deadline: float | None):
+    """A fit callback that stops training once ``deadline`` (perf_counter seconds) has passed."""
+    if deadline is None:
+        return None
+    return lambda step, loss: time.perf_counter() > deadline
+
+
+def sparsify(model: KAN, X: torch.Tensor, y: torch.Tensor, lamb: float, steps: int, seed: int = 0, deadline: float | None = None) -> KAN:
     """Stage 1: fit with the (scale-free) sparsity penalty ``lamb``."""
-    model.fit(X, y, steps=steps, lamb=lamb, verbose=False, seed=seed)
+    model.fit(X, y, steps=steps, lamb=lamb, verbose=False, seed=seed, callback=_stopper(deadline))
     return model
 
 
@@ -104,10 +115,10 @@ def prune_model(model: KAN, X: torch.Tensor, edge_threshold: float = 3e-2, node_
     return model
 
 
-def refine_and_fit(model: KAN, X: torch.Tensor, y: torch.Tensor, grid: int, steps: int, seed: int = 0) -> KAN:
+def refine_and_fit(model: KAN, X: torch.Tensor, y: torch.Tensor, grid: int, steps: int, seed: int = 0, deadline: float | None = None) -> KAN:
     """Stage 3: extend the grid (functions preserved) and fit again without the penalty."""
     model.refine(grid, X)
-    model.fit(X, y, steps=steps, verbose=False, seed=seed)
+    model.fit(X, y, steps=steps, verbose=False, seed=seed, callback=_stopper(deadline))
     return model
 
 
@@ -117,9 +128,9 @@ def fix_symbolic_edges(model: KAN, X: torch.Tensor, library: Any = None) -> KAN:
     return model
 
 
-def retrain(model: KAN, X: torch.Tensor, y: torch.Tensor, steps: int = 30, seed: int = 0) -> KAN:
+def retrain(model: KAN, X: torch.Tensor, y: torch.Tensor, steps: int = 30, seed: int = 0, deadline: float | None = None) -> KAN:
     """Stage 5: fit the affine parameters of the symbolic edges (grids no longer matter)."""
-    model.fit(X, y, steps=steps, update_grid=False, verbose=False, seed=seed)
+    model.fit(X, y, steps=steps, update_grid=False, verbose=False, seed=seed, callback=_stopper(deadline))
     return model
 
 
@@ -205,21 +216,26 @@ def run_strategy(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     relative: bool = False,
+    deadline: float | None = None,
 ) -> tuple[list[sympy.Expr], KAN]:
-    """Train the strategy's KAN through every stage and return its formulas (data units)."""
+    """Train the strategy's KAN through every stage and return its formulas (data units).
+
+    Past ``deadline`` (a ``time.perf_counter()`` value) the training stages stop early; the
+    symbolic stages still run so that the strategy yields a formula.
+    """
     Xv, yv = _view(strategy.view, *train)
     y_mean = float(np.mean(yv)) if strategy.view == "raw" else 0.0
     y_std = float(np.std(yv)) if strategy.view == "raw" else 1.0
     Xt = torch.as_tensor(Xv, dtype=torch.float64)
     yt = torch.as_tensor((yv - y_mean) / y_std, dtype=torch.float64)[:, None]
     model = KAN(strategy.width, grid=strategy.grid, seed=strategy.seed, base_fun=strategy.base_fun)
-    sparsify(model, Xt, yt, strategy.lamb, strategy.steps, strategy.seed)
+    sparsify(model, Xt, yt, strategy.lamb, strategy.steps, strategy.seed, deadline)
     if strategy.prune:
         prune_model(model, Xt)
     if strategy.refine_to:
-        refine_and_fit(model, Xt, yt, strategy.refine_to, strategy.steps // 2, strategy.seed)
+        refine_and_fit(model, Xt, yt, strategy.refine_to, strategy.steps // 2, strategy.seed, deadline)
     fix_symbolic_edges(model, Xt, strategy.library)
-    retrain(model, Xt, yt, steps=20, seed=strategy.seed)
+    retrain(model, Xt, yt, steps=20, seed=strategy.seed, deadline=deadline)
     expr = extract_formula(model, symbols, strategy.view, y_mean, y_std)
     return polish_formula(expr, symbols, train, val, relative=relative), model
 
@@ -265,22 +281,28 @@ def discover(
     positive = (X > 0).all(axis=0)
     symbols = [sympy.Symbol(f"x{i}", positive=True) if positive[i] else sympy.Symbol(f"x{i}", real=True) for i in range(X.shape[1])]
     plan = list(strategies) if strategies is not None else default_strategies(dataset, seed, library)
-    candidates: list[Candidate] = []
     models: dict[int, KAN] = {}
+    # the constant law y = mean is always a candidate: the baseline the front starts from
+    mean = sympy.Float(float(np.mean(train[1])))
+    candidates = [Candidate(formula=str(mean), formula_x=str(mean), complexity=1, loss=formula_rmse(mean, symbols, *val, uses_relative_error(y)),
+                            strategy="constant", seconds=0.0, config={"name": "constant"})]
     relative = uses_relative_error(y)
     y_spread = 1.0 if relative else (float(np.std(y)) or 1.0)
     interrupted = False
+    durations: list[float] = []
     try:
         for strategy in plan:
-            if candidates and prog.elapsed() >= budget_seconds:
+            expected = float(np.mean(durations)) if durations else 0.0
+            if prog.elapsed() + expected > budget_seconds:
                 break
             t0 = time.perf_counter()
             try:
-                exprs, model = run_strategy(strategy, symbols, train, val, relative)
+                exprs, model = run_strategy(strategy, symbols, train, val, relative, prog.start + budget_seconds)
             except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as exc:
                 prog.timings[f"{strategy.name}#{strategy.seed} (failed: {type(exc).__name__})"] = time.perf_counter() - t0
                 continue
             secs = time.perf_counter() - t0
+            durations.append(secs)
             prog.timings[f"{strategy.name}#{strategy.seed}"] = secs
             exact = False
             for expr in exprs:
@@ -298,15 +320,15 @@ def discover(
                 )
                 models[id(cand)] = model
                 candidates.append(cand)
-                exact = exact or (loss <= FOUND_RELATIVE_RMSE * y_spread and not expr.atoms(sympy.Float))
+                exact = exact or loss <= EXACT_RELATIVE_RMSE * y_spread or (
+                    loss <= FOUND_RELATIVE_RMSE * y_spread and not expr.atoms(sympy.Float)
+                )
             if progress is not None:
                 progress(strategy.name, prog.elapsed())
             if exact:
                 break
     except KeyboardInterrupt:
         interrupted = True
-    if not candidates:
-        raise RuntimeError("no strategy produced a formula (every candidate failed); see the timings")
     front = pareto_front(candidates)
     chosen = pick_candidate(front, pick)
     best = front[chosen]

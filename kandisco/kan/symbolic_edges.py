@@ -129,15 +129,16 @@ def auto_symbolic(
     X: Any = None,
     library: LibrarySpec = None,
     *,
-    complexity_weight: float = 0.3,
+    score_kwargs: dict[str, Any] | None = None,
     max_samples: int = 2000,
     seed: int = 0,
     **kwargs: Any,
 ) -> list[FixedEdge]:
     """Fix every active spline edge to its best-scoring library function (one batched fit).
 
-    The choice follows :func:`kandisco.symbolic.select.score_fits` (R^2 against complexity);
-    ``max_samples`` rows of ``X`` are used. Returns what was fixed, edge by edge.
+    The choice follows :func:`kandisco.symbolic.select.score_fits` (R^2 against complexity; its
+    options through ``score_kwargs``); ``max_samples`` rows of ``X`` are used; other keywords go to
+    :func:`~kandisco.symbolic.affine.fit_affine`. Returns what was fixed, edge by edge.
     """
     lib = get_library(library)
     X = _data(model, X)
@@ -155,7 +156,7 @@ def auto_symbolic(
     fits = fit_affine(xs, ys, lib, seed=seed, **kwargs)
     fixed = []
     for e, (l, i, j) in enumerate(edges):
-        best = rank_edge(fits, e, lib, complexity_weight=complexity_weight)[0]
+        best = rank_edge(fits, e, lib, **(score_kwargs or {}))[0]
         fn = lib[best.name]
         _remember(model, fn)
         model.layers[l].set_symbolic(j, i, fn, best.params)

@@ -120,7 +120,7 @@ def fit(
     max_iter: int = 20,
     seed: int = 0,
     verbose: bool = True,
-    callback: Callable[[int, float], None] | None = None,
+    callback: Callable[[int, float], bool | None] | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` in place and return its :class:`History`.
 
@@ -138,6 +138,7 @@ def fit(
         X_val, y_val: validation data (loss recorded per step; best state restored).
         patience: stop after this many steps without validation improvement.
         seed: seeds mini-batch sampling.
+        callback: ``callback(step, train_loss)`` after every step; returning True stops training.
     """
     dtype = model.dtype
     X = _as_tensor(X, "X", dtype)
@@ -237,8 +238,8 @@ def fit(
                 if patience is not None and since_best >= patience:
                     hist.stopped_early = True
                     break
-        if callback is not None:
-            callback(step, train_loss)
+        if callback is not None and callback(step, train_loss):
+            break  # the callback asked to stop (a deadline, a target loss, ...)
         if bar is not None:
             bar.set_postfix_str(f"loss {train_loss:.3e}" + (f" val {hist.val_loss[-1]:.3e}" if has_val else ""))
             bar.update(1)

@@ -11,20 +11,20 @@ constant or ``truth / found`` simplifies to a non-zero constant. Verdicts here:
 Steps: symbols are matched by name (assumptions ignored); floats in ``found`` that sit within
 ``snap_rtol`` of a simple rational (or rational multiple of pi) are snapped to it; both formulas are
 evaluated on random points and anything whose difference and ratio are clearly not constant is
-``different`` at once. Only survivors go to ``sympy.simplify``, in a forked process killed after
-``timeout`` seconds; when simplify cannot decide in time, a numeric verdict that holds to
+``different`` at once. Only survivors go to ``sympy.simplify``, capped at ``timeout`` seconds; when simplify cannot decide in time, a numeric verdict that holds to
 ``1e-9`` on every point is accepted and marked ``method="numeric"``.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 import sympy
+
+from .._timeout import TimedOut, call_with_timeout
 
 __all__ = ["Equivalence", "check_equivalence", "snap_floats"]
 
@@ -75,40 +75,26 @@ def _is_constant(values: np.ndarray, tol: float) -> bool:
     return bool(np.ptp(values.real) <= tol * max(scale, 1e-300) and np.ptp(values.imag) <= tol * max(scale, 1e-300))
 
 
-def _simplify_worker(diff: sympy.Expr, ratio: sympy.Expr, queue: "mp.Queue") -> None:
-    try:
-        d = sympy.simplify(diff)
-        if d == 0:
-            queue.put(("exact", ""))
-            return
-        if not d.free_symbols:
-            queue.put(("additive", f"truth - found = {d}"))
-            return
-        r = sympy.simplify(ratio)
-        if not r.free_symbols and r != 0:
-            queue.put(("multiplicative", f"truth / found = {r}"))
-            return
-        queue.put(("different", f"truth - found = {d}"))
-    except Exception as exc:  # noqa: BLE001 - any sympy failure means "could not decide"
-        queue.put(("undecided", f"{type(exc).__name__}: {exc}"))
+def _decide(diff: sympy.Expr, ratio: sympy.Expr) -> tuple[str, str]:
+    """The symbolic verdict from ``truth - found`` and ``truth / found``."""
+    d = sympy.simplify(diff)
+    if d == 0:
+        return "exact", ""
+    if not d.free_symbols:
+        return "additive", f"truth - found = {d}"
+    r = sympy.simplify(ratio)
+    if not r.free_symbols and r != 0:
+        return "multiplicative", f"truth / found = {r}"
+    return "different", f"truth - found = {d}"
 
 
 def _simplify_with_timeout(diff: sympy.Expr, ratio: sympy.Expr, timeout: float) -> tuple[str, str]:
     try:
-        ctx = mp.get_context("fork")
-    except ValueError:  # no fork (Windows): simplify in-process, without a cap
-        q: "mp.Queue" = mp.Queue()
-        _simplify_worker(diff, ratio, q)
-        return q.get()
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_simplify_worker, args=(diff, ratio, queue), daemon=True)
-    proc.start()
-    proc.join(timeout)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-        return "undecided", f"simplify took longer than {timeout:g} s"
-    return queue.get() if not queue.empty() else ("undecided", "simplify failed")
+        return call_with_timeout(_decide, (diff, ratio), timeout)
+    except TimedOut as exc:
+        return "undecided", f"simplify {exc}"
+    except Exception as exc:  # noqa: BLE001 - any sympy failure means "could not decide"
+        return "undecided", f"{type(exc).__name__}: {exc}"
 
 
 def check_equivalence(

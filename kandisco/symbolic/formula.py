@@ -8,7 +8,7 @@
   tolerance, one constant at a time, largest effect first.
 * :func:`refit_constants` refits the floats left on the whole expression with
   ``scipy.optimize.least_squares`` on the lambdified formula.
-* :func:`simplify_capped` runs ``sympy.simplify`` in a forked process killed after a time cap.
+* :func:`simplify_capped` runs ``sympy.simplify`` under a time cap.
 * :func:`complexity` counts the nodes of the expression tree; :func:`to_latex` and
   :func:`to_callable` export.
 """
@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import sympy
 
+from .._timeout import call_with_timeout
 from ..kan.layer import EDGE_SPLINE, EDGE_SYMBOLIC
 
 __all__ = [
@@ -127,24 +127,25 @@ def to_latex(expr: sympy.Expr) -> str:
 
 # -------------------------------------------------------------------------- snapping
 def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 100) -> list[sympy.Expr]:
-    """Nice numbers near ``v``, simplest first: 0, integers, p/q, p/q*pi, +-sqrt(p/q).
+    """Nice numbers for ``v``, simplest first: 0 (always), integers, p/q, p/q times pi or 1/pi,
+    +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
 
-    "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` for
-    multiples of pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers of any size are
-    offered only when ``v`` is within 1e-9 relative of one.
+    "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` next
+    to pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers of any size are offered only
+    when ``v`` is within 1e-9 relative of one.
     """
-    out: list[sympy.Expr] = []
-    if abs(v) < 1e-8:
-        out.append(sympy.Integer(0))
+    out: list[sympy.Expr] = [sympy.Integer(0)]  # always offered: dropping a negligible term is a snap too
     if v != 0 and abs(round(v) - v) <= 1e-9 * abs(v):
         out.append(sympy.Integer(round(v)))
-    for base, p_max in ((sympy.Integer(1), max_numerator), (sympy.pi, 12)):
+    for base, p_max in ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12)):
         r = sympy.Rational(v / float(base)).limit_denominator(max_denominator)
         if r != 0 and abs(r.p) <= p_max:
             out.append(r * base)
-    sq = sympy.Rational(v * v).limit_denominator(max_denominator)
-    if 0 < sq and sq.p <= max_numerator and not sympy.sqrt(sq).is_Rational:
-        out.append(int(np.sign(v)) * sympy.sqrt(sq))
+    sign = int(np.sign(v))
+    for base in (sympy.Integer(1), sympy.pi, 1 / sympy.pi):  # v = +-sqrt(r * base)
+        sq = sympy.Rational(v * v / float(base)).limit_denominator(max_denominator)
+        if 0 < sq and sq.p <= max_numerator and not (sympy.sqrt(sq).is_Rational and base == 1):
+            out.append(sign * sympy.sqrt(sq * base))
     unique = list(dict.fromkeys(out))
     unique.sort(key=lambda e: (complexity(e), abs(float(e) - v)))
     return unique
@@ -160,7 +161,8 @@ def snap_constants(
     relative: bool = False,
     tolerance: float = 0.1,
     max_denominator: int = 12,
-    rel_close: float = 0.05,
+    rel_close: float = 0.01,
+    max_floats: int = 12,
 ) -> sympy.Expr:
     """Snap floats of ``expr`` to nice numbers while the RMSE on held-out ``(X, y)`` stays in tolerance.
 
@@ -169,8 +171,11 @@ def snap_constants(
     the remaining floats are refitted on that data after each trial snap, so coupled constants
     (``0.9886 * a**1.503``) can move together to ``a**(3/2)``. Candidates must lie within
     ``rel_close`` of the float. Largest floats are tried first; passes repeat until nothing snaps.
-    ``relative`` measures errors relative to ``|y|`` (targets spanning decades).
+    ``relative`` measures errors relative to ``|y|`` (targets spanning decades). A formula with more
+    than ``max_floats`` constants is returned as is: it is no law to make exact, and trying is slow.
     """
+    if len(expr.atoms(sympy.Float)) > max_floats:
+        return expr
     base = formula_rmse(expr, symbols, X, y, relative)
     if not math.isfinite(base):
         return expr
@@ -205,15 +210,17 @@ def refit_constants(
     y: np.ndarray,
     max_nfev: int = 200,
     relative: bool = False,
+    max_floats: int = 40,
 ) -> sympy.Expr:
     """Least-squares refit of every float in ``expr`` on ``(X, y)``; unchanged if it fails or is worse.
 
-    ``relative`` minimises errors relative to ``|y|`` (for targets spanning decades).
+    ``relative`` minimises errors relative to ``|y|`` (for targets spanning decades). Formulas with
+    more than ``max_floats`` constants are left as they are (the refit would cost more than it gives).
     """
     from scipy.optimize import least_squares
 
     floats = sorted(expr.atoms(sympy.Float), key=sympy.default_sort_key)
-    if not floats:
+    if not floats or len(floats) > max_floats:
         return expr
     params = [sympy.Symbol(f"_k{n}") for n in range(len(floats))]
     template = expr.xreplace(dict(zip(floats, params)))
@@ -239,31 +246,15 @@ def refit_constants(
 
 
 # ------------------------------------------------------------------------ simplify
-def _simplify_worker(expr: sympy.Expr, queue: "mp.Queue") -> None:
-    try:
-        queue.put(sympy.simplify(expr))
-    except Exception:  # noqa: BLE001 - a failing simplify just means "keep the input"
-        queue.put(None)
-
-
 def simplify_capped(expr: sympy.Expr, timeout: float = 5.0) -> sympy.Expr:
-    """``sympy.simplify`` in a forked process, killed after ``timeout`` s (then ``expr`` is kept).
+    """``sympy.simplify`` under a wall-clock cap (then ``expr`` is kept); the simpler result wins.
 
-    The simpler of the result and the input (by :func:`complexity`) is returned.
+    Simpler is judged by :func:`complexity`; a failing simplify also keeps ``expr``.
     """
     try:
-        ctx = mp.get_context("fork")
-    except ValueError:
+        result = call_with_timeout(sympy.simplify, (expr,), timeout)
+    except Exception:  # noqa: BLE001 - TimedOut or any sympy failure: keep the input
         return expr
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_simplify_worker, args=(expr, queue), daemon=True)
-    proc.start()
-    proc.join(timeout)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-        return expr
-    result = queue.get() if not queue.empty() else None
     if result is None or complexity(result) > complexity(expr):
         return expr
     return result

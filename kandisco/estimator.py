@@ -1,0 +1,75 @@
+"""``KANDiscoverer``: a scikit-learn estimator around :func:`kandisco.discover`.
+
+As scikit-learn's ``isotonic_regression`` / ``IsotonicRegression``: the function does the work,
+the estimator only stores parameters in ``__init__``, validates in ``fit`` and exposes fitted
+attributes ending in ``_``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .data import load_dataset
+from .discover import discover
+
+__all__ = ["KANDiscoverer"]
+
+
+class KANDiscoverer(RegressorMixin, BaseEstimator):
+    """Find a closed-form law with a KAN; ``predict`` evaluates the formula.
+
+    Parameters:
+        budget_seconds: search time for ``fit``.
+        seed: fixes the result.
+        library: symbolic library (None, a subset name, a list of names or a SymbolicLibrary).
+        pick: rule that picks the formula from the Pareto front (``best``, ``accuracy``, ``simplest``).
+        feature_names: names for the columns of a plain array (default: a DataFrame's columns, or
+            ``x0, x1, ...``).
+
+    Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front, a list of
+    Candidate), ``result_`` (the DiscoveryResult), ``feature_names_in_``, ``n_features_in_``.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget_seconds: float = 60.0,
+        seed: int = 0,
+        library: Any = None,
+        pick: str = "best",
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
+        self.budget_seconds = budget_seconds
+        self.seed = seed
+        self.library = library
+        self.pick = pick
+        self.feature_names = feature_names
+
+    def fit(self, X: Any, y: Any) -> "KANDiscoverer":
+        names = list(getattr(X, "columns", [])) or self.feature_names
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        if names is None or len(names) != X.shape[1]:
+            names = [f"x{i}" for i in range(X.shape[1])]
+        names = [str(n) for n in names]
+        data = load_dataset((X, y), feature_names=names, target_name="y", min_rows=5)
+        self.result_ = discover(
+            data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick
+        )
+        self.formula_ = self.result_.expr
+        self.equations_ = list(self.result_.pareto)
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "result_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.result_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True  # a formula search on random data may not beat R^2 0.5
+        return tags
