@@ -105,3 +105,15 @@ def test_symbolic_parameters_train():
 def test_unknown_base_function_is_a_clear_error():
     with pytest.raises(ValueError, match="base_fun"):
         KANLayer(2, 2, base_fun="relu6")
+
+
+def test_knot_memo_follows_in_place_loads_and_grid_updates():
+    a, b = _layer(), _layer()
+    x = _x()
+    b.update_grid(x * 0.5)  # b now has different knots and coefficients
+    a(x)  # memoise a's knots
+    a.load_state_dict(b.state_dict())  # copies in place: same tensor, new version
+    torch.testing.assert_close(a(x), b(x))
+    a.update_grid(x)  # replaces the grid tensor
+    b.update_grid(x)
+    torch.testing.assert_close(a(x), b(x))

@@ -10,7 +10,8 @@ Every edge is in exactly one state (the design's "one edge, one state"):
 The spline path is one matmul over ``(batch, n_in * (G + k))`` against the masked coefficients, as
 efficient-kan does; the ``(batch, n_out, n_in)`` tensor of edge values is only built when asked for
 (:meth:`KANLayer.edge_values`). Symbolic edges are evaluated only for the edges that are symbolic,
-grouped by function. ``forward`` never writes to the module.
+grouped by function. ``forward`` never writes to the module's parameters, buffers or settings (it
+only memoises the padded knots of the current grid).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class KANLayer(nn.Module):
         self.register_buffer("sym_index", torch.full((n_out, n_in), -1, dtype=torch.long))
         self.sym_names: list[str] = []  # index -> function name, for sym_index
         self.sym_functions: dict[str, object] = {}  # name -> SymbolicFunction (has .safe_torch_fn)
+        self.__dict__["_knot_cache"] = None  # memo of padded knots (see _padded_knots), not state
 
     # ------------------------------------------------------------------ state
     @property
@@ -127,18 +129,36 @@ class KANLayer(nn.Module):
             self.sym_index[j, i] = -1
 
     # ---------------------------------------------------------------- forward
+    def _padded_knots(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`spline.pad_knots` of the current grid, recomputed only when the grid changes.
+
+        A cache, not state: keyed on the grid tensor's identity and version counter, so in-place
+        loads (``load_state_dict``) and replacements (grid updates) both invalidate it.
+        """
+        key = (id(self.grid), self.grid._version)
+        cache = self.__dict__.get("_knot_cache")
+        if cache is None or cache[0] != key:
+            cache = (key, spline.pad_knots(self.grid, self.k))
+            self.__dict__["_knot_cache"] = cache
+        return cache[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_in) -> (batch, n_out): the sum over inputs of every active edge."""
         batch = x.shape[0]
-        out = x.new_zeros(batch, self.n_out)
-        spline_w = self.spline_mask  # (out, in)
-        if bool(spline_w.any()):
+        out = None
+        has_other = bool(self.state.any())  # any symbolic or pruned edge?
+        spline_w = self.spline_mask if has_other else None  # (out, in); None: all edges are splines
+        if spline_w is None or bool(spline_w.any()):
+            w_base = self.scale_base if spline_w is None else self.scale_base * spline_w
+            w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
+            basis = spline.bspline_basis(x, self.grid, self.k, self._padded_knots())  # (batch, in, G+k)
+            weight = self.coef * w_sp[..., None]  # (out, in, G+k)
+            out = F.linear(basis.reshape(batch, -1), weight.reshape(self.n_out, -1))  # (batch, out)
             if self.base_fun_name != "zero":
-                out = out + F.linear(self.base_fun(x), self.scale_base * spline_w)  # (batch, out)
-            basis = spline.bspline_basis(x, self.grid, self.k)  # (batch, in, G+k)
-            weight = self.coef * (self.scale_sp * spline_w)[..., None]  # (out, in, G+k)
-            out = out + F.linear(basis.reshape(batch, -1), weight.reshape(self.n_out, -1))
-        if self.sym_names:
+                out = out + F.linear(self.base_fun(x), w_base)
+        if out is None:
+            out = x.new_zeros(batch, self.n_out)
+        if self.sym_names and has_other:
             for js, is_, values in self._symbolic_terms(x):
                 out = out.index_add(1, js, values)
         return out

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 __all__ = [
+    "pad_knots",
     "uniform_grid",
     "extend_grid",
     "bspline_basis",
@@ -66,24 +67,33 @@ def _pad_knots(grid: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat([left, grid, right], dim=1)  # (n_in, G+4k+1)
 
 
-def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
+def pad_knots(grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Knots padded by ``k`` per side (n_in, G+4k+1) and their contiguous transpose.
+
+    This is what :func:`bspline_basis` reads; layers cache it since it changes only with the grid.
+    """
+    tp = _pad_knots(grid, k).contiguous()
+    return tp, tp.t().contiguous()
+
+
+def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int, padded: torch.Tensor | None = None) -> torch.Tensor:
     """All ``G + k`` B-spline bases of degree ``k`` at ``x``, evaluated locally.
 
     Args:
         x: (batch, n_in) points.
         grid: (n_in, G + 2k + 1) extended knot vectors, non-decreasing, with distinct end knots.
         k: spline degree (0 = piecewise constant, 3 = cubic).
+        padded: ``pad_knots(grid, k)``, when the caller keeps it cached (it changes only with the grid).
 
     Returns:
         (batch, n_in, G + k) basis values; differentiable in ``x`` (for PDE losses).
     """
     n_basis = grid.shape[1] - k - 1
-    tp = _pad_knots(grid, k)  # (n_in, G+4k+1)
+    tp, tpt = pad_knots(grid, k) if padded is None else padded  # (n_in, G+4k+1), its transpose
     # interval m with tp[m] <= x < tp[m+1]; the closing end knot belongs to the last real interval
     m = torch.searchsorted(tp, x.detach().t().contiguous(), right=True).t() - 1  # (batch, n_in)
     last_real = k + grid.shape[1] - 2  # index in tp of the interval ending at t_last
     m = m.clamp(k, last_real)
-    tpt = tp.t()  # (G+4k+1, n_in): gather along dim 0 keeps everything in (batch, n_in) layout
 
     # de Boor's triangle: N[r] holds B_{m-j+r, j} after stage j
     left = [x - tpt.gather(0, m + 1 - j) for j in range(1, k + 1)]  # each (batch, n_in)
