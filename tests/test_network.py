@@ -53,7 +53,7 @@ def test_product_node_learns_xy():
     X = _uniform(1500, 2, -1, 1, 0)
     y = (X[:, 0] * X[:, 1])[:, None]
     model = KAN([2, [0, 1], 1], seed=0)
-    model.fit(X[:1000], y[:1000], steps=30, verbose=False)
+    model.fit(X[:1000], y[:1000], steps=60, verbose=False)
     assert _r2(model(X[1000:]).detach(), y[1000:]) > 0.9999
 
 
