@@ -14,14 +14,7 @@ from kandisco.symbolic import default_library, fit_affine, get_library
 from kandisco.symbolic.affine import _zoom_search
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run these tests on one intra-op thread: on a machine where another process keeps a core
-    busy, torch's 2-thread OpenMP barriers stall (measured 8 s -> 100+ s for this suite)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # name -> (canonical truth (a, b, c, d), x range inside the domain).  The truths
 # are written directly in the canonical form documented in affine.py, so they
@@ -275,6 +268,7 @@ def test_scale_free_large_offsets():
     assert _rel_err(fits.params[0, 0], (1.0, -990.0, 3e6, 1e7)) < 1e-4
 
 
+@pytest.mark.slow
 def test_speed_pykan_library_20_edges():
     """Whole pykan library on 20 edges x 1000 points (prints the time; loose bound for busy CI)."""
     gen = torch.Generator().manual_seed(0)

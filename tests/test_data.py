@@ -54,7 +54,7 @@ def test_each_bad_file_gives_its_clear_error(name):
 @pytest.mark.parametrize("name", ["empty.csv", "nan_value.csv", "text_in_target.csv", "utf16.csv"])
 def test_cli_exit_code_2_and_one_line_on_stderr(name):
     proc = subprocess.run(
-        [sys.executable, "-m", "kandisco.cli", "fit", str(BAD / name), "--quiet"],
+        [sys.executable, "-m", "kandisco.cli", "discover", str(BAD / name), "--quiet", "--budget", "5"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert proc.returncode == 2

@@ -1,7 +1,6 @@
 """The recovery rule (SRBench's): equal up to an additive or multiplicative constant."""
 
 import sympy
-import pytest
 
 from kandisco.datasets import feynman_equation, feynman_equations
 from kandisco.symbolic.equivalence import check_equivalence, snap_floats

@@ -12,14 +12,7 @@ import torch
 from kandisco.symbolic import SymbolicFit, default_library, fit_affine, score_fits, select_best, suggest
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run these tests on one intra-op thread: on a machine where another process keeps a core
-    busy, torch's 2-thread OpenMP barriers stall (measured 8 s -> 100+ s for this suite)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # A second, independent parameter table (different from test_affine's) for the noise test.
 NOISY_TRUTH = {

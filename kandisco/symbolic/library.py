@@ -598,7 +598,6 @@ def _builtin(
 
 def _default_functions() -> list[SymbolicFunction]:
     S = sympy
-    half = S.Rational(1, 2)
     return [
         _builtin("0", lambda z: z * 0, lambda x: S.Integer(0) * x, 0, "none", _canon_const),
         _builtin("x", lambda z: z, lambda x: x, 1, "linear", _canon_linear),
