@@ -25,7 +25,7 @@ EXPECTED = {
     "nan_value.csv": "line 3 (y)",
     "inf_value.csv": "line 4 (x)",
     "missing_value.csv": "line 3 (y)",
-    "too_few_rows.csv": "3 usable rows, at least 5",
+    "too_few_rows.csv": "3 usable rows (n_samples = 3), at least 5",
     "constant_feature.csv": "feature column 'c' is constant",
     "constant_target.csv": "target column 'y' is constant",
     "text_in_target.csv": "column 'y' is not numeric (line 4 has 'abc')",

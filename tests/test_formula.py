@@ -1,6 +1,7 @@
 """Formula tools: snapping only when held-out error allows, refitting constants, capped simplify."""
 
 import numpy as np
+import pytest
 import sympy
 
 from kandisco.symbolic.formula import (
@@ -66,3 +67,10 @@ def test_simplify_capped_and_exports():
     assert to_latex(a ** sympy.Rational(3, 2)) == "a^{\\frac{3}{2}}"
     f = to_callable(a ** sympy.Rational(3, 2) * e, [a, e])
     np.testing.assert_allclose(f(np.array([[4.0, 2.0], [9.0, 1.0]])), [16.0, 27.0])
+
+
+def test_complex_values_are_nan_never_their_real_part():
+    f = to_callable(sympy.sqrt(a - 2) * sympy.I ** 0 + sympy.log(e - 1), [a, e])
+    out = f(np.array([[3.0, 2.0], [1.0, 2.0], [3.0, 0.5]]))
+    assert out[0] == pytest.approx(1.0) and np.isnan(out[1]) and np.isnan(out[2])
+    assert formula_rmse(sympy.sqrt(a - 2), [a, e], np.array([[1.0, 1.0]]), np.array([0.0])) == float("inf")

@@ -96,8 +96,11 @@ def to_callable(expr: sympy.Expr, symbols: Sequence[sympy.Symbol]) -> Callable[[
         X = np.asarray(X, dtype=np.float64)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = fn(*X.T)
-        return np.asarray(out, dtype=np.float64) * np.ones(X.shape[0])
+            out = np.asarray(fn(*X.T)) * np.ones(X.shape[0])
+        if np.iscomplexobj(out):  # e.g. sqrt of a negative: not a real value, so NaN (never the real part)
+            real = np.abs(out.imag) <= 1e-12 * np.maximum(np.abs(out.real), 1e-300)
+            out = np.where(real, out.real, np.nan)
+        return out.astype(np.float64)
 
     return call
 
