@@ -29,6 +29,8 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         pick: rule that picks the formula from the Pareto front (``best``, ``accuracy``, ``simplest``).
         feature_names: names for the columns of a plain array (default: a DataFrame's columns, or
             ``x0, x1, ...``).
+        max_strategies: try at most this many strategies; unlike the time budget this makes ``fit``
+            independent of the machine's speed (see :func:`kandisco.discover`).
 
     Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front, a list of
     Candidate), ``result_`` (the DiscoveryResult), ``feature_names_in_``, ``n_features_in_``.
@@ -42,8 +44,10 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         library: Any = None,
         pick: str = "best",
         feature_names: Sequence[str] | None = None,
+        max_strategies: int | None = None,
     ) -> None:
         self.budget_seconds = budget_seconds
+        self.max_strategies = max_strategies
         self.seed = seed
         self.library = library
         self.pick = pick
@@ -57,7 +61,8 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         names = [str(n) for n in names]
         data = load_dataset((X, y), feature_names=names, target_name="y", min_rows=5)
         self.result_ = discover(
-            data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick
+            data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick,
+            max_strategies=self.max_strategies,
         )
         self.formula_ = self.result_.expr
         self.equations_ = list(self.result_.pareto)

@@ -64,6 +64,9 @@ def test_simplify_capped_and_exports():
     assert simplify_capped(expr, timeout=30) == 1 + e
     assert simplify_capped(expr, timeout=1e-4) == expr  # over the cap: the input comes back
     assert complexity(a**2 + 1) == 5  # Add(Pow(a, 2), 1): Add, Pow, a, 2, 1
+    # a snapped constant is no more complex than the float it replaced
+    assert complexity(a / (4 * sympy.pi * e)) == complexity(sympy.Float(0.0796) * a / e)
+    assert complexity(sympy.Float(0.0796) * a ** sympy.Float(0.9992)) > complexity(a / (4 * sympy.pi))
     assert to_latex(a ** sympy.Rational(3, 2)) == "a^{\\frac{3}{2}}"
     f = to_callable(a ** sympy.Rational(3, 2) * e, [a, e])
     np.testing.assert_allclose(f(np.array([[4.0, 2.0], [9.0, 1.0]])), [16.0, 27.0])

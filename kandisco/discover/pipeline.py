@@ -259,6 +259,7 @@ def discover(
     seed: int = 0,
     library: Any = None,
     strategies: Sequence[Strategy] | None = None,
+    max_strategies: int | None = None,
     pick: str = "best",
     dropna: bool = False,
     test_fraction: float = 0.2,
@@ -270,6 +271,10 @@ def discover(
     Tries :func:`default_strategies` (or ``strategies``) until ``budget_seconds`` run out or an exact
     formula is found; every formula goes to the Pareto front and ``pick`` chooses one (see
     :mod:`kandisco.discover.result`). Ctrl-C stops the search and returns the best so far.
+
+    Determinism: each strategy is seeded, so a seed fixes every formula a strategy yields. How many
+    strategies fit in a *time* budget depends on the machine; ``max_strategies`` caps the count
+    instead, which makes the whole result independent of speed.
     """
     dataset = data if isinstance(data, Dataset) else load_dataset(data, target, features, dropna=dropna)
     if library is not None:
@@ -281,6 +286,8 @@ def discover(
     positive = (X > 0).all(axis=0)
     symbols = [sympy.Symbol(f"x{i}", positive=True) if positive[i] else sympy.Symbol(f"x{i}", real=True) for i in range(X.shape[1])]
     plan = list(strategies) if strategies is not None else default_strategies(dataset, seed, library)
+    if max_strategies is not None:
+        plan = plan[: max(1, int(max_strategies))]
     models: dict[int, KAN] = {}
     # the constant law y = mean is always a candidate: the baseline the front starts from
     mean = sympy.Float(float(np.mean(train[1])))
@@ -353,7 +360,7 @@ def discover(
         chosen=chosen,
         seconds=prog.elapsed(),
         timings=prog.timings,
-        config={"loss": "relative RMSE" if relative else "RMSE", "budget_seconds": budget_seconds, "seed": seed, "pick": pick, "library": library if isinstance(library, (str, list, type(None))) else "custom",
+        config={"loss": "relative RMSE" if relative else "RMSE", "budget_seconds": budget_seconds, "max_strategies": max_strategies, "seed": seed, "pick": pick, "library": library if isinstance(library, (str, list, type(None))) else "custom",
                 "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test)},
         notes=notes,
         candidates=candidates,

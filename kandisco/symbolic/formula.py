@@ -119,9 +119,28 @@ def formula_rmse(
     return float(np.sqrt(np.mean(err**2)))
 
 
-def complexity(expr: sympy.Expr) -> int:
-    """Number of nodes in the expression tree (symbols, numbers and operations)."""
+def _tree_size(expr: sympy.Expr) -> int:
+    """All nodes of the tree, numbers included: how plain a constant is (1 < 3/2 < sqrt(2)/2)."""
     return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Nodes of the expression tree, counting every numeric constant as one node.
+
+    A constant subtree (``1/(4*pi)``, ``sqrt(2)/2``) and the numeric factors or terms of one product
+    or sum count once, like a fitted float does: otherwise snapping ``0.0796`` to ``1/(4*pi)`` would
+    look more complex than the float it replaces.
+    """
+    if not expr.free_symbols:
+        return 1
+    if not expr.args:
+        return 1
+    args = expr.args
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        numeric = [a for a in args if not a.free_symbols]
+        rest = [a for a in args if a.free_symbols]
+        return 1 + (1 if numeric else 0) + sum(complexity(a) for a in rest)
+    return 1 + sum(complexity(a) for a in args)
 
 
 def to_latex(expr: sympy.Expr) -> str:
@@ -150,7 +169,7 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
         if 0 < sq and sq.p <= max_numerator and not (sympy.sqrt(sq).is_Rational and base == 1):
             out.append(sign * sympy.sqrt(sq * base))
     unique = list(dict.fromkeys(out))
-    unique.sort(key=lambda e: (complexity(e), abs(float(e) - v)))
+    unique.sort(key=lambda e: (_tree_size(e), abs(float(e) - v)))  # plainest first: 1 before 0.99998
     return unique
 
 
