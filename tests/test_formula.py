@@ -77,3 +77,11 @@ def test_complex_values_are_nan_never_their_real_part():
     out = f(np.array([[3.0, 2.0], [1.0, 2.0], [3.0, 0.5]]))
     assert out[0] == pytest.approx(1.0) and np.isnan(out[1]) and np.isnan(out[2])
     assert formula_rmse(sympy.sqrt(a - 2), [a, e], np.array([[1.0, 1.0]]), np.array([0.0])) == float("inf")
+
+
+def test_formulas_with_complex_infinity_score_inf_and_are_not_refitted():
+    X, y = _kepler()
+    bad = sympy.Float(2.0) * sympy.log(0 * a) + a  # log(0) = zoo
+    assert bad.has(sympy.zoo)
+    assert formula_rmse(bad, [a, e], X, y) == float("inf")
+    assert refit_constants(bad, [a, e], X, y) == bad

@@ -315,6 +315,8 @@ def discover(
             for expr in exprs:
                 if len(expr.atoms(sympy.Float)) >= len(split.train) - 1:
                     continue  # as many fitted constants as training rows: it fits anything
+                if expr.has(sympy.zoo, sympy.oo, sympy.nan):
+                    continue  # simplify/snap can produce log(0) = zoo: no law, and it does not round-trip
                 loss = formula_rmse(expr, symbols, *val, relative)
                 cand = Candidate(
                     formula=_user_string(expr, symbols, dataset.feature_names),

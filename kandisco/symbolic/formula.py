@@ -109,6 +109,8 @@ def formula_rmse(
     expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, relative: bool = False
 ) -> float:
     """RMSE of ``expr`` on ``(X, y)`` (of ``(pred - y) / y`` if ``relative``); inf if not finite/real."""
+    if _not_finite(expr):
+        return math.inf
     try:
         pred = to_callable(expr, symbols)(X)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
@@ -117,6 +119,11 @@ def formula_rmse(
         return math.inf
     err = (pred - y) / np.abs(y) if relative else pred - y
     return float(np.sqrt(np.mean(err**2)))
+
+
+def _not_finite(expr: sympy.Expr) -> bool:
+    """True for formulas holding zoo/oo/nan (a snap of log's argument to 0 makes log(0) = zoo)."""
+    return bool(expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan))
 
 
 def _tree_size(expr: sympy.Expr) -> int:
@@ -242,7 +249,7 @@ def refit_constants(
     from scipy.optimize import least_squares
 
     floats = sorted(expr.atoms(sympy.Float), key=sympy.default_sort_key)
-    if not floats or len(floats) > max_floats:
+    if not floats or len(floats) > max_floats or _not_finite(expr):
         return expr
     params = [sympy.Symbol(f"_k{n}") for n in range(len(floats))]
     template = expr.xreplace(dict(zip(floats, params)))
