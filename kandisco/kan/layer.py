@@ -123,7 +123,8 @@ class KANLayer(nn.Module):
             self.state[j, i] = EDGE_SPLINE
             self.sym_index[j, i] = -1
 
-    def prune_edge(self, j: int, i: int) -> None:
+    def prune_edge(self, j, i) -> None:
+        """Prune edge(s) ``i -> j``; ``j``/``i`` may be ints, slices or index tensors."""
         with torch.no_grad():
             self.state[j, i] = EDGE_PRUNED
             self.sym_index[j, i] = -1

@@ -307,8 +307,7 @@ class KAN(nn.Module):
         att = self.attribute(x)
         for l, layer in enumerate(self.layers):
             low = (att.edge_scores[l] < edge_threshold) & (layer.state != EDGE_PRUNED)
-            layer.state[low] = EDGE_PRUNED
-            layer.sym_index[low] = -1
+            layer.prune_edge(*low.nonzero(as_tuple=True))
         for level in range(1, self.depth):
             weak = att.node_scores[level] < node_threshold
             if not bool(weak.any()):
@@ -326,11 +325,8 @@ class KAN(nn.Module):
             start += a
         for node in weak.nonzero().flatten().tolist():
             for j in sub_of_node[node]:
-                into.state[j, :] = EDGE_PRUNED
-                into.sym_index[j, :] = -1
-            out_layer = self.layers[level]
-            out_layer.state[:, node] = EDGE_PRUNED
-            out_layer.sym_index[:, node] = -1
+                into.prune_edge(j, slice(None))  # every edge into the node's subnodes
+            self.layers[level].prune_edge(slice(None), node)  # and every edge out of it
 
     def edge_states(self) -> list[torch.Tensor]:
         """Per layer, the (out, in) tensor of EDGE_SPLINE / EDGE_SYMBOLIC / EDGE_PRUNED codes."""
