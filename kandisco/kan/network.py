@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -365,20 +365,21 @@ class KAN(nn.Module):
         return auto_symbolic(self, X, library, **kw)
 
     # ---------------------------------------------------------- persistence
+    def payload(self) -> dict[str, Any]:
+        """Config (JSON text) + state tensors: what :meth:`save` writes and :meth:`from_payload` reads."""
+        config = self.config()
+        if self.library is not None:
+            config["library"] = self.library.to_spec()
+        return {
+            "config": json.dumps(config),
+            "state_dict": {k: v.detach().clone() for k, v in self.state_dict().items()},
+        }
+
     def save(self, path: str | Path) -> Path:
         """Write config + state to ``path`` in a format that cannot run code when loaded."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        config = self.config()
-        if self.library is not None:
-            config["library"] = self.library.to_spec()
-        payload = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "config": json.dumps(config),
-            "state_dict": {k: v.detach().clone() for k, v in self.state_dict().items()},
-        }
-        torch.save(payload, path)
+        torch.save({"format": FORMAT_NAME, "version": FORMAT_VERSION, **self.payload()}, path)
         return path
 
     @classmethod
@@ -398,6 +399,11 @@ class KAN(nn.Module):
                 f"{path}: model format version {payload.get('version')} is not supported "
                 f"(this kandisco reads version {FORMAT_VERSION})"
             )
+        return cls.from_payload(payload, library=library, source=str(path))
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], library: Any = None, source: str = "model") -> "KAN":
+        """Rebuild a model from :meth:`payload`'s dict; errors are :class:`KANFileError` naming ``source``."""
         try:
             config = json.loads(payload["config"])
             state = payload["state_dict"]
@@ -413,28 +419,28 @@ class KAN(nn.Module):
                 noise_scale=config["noise_scale"],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise KANFileError(f"{path}: incompatible model configuration ({exc})") from None
+            raise KANFileError(f"{source}: incompatible model configuration ({exc})") from None
         for layer, g in zip(model.layers, config["layer_grids"]):
             if g != layer.grid_size:
                 layer.grid_size = g
                 layer.grid = torch.zeros(layer.n_in, g + 2 * layer.k + 1, dtype=layer.grid.dtype)
                 layer.coef = nn.Parameter(torch.zeros(layer.n_out, layer.n_in, g + layer.k, dtype=layer.coef.dtype))
         if any(config.get("symbolic_names", [])):
-            model._attach_library(config.get("library"), library, path)
+            model._attach_library(config.get("library"), library, source)
             for layer, names in zip(model.layers, config["symbolic_names"]):
                 layer.sym_names = list(names)
                 layer.sym_functions = {n: model.library[n] for n in names}
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            raise KANFileError(f"{path}: state does not match the configuration ({exc})") from None
+            raise KANFileError(f"{source}: state does not match the configuration ({exc})") from None
         return model
 
-    def _attach_library(self, spec: Any, extra: Any, path: Path) -> None:
+    def _attach_library(self, spec: Any, extra: Any, source: Any) -> None:
         from ..symbolic.library import SymbolicLibrary, UnknownFunctionError
 
         try:
             self.library = SymbolicLibrary.from_spec(spec, extra)
         except UnknownFunctionError as exc:
-            raise KANFileError(f"{path}: {exc}") from None
+            raise KANFileError(f"{source}: {exc}") from None
 

@@ -1,0 +1,476 @@
+"""Modular KAN graphs: named inputs, named KAN modules, sum and multiplication nodes, named outputs.
+
+A :class:`KANGraph` is the *structure* (a networkx ``MultiDiGraph``; modules carry their KAN);
+:meth:`KANGraph.compile` turns it into one :class:`GraphModule` (an ``nn.Module`` evaluated in
+topological order) that trains with :func:`kandisco.kan.train.fit` like a flat KAN. Formulas come
+per module (in the module's port symbols) and for the whole graph (module outputs are named
+intermediate symbols, then substituted).
+
+Signals are named ``"node"`` (inputs, sum, mult nodes, single-output modules) or
+``"module.port"`` (a module output port); module input ports are addressed as ``"module.port"``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import networkx as nx
+import sympy
+import torch
+from torch import nn
+
+from .network import KAN, KANFileError
+
+__all__ = ["KANGraph", "GraphModule", "GraphError", "GraphActivations", "INPUT", "MODULE", "SUM", "MULT", "OUTPUT"]
+
+INPUT, MODULE, SUM, MULT, OUTPUT = "input", "module", "sum", "mult", "output"
+GRAPH_FORMAT, GRAPH_VERSION = "kandisco-graph", 1
+
+
+class GraphError(ValueError):
+    """The graph is malformed (the message names the node or port)."""
+
+
+@dataclass
+class GraphActivations:
+    """Per-layer edge values of every module, in :attr:`GraphModule.layers` order, and the output."""
+
+    edges: list[torch.Tensor]
+    output: torch.Tensor
+
+
+class KANGraph:
+    """Structure of a modular KAN: build with ``add_*`` and :meth:`connect`, then :meth:`compile`."""
+
+    def __init__(self) -> None:
+        self.graph = nx.MultiDiGraph()
+        self._order: list[str] = []  # insertion order: makes every traversal deterministic
+
+    # ---------------------------------------------------------------- build
+    def _add(self, name: str, kind: str, **attrs: Any) -> str:
+        if not isinstance(name, str) or not name or "." in name:
+            raise GraphError(f"node name {name!r} must be a non-empty string without '.'")
+        if name in self.graph:
+            raise GraphError(f"node {name!r} already exists")
+        self.graph.add_node(name, kind=kind, **attrs)
+        self._order.append(name)
+        return name
+
+    def add_input(self, name: str) -> str:
+        """A named input variable (a column of the data, in the order inputs are added)."""
+        return self._add(name, INPUT)
+
+    def add_module(self, name: str, kan: KAN, inputs: Sequence[str] | None = None, outputs: Sequence[str] | None = None) -> str:
+        """A KAN module with named input/output ports (default ``in0..``, ``out0..``)."""
+        if not isinstance(kan, KAN):
+            raise GraphError(f"module {name!r}: expected a KAN, got {type(kan).__name__}")
+        inputs = list(inputs) if inputs is not None else [f"in{i}" for i in range(kan.n_inputs)]
+        outputs = list(outputs) if outputs is not None else (["out"] if kan.n_outputs == 1 else [f"out{i}" for i in range(kan.n_outputs)])
+        if len(inputs) != kan.n_inputs or len(outputs) != kan.n_outputs:
+            raise GraphError(
+                f"module {name!r}: {len(inputs)} input / {len(outputs)} output port names for a KAN "
+                f"with {kan.n_inputs} inputs and {kan.n_outputs} outputs"
+            )
+        for port in inputs + outputs:
+            if not port or "." in port:
+                raise GraphError(f"module {name!r}: port name {port!r} must be non-empty without '.'")
+        if len(set(inputs)) != len(inputs) or len(set(outputs)) != len(outputs):
+            raise GraphError(f"module {name!r}: duplicate port names")
+        return self._add(name, MODULE, kan=kan, inputs=inputs, outputs=outputs)
+
+    def add_sum(self, name: str) -> str:
+        """A node adding every signal that reaches it."""
+        return self._add(name, SUM)
+
+    def add_mult(self, name: str) -> str:
+        """A node multiplying every signal that reaches it (arity >= 2)."""
+        return self._add(name, MULT)
+
+    def add_output(self, name: str) -> str:
+        """A named output; exactly one signal reaches it."""
+        return self._add(name, OUTPUT)
+
+    def _split(self, ref: str) -> tuple[str, str | None]:
+        node, _, port = ref.partition(".")
+        if node not in self.graph:
+            raise GraphError(f"no node named {node!r} (in {ref!r})")
+        return node, (port or None)
+
+    def connect(self, src: str, dst: str) -> None:
+        """Send signal ``src`` (``"node"`` or ``"module.port"``) to ``dst`` (``"node"`` or ``"module.port"``)."""
+        s, s_port = self._split(src)
+        d, d_port = self._split(dst)
+        s_kind, d_kind = self.kind(s), self.kind(d)
+        if s_kind == OUTPUT:
+            raise GraphError(f"output {s!r} cannot feed another node")
+        if d_kind == INPUT:
+            raise GraphError(f"input {d!r} cannot receive a signal")
+        if s_kind == MODULE:
+            outs = self.graph.nodes[s]["outputs"]
+            if s_port is None and len(outs) == 1:
+                s_port = outs[0]
+            if s_port not in outs:
+                raise GraphError(f"module {s!r} has no output port {s_port!r} (ports: {', '.join(outs)})")
+        elif s_port is not None:
+            raise GraphError(f"{s_kind} node {s!r} has no ports (got {src!r})")
+        if d_kind == MODULE:
+            ins = self.graph.nodes[d]["inputs"]
+            if d_port is None and len(ins) == 1:
+                d_port = ins[0]
+            if d_port not in ins:
+                raise GraphError(f"module {d!r} has no input port {d_port!r} (ports: {', '.join(ins)})")
+        elif d_port is not None:
+            raise GraphError(f"{d_kind} node {d!r} has no ports (got {dst!r})")
+        self.graph.add_edge(s, d, src_port=s_port, dst_port=d_port)
+
+    # -------------------------------------------------------------- queries
+    def kind(self, name: str) -> str:
+        return self.graph.nodes[name]["kind"]
+
+    def nodes_of(self, kind: str) -> list[str]:
+        return [n for n in self._order if self.kind(n) == kind]
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.nodes_of(INPUT)
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.nodes_of(OUTPUT)
+
+    @property
+    def modules(self) -> dict[str, KAN]:
+        return {n: self.graph.nodes[n]["kan"] for n in self.nodes_of(MODULE)}
+
+    def incoming(self, node: str) -> list[tuple[str, str | None, str | None]]:
+        """``(source, source_port, destination_port)`` of every signal reaching ``node``, in insertion order."""
+        return [(u, a["src_port"], a["dst_port"]) for u, _, a in self.graph.in_edges(node, data=True)]
+
+    def topological_order(self) -> list[str]:
+        index = {n: i for i, n in enumerate(self._order)}
+        return list(nx.lexicographical_topological_sort(self.graph, key=index.__getitem__))
+
+    # ----------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Raise :class:`GraphError` naming the first node that breaks a rule."""
+        if not nx.is_directed_acyclic_graph(self.graph):
+            cycle = nx.find_cycle(self.graph)
+            raise GraphError(f"the graph has a cycle through {' -> '.join(str(e[0]) for e in cycle)}")
+        if not self.inputs:
+            raise GraphError("the graph has no inputs")
+        if not self.outputs:
+            raise GraphError("the graph has no outputs")
+        for n in self._order:
+            kind, incoming = self.kind(n), self.incoming(n)
+            n_out = self.graph.out_degree(n)
+            if kind == INPUT and n_out == 0:
+                raise GraphError(f"input {n!r} is not connected to anything")
+            if kind == SUM and not incoming:
+                raise GraphError(f"sum node {n!r} receives no signal")
+            if kind == MULT and len(incoming) < 2:
+                raise GraphError(f"mult node {n!r} needs at least 2 incoming signals, has {len(incoming)}")
+            if kind == OUTPUT and len(incoming) != 1:
+                raise GraphError(f"output {n!r} needs exactly 1 incoming signal, has {len(incoming)}")
+            if kind in (SUM, MULT) and n_out == 0:
+                raise GraphError(f"{kind} node {n!r} feeds nothing")
+            if kind == MODULE:
+                attrs = self.graph.nodes[n]
+                got = [p for _, _, p in incoming]
+                for port in attrs["inputs"]:
+                    if got.count(port) != 1:
+                        raise GraphError(f"module {n!r}: input port {port!r} has {got.count(port)} incoming signals, needs 1")
+                used = {a["src_port"] for _, _, a in self.graph.out_edges(n, data=True)}
+                for port in attrs["outputs"]:
+                    if port not in used:
+                        raise GraphError(f"module {n!r}: output port {port!r} is not connected")
+
+    def compile(self) -> "GraphModule":
+        """Validate and return the trainable module."""
+        self.validate()
+        return GraphModule(self)
+
+    # ------------------------------------------------------------- drawing
+    def draw(self, path: str | Path) -> Path:
+        """Draw the graph (inputs left, outputs right) to a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        g = nx.DiGraph(self.graph)
+        for depth, layer in enumerate(nx.topological_generations(g)):
+            for n in layer:
+                g.nodes[n]["depth"] = depth
+        pos = nx.multipartite_layout(g, subset_key="depth")
+        colour = {INPUT: "#9ecae1", MODULE: "#fdae6b", SUM: "#a1d99b", MULT: "#fc9272", OUTPUT: "#bcbddc"}
+        labels = {}
+        for n in g.nodes:
+            kind = self.kind(n)
+            if kind == MODULE:
+                kan = self.graph.nodes[n]["kan"]
+                labels[n] = f"{n}\nKAN {kan.width}"
+            else:
+                labels[n] = {SUM: f"{n}\n+", MULT: f"{n}\n×"}.get(kind, n)
+        fig, ax = plt.subplots(figsize=(2.2 + 1.8 * (1 + max(d["depth"] for _, d in g.nodes(data=True))), 4.5))
+        nx.draw_networkx(
+            g, pos, ax=ax, labels=labels, node_color=[colour[self.kind(n)] for n in g.nodes],
+            node_size=2200, font_size=8, arrows=True, arrowsize=14,
+        )
+        ax.set_axis_off()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        return path
+
+    # ---------------------------------------------------------- persistence
+    def structure(self) -> dict[str, Any]:
+        """JSON-able description of nodes and connections (module KANs by their config)."""
+        nodes = []
+        for n in self._order:
+            attrs = self.graph.nodes[n]
+            entry: dict[str, Any] = {"name": n, "kind": attrs["kind"]}
+            if attrs["kind"] == MODULE:
+                entry.update(inputs=attrs["inputs"], outputs=attrs["outputs"])
+            nodes.append(entry)
+        edges = [
+            {"src": u, "src_port": a["src_port"], "dst": v, "dst_port": a["dst_port"]}
+            for u, v, a in self.graph.edges(data=True)
+        ]
+        return {"nodes": nodes, "edges": edges}
+
+    def save(self, path: str | Path) -> Path:
+        """Write structure + every module (config and state) to one file that cannot run code on load."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": GRAPH_FORMAT,
+            "version": GRAPH_VERSION,
+            "structure": json.dumps(self.structure()),
+            "modules": {name: kan.payload() for name, kan in self.modules.items()},
+        }
+        torch.save(payload, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, library: Any = None) -> "KANGraph":
+        """Read a graph written by :meth:`save` (errors name the file)."""
+        path = Path(path)
+        if not path.is_file():
+            raise KANFileError(f"{path}: no such graph file")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several types for corrupt files
+            raise KANFileError(f"{path}: not a readable kandisco graph file ({type(exc).__name__}: {exc})") from None
+        if not isinstance(payload, dict) or payload.get("format") != GRAPH_FORMAT:
+            raise KANFileError(f"{path}: not a kandisco graph file")
+        if payload.get("version") != GRAPH_VERSION:
+            raise KANFileError(f"{path}: graph format version {payload.get('version')} is not supported")
+        try:
+            structure = json.loads(payload["structure"])
+            graph = cls()
+            for node in structure["nodes"]:
+                name, kind = node["name"], node["kind"]
+                if kind == MODULE:
+                    kan = KAN.from_payload(payload["modules"][name], library=library, source=f"{path} (module {name!r})")
+                    graph.add_module(name, kan, node["inputs"], node["outputs"])
+                elif kind in (INPUT, SUM, MULT, OUTPUT):
+                    graph._add(name, kind)
+                else:
+                    raise KANFileError(f"{path}: node {name!r} has unknown kind {kind!r}")
+            for e in structure["edges"]:
+                src = e["src"] + (f".{e['src_port']}" if e["src_port"] else "")
+                dst = e["dst"] + (f".{e['dst_port']}" if e["dst_port"] else "")
+                graph.connect(src, dst)
+        except (KeyError, TypeError, GraphError) as exc:
+            raise KANFileError(f"{path}: incompatible graph structure ({exc})") from None
+        return graph
+
+
+def _signal(node: str, port: str | None) -> str:
+    return f"{node}.{port}" if port is not None else node
+
+
+class GraphModule(nn.Module):
+    """A validated :class:`KANGraph` as one torch module: ``(batch, n_inputs) -> (batch, n_outputs)``.
+
+    Has what :func:`kandisco.kan.train.fit` needs (``dtype``, ``n_inputs``, grids, ``layers``,
+    ``activations``), so a graph trains, regularises and updates grids like a flat KAN.
+    """
+
+    def __init__(self, graph: KANGraph) -> None:
+        super().__init__()
+        self.spec = graph
+        self.kans = nn.ModuleDict(graph.modules)
+        dtypes = {k.dtype for k in self.kans.values()}
+        if len(dtypes) > 1:
+            raise GraphError(f"modules mix dtypes {sorted(map(str, dtypes))}")
+        self.dtype = dtypes.pop() if dtypes else torch.float64
+        self.order = graph.topological_order()
+        self.input_names = graph.inputs
+        self.output_names = graph.outputs
+        self._incoming = {n: graph.incoming(n) for n in self.order}
+        self.train_inputs: torch.Tensor | None = None
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.input_names)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_names)
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        return [layer for kan in self.kans.values() for layer in kan.layers]
+
+    @property
+    def grids_initialized(self) -> bool:
+        return all(bool(k.grids_initialized) for k in self.kans.values())
+
+    def _check_input(self, x: Any) -> torch.Tensor:
+        x = torch.as_tensor(x)
+        if x.dim() != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"expected input of shape (batch, {self.n_inputs}) for inputs {self.input_names}, got {tuple(x.shape)}")
+        return x.to(self.dtype)
+
+    def _module_input(self, name: str, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        by_port = {dst: values[_signal(src, sport)] for src, sport, dst in self._incoming[name]}
+        return torch.stack([by_port[p] for p in self.spec.graph.nodes[name]["inputs"]], dim=1)
+
+    def _run(self, x: torch.Tensor, visit: Any = None) -> dict[str, torch.Tensor]:
+        """Every signal's values on ``x``; ``visit(name, kan, module_input)`` may replace a module's call."""
+        x = self._check_input(x)
+        values: dict[str, torch.Tensor] = {}
+        for name in self.order:
+            kind = self.spec.kind(name)
+            incoming = [values[_signal(s, p)] for s, p, _ in self._incoming[name]]
+            if kind == INPUT:
+                values[name] = x[:, self.input_names.index(name)]
+            elif kind == SUM:
+                values[name] = torch.stack(incoming, 0).sum(0)
+            elif kind == MULT:
+                values[name] = torch.stack(incoming, 0).prod(0)
+            elif kind == OUTPUT:
+                values[name] = incoming[0]
+            else:
+                kan = self.kans[name]
+                xin = self._module_input(name, values)
+                out = visit(name, kan, xin) if visit is not None else kan(xin)
+                for j, port in enumerate(self.spec.graph.nodes[name]["outputs"]):
+                    values[f"{name}.{port}"] = out[:, j]
+        return values
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values = self._run(x)
+        return torch.stack([values[o] for o in self.output_names], dim=1)
+
+    def signals(self, x: Any) -> dict[str, torch.Tensor]:
+        """Values of every named signal (inputs, module ports, sum/mult nodes, outputs) on ``x``."""
+        with torch.no_grad():
+            return self._run(x)
+
+    def module_inputs(self, x: Any) -> dict[str, torch.Tensor]:
+        """What reaches each module on data ``x`` (batch, n_module_inputs)."""
+        seen: dict[str, torch.Tensor] = {}
+
+        def visit(name: str, kan: KAN, xin: torch.Tensor) -> torch.Tensor:
+            seen[name] = xin
+            return kan(xin)
+
+        with torch.no_grad():
+            self._run(x, visit)
+        return seen
+
+    def activations(self, x: torch.Tensor) -> GraphActivations:
+        """Edge values of every module layer (for the sparsity regulariser) and the output."""
+        edges: dict[str, list[torch.Tensor]] = {}
+
+        def visit(name: str, kan: KAN, xin: torch.Tensor) -> torch.Tensor:
+            acts = kan.activations(xin)
+            edges[name] = acts.edges
+            return acts.output
+
+        values = self._run(x, visit)
+        ordered = [e for name in self.kans for e in edges[name]]
+        return GraphActivations(ordered, torch.stack([values[o] for o in self.output_names], dim=1))
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, grid_eps: float = 0.02) -> None:
+        """Fit every module's grids to what reaches it, in topological order."""
+
+        def visit(name: str, kan: KAN, xin: torch.Tensor) -> torch.Tensor:
+            kan.update_grid(xin, grid_eps=grid_eps)
+            return kan(xin)
+
+        self._run(x, visit)
+
+    @torch.no_grad()
+    def initialize_grids(self, x: torch.Tensor, grid_eps: float = 1.0) -> None:
+        self.update_grid(x, grid_eps=grid_eps)
+
+    def fit(self, X: Any, y: Any, **kwargs: Any):
+        """Train every module together (see :func:`kandisco.kan.train.fit`)."""
+        from .train import fit
+
+        return fit(self, X, y, **kwargs)
+
+    # ------------------------------------------------------------- formulas
+    def module_formulas(self, overrides: Mapping[str, Sequence[sympy.Expr]] | None = None) -> dict[str, list[sympy.Expr]]:
+        """Each module's outputs in its own port symbols (symbolic edges, or ``overrides[module]``)."""
+        from ..symbolic.formula import network_formula
+
+        overrides = overrides or {}
+        out: dict[str, list[sympy.Expr]] = {}
+        for name, kan in self.kans.items():
+            if name in overrides:
+                out[name] = list(overrides[name])
+            else:
+                ports = [sympy.Symbol(p, real=True) for p in self.spec.graph.nodes[name]["inputs"]]
+                out[name] = network_formula(kan, ports)
+        return out
+
+    def formula(
+        self,
+        symbols: Sequence[sympy.Symbol] | None = None,
+        overrides: Mapping[str, Sequence[sympy.Expr]] | None = None,
+        substitute: bool = True,
+    ) -> tuple[list[sympy.Expr], dict[sympy.Symbol, sympy.Expr]]:
+        """Output formulas and the definitions of the intermediate symbols (``module_port``).
+
+        With ``substitute`` the intermediate symbols are replaced, giving the outputs in the input
+        symbols; without, outputs are written in the intermediates and ``definitions`` says what each is.
+        """
+        symbols = list(symbols) if symbols is not None else [sympy.Symbol(n, real=True) for n in self.input_names]
+        if len(symbols) != self.n_inputs:
+            raise ValueError(f"{len(symbols)} symbols for a graph with {self.n_inputs} inputs")
+        per_module = self.module_formulas(overrides)
+        exprs: dict[str, sympy.Expr] = {}
+        definitions: dict[sympy.Symbol, sympy.Expr] = {}
+        for name in self.order:
+            kind = self.spec.kind(name)
+            incoming = [exprs[_signal(s, p)] for s, p, _ in self._incoming[name]]
+            if kind == INPUT:
+                exprs[name] = symbols[self.input_names.index(name)]
+            elif kind == SUM:
+                exprs[name] = sympy.Add(*incoming)
+            elif kind == MULT:
+                exprs[name] = sympy.Mul(*incoming)
+            elif kind == OUTPUT:
+                exprs[name] = incoming[0]
+            else:
+                attrs = self.spec.graph.nodes[name]
+                by_port = {dst: exprs[_signal(s, p)] for s, p, dst in self._incoming[name]}
+                mapping = {sympy.Symbol(p, real=True): by_port[p] for p in attrs["inputs"]}
+                for port, body in zip(attrs["outputs"], per_module[name]):
+                    value = body.xreplace(mapping)
+                    if substitute:
+                        exprs[f"{name}.{port}"] = value
+                    else:
+                        inter = sympy.Symbol(f"{name}_{port}", real=True)
+                        definitions[inter] = value
+                        exprs[f"{name}.{port}"] = inter
+        return [exprs[o] for o in self.output_names], definitions
