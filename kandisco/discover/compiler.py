@@ -30,8 +30,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import sympy
@@ -44,8 +45,8 @@ from ..kan.network import KAN
 from ..symbolic.library import SymbolicLibrary, get_library
 
 __all__ = [
-    "UnsupportedExpressionError",
     "CompiledEdge",
+    "UnsupportedExpressionError",
     "compile_formula",
     "compiled_edges",
     "free_edge",
@@ -89,7 +90,7 @@ class _Edge:
     c: float = 1.0
     d: float = 0.0
 
-    def scaled(self, k: float) -> "_Edge":
+    def scaled(self, k: float) -> _Edge:
         return replace(self, c=self.c * k, d=self.d * k)
 
 
@@ -100,10 +101,10 @@ class _Sum:
     edges: tuple[_Edge, ...] = ()
     const: float = 0.0
 
-    def scaled(self, k: float) -> "_Sum":
+    def scaled(self, k: float) -> _Sum:
         return _Sum(tuple(e.scaled(k) for e in self.edges), self.const * k)
 
-    def plus(self, other: "_Sum") -> "_Sum":
+    def plus(self, other: _Sum) -> _Sum:
         return _Sum(self.edges + other.edges, self.const + other.const)
 
     def affine(self) -> tuple[str, float, float] | None:
@@ -232,7 +233,7 @@ class _Compiler:
                     return self.compile(alt)
                 except UnsupportedExpressionError:
                     pass
-        raise self.fail(expr, f"the library has no function {expr.func.__name__}")
+        raise self.fail(expr, f"the library has no function for {expr.func.__name__}")
 
     def need(self, name: str, expr: sympy.Expr) -> str:
         if name not in self.library:
@@ -529,7 +530,7 @@ def _evaluate(expr: sympy.Expr, names: list[str], X: np.ndarray) -> np.ndarray:
     """``expr`` on the columns of ``X`` (symbols matched by name); complex values become NaN."""
     by_name = {s.name: s for s in expr.free_symbols}
     symbols = [by_name.get(n, sympy.Symbol(n)) for n in names]
-    fn = sympy.lambdify(symbols, expr, modules="numpy")
+    fn = sympy.lambdify(symbols, expr, modules=["scipy", "numpy"])
     with np.errstate(all="ignore"):
         out = np.asarray(fn(*X.T), dtype=complex) * np.ones(X.shape[0])
     real = np.abs(out.imag) <= 1e-12 * np.maximum(np.abs(out.real), 1e-300)
