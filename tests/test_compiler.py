@@ -27,6 +27,7 @@ CASES = {
     "affine": 2 * x - R(7, 3),
     "add with constant": x + y**2 - 3,
     "mul with coefficient": -3 * x * y * z,
+    "product plus constant": 2 * x * y * z + 5,
     "integer powers": x**3 * y**-2 + z**4,
     "rational powers": sympy.sqrt(x) + x ** R(3, 2) - 1 / sympy.sqrt(y),
     "negative power chain": x**-5 * y**6,
@@ -145,9 +146,11 @@ def test_library_decides_what_compiles():
     # x**5 without x^5 is a chain of library powers; tanh without tanh is its exp form
     graph = compile_formula(x**5 + sympy.tanh(y), [x, y], library="physics")
     assert roundtrip_error(graph, x**5 + sympy.tanh(y), POS[:2], n=200) < 1e-9
-    # no inverse, no log: 1/x cannot be built
+    # no inverse, no log: 1/x cannot be built; no exp: cosh cannot be rewritten either
     with pytest.raises(UnsupportedExpressionError, match="needs the library function 'log'"):
         compile_formula(1 / x, [x], library="polynomial")
+    with pytest.raises(UnsupportedExpressionError, match="no function for cosh"):
+        compile_formula(sympy.cosh(x), [x], library="polynomial")
 
 
 def test_save_load_keeps_the_compiled_law(tmp_path):

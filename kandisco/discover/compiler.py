@@ -228,12 +228,17 @@ class _Compiler:
                 return self.apply(name, self.compile(arg))
         for target in (sympy.exp, sympy.log):  # cosh, sinh, asinh, ... in a form the library has
             alt = expr.rewrite(target)
-            if alt != expr and not alt.has(sympy.I, sympy.Piecewise):
-                try:
-                    return self.compile(alt)
-                except UnsupportedExpressionError:
-                    pass
+            if alt != expr and not alt.has(sympy.I, sympy.Piecewise) and self._compiles(alt):
+                return self.compile(alt)
         raise self.fail(expr, f"the library has no function for {expr.func.__name__}")
+
+    def _compiles(self, expr: sympy.Expr) -> bool:
+        """Whether ``expr`` compiles, tried on a scratch graph (a failed try leaves no modules here)."""
+        try:
+            _Compiler(self.root, list(self.inputs), self.library, self.dtype).compile(expr)
+        except UnsupportedExpressionError:
+            return False
+        return True
 
     def need(self, name: str, expr: sympy.Expr) -> str:
         if name not in self.library:
