@@ -1,0 +1,24 @@
+"""``kandisco``: :func:`kandisco.discover.discover` with the job's budget and seed."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import sympy
+
+from . import Method
+
+
+class Kandisco(Method):
+    """kandisco's own pipeline; its formula is already in the feature names."""
+
+    name = "kandisco"
+    distribution = "kandisco"
+
+    def fit(self, X: np.ndarray, y: np.ndarray, features: Sequence[str], target: str, budget: float, seed: int) -> sympy.Expr:
+        from ...data import load_dataset
+        from ...discover import discover
+
+        data = load_dataset((X, y), feature_names=list(features), target_name=target)
+        return discover(data, budget_seconds=budget, seed=seed).expr

@@ -1,0 +1,67 @@
+"""Benchmark tasks: Feynman data as feynman_data makes it, noise-free test rows, Kepler, task tables."""
+
+import numpy as np
+import pytest
+import sympy
+
+from kandisco.bench import BenchError, load_tasks, sample_feynman_ids
+from kandisco.bench.tasks import TEST_SEED_OFFSET
+from kandisco.datasets import feynman_data
+
+
+def test_feynman_training_rows_are_feynman_data_and_test_rows_are_noise_free():
+    (task,) = load_tasks("feynman", ["I.12.1"])
+    d = task.data(noise=0.01, seed=3, n_train=200, n_test=150)
+    X, y, eq = feynman_data("I.12.1", n=200, noise=0.01, seed=3)
+    np.testing.assert_array_equal(d.X_train, X)
+    np.testing.assert_array_equal(d.y_train, y)
+    Xt, yt, _ = feynman_data("I.12.1", n=150, noise=0.0, seed=TEST_SEED_OFFSET + 3)
+    np.testing.assert_array_equal(d.X_test, Xt)
+    np.testing.assert_allclose(d.y_test, d.X_test[:, 0] * d.X_test[:, 1])  # F = mu * Nn exactly
+    clean = X[:, 0] * X[:, 1]
+    assert 0.005 < np.std(y - clean) / np.std(clean) < 0.015  # noise is 1% of std(y)
+    assert d.ranges == dict(zip(eq.variables, eq.ranges)) and d.truth == eq.expr
+
+
+def test_kepler_task_trains_on_the_planets_and_tests_on_the_law():
+    (task,) = load_tasks("kepler")
+    d = task.data(noise=0.0, seed=0, n_test=50)
+    assert d.features == ("a_AU", "eccentricity") and d.X_train.shape == (11, 2)
+    a = sympy.Symbol("a_AU", real=True)
+    assert d.truth == a ** sympy.Rational(3, 2)
+    np.testing.assert_allclose(d.y_test, d.X_test[:, 0] ** 1.5)
+    assert d.X_test[:, 0].min() >= d.X_train[:, 0].min() and d.X_test[:, 0].max() <= d.X_train[:, 0].max()
+
+
+def test_task_table_with_a_known_formula_column(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, (30, 2))
+    lines = ["p,q,out"] + [f"{a},{b},{a / b}" for a, b in X]
+    (tmp_path / "pq.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "tasks.csv").write_text("id,data,target,formula\nratio,pq.csv,out,p/q\n")
+    (task,) = load_tasks(str(tmp_path / "tasks.csv"))
+    d = task.data(noise=0.1, seed=1, n_test=20)
+    assert task.features == ("p", "q") and d.X_train.shape == (30, 2)
+    np.testing.assert_allclose(d.y_test, d.X_test[:, 0] / d.X_test[:, 1])
+    assert not np.allclose(d.y_train, X[:, 0] / X[:, 1])  # training targets carry the noise
+
+
+def test_task_table_formula_goes_through_the_safe_parser(tmp_path):
+    (tmp_path / "d.csv").write_text("a,y\n1,1\n2,2\n3,3\n4,4\n5,5\n")
+    (tmp_path / "tasks.csv").write_text('id,data,target,formula\nbad,d.csv,y,"__import__(\'os\')"\n')
+    with pytest.raises(BenchError, match="tasks.csv:2"):
+        load_tasks(str(tmp_path / "tasks.csv"))
+
+
+def test_unknown_suite_and_id_are_clear_errors():
+    with pytest.raises(BenchError, match="unknown suite 'feynmann'"):
+        load_tasks("feynmann")
+    with pytest.raises(BenchError, match="did you mean I.12.1"):
+        load_tasks("feynman", ["I.12.10"])
+
+
+def test_sample_is_seeded_and_in_table_order():
+    ids = sample_feynman_ids(30, 0)
+    assert ids == sample_feynman_ids(30, 0) and len(set(ids)) == 30
+    order = [t.id for t in load_tasks("feynman")]
+    assert ids == sorted(ids, key=order.index)
