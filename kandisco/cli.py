@@ -1,7 +1,7 @@
 """The ``kandisco`` command.
 
 ``kandisco fit data.csv`` trains a KAN on a CSV and reports its fit (the discovery pipeline's
-``discover`` command builds on the same pieces). User errors exit with code 2 and one line
+``discover`` command builds on the same pieces); ``kandisco bench`` runs the benchmark harness. User errors exit with code 2 and one line
 ``error: ...`` on stderr; internal failures exit with 1.
 """
 
@@ -94,6 +94,57 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """Run (or resume) a benchmark sweep into --out, then write its report."""
+    from .bench import BenchError
+
+    try:
+        return _run_bench(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    import os
+
+    from .bench import BenchError, load_tasks, make_jobs, run_bench
+    from .bench.report import write_report
+
+    def numbers(text: str, kind: type, name: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise BenchError(f"--{name} takes comma-separated {kind.__name__} values, got {text!r}") from None
+
+    out = Path(args.out)
+    tasks = load_tasks(args.suite, [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else None)
+    if not args.report_only:
+        if args.jobs is not None and args.jobs < 1:
+            raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        jobs = make_jobs(tasks, methods, numbers(args.noise, float, "noise"), numbers(args.seeds, int, "seeds"),
+                         args.budget, args.margin, args.n_train, args.n_test)
+
+        def progress(row: dict) -> None:
+            if args.quiet:
+                return
+            if row.get("event") == "start":
+                print(f"{row['todo']} jobs to run, {row['done']} already in {row['path']}", file=sys.stderr)
+                return
+            mark = "OK " if row.get("recovered") else "-- "
+            what = row.get("formula") if row.get("status") == "ok" else row.get("status")
+            print(f"{mark}{row['task']:>10} {row['method']:<9} noise={row['noise']:<6g} seed={row['seed']} "
+                  f"{float(row.get('seconds') or 0):6.1f}s  {what}", file=sys.stderr)
+
+        run_bench(jobs, out, workers=args.jobs or os.cpu_count() or 1, scheduler=args.scheduler, progress=progress)
+    elif not (out / "results.jsonl").exists():
+        raise BenchError(f"{out}/results.jsonl does not exist: nothing to report")
+    md, png = write_report(out, title=args.title or f"kandisco bench: {args.suite}", task_order=[t.id for t in tasks])
+    print(f"report: {md} and {png}")
+    return 0
+
+
 def _progress_bar(total: float, quiet: bool):
     if quiet or not sys.stderr.isatty():
         return None
@@ -152,6 +203,28 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
     disc.add_argument("--quiet", action="store_true", help="no progress bar")
     disc.set_defaults(func=_cmd_discover)
+
+    bench = sub.add_parser("bench", help="benchmark kandisco and other methods on Feynman, Kepler or your tasks",
+                           description="Run tasks x methods x noise levels x seeds (one process per job, each under a "
+                           "wall-clock limit), append rows to OUT/results.jsonl (a rerun resumes) and write "
+                           "OUT/report.md and OUT/report.png.")
+    bench.add_argument("--suite", default="feynman", help="feynman, kepler, or a task table CSV (id,data,target,formula); comma-separated")
+    bench.add_argument("--ids", help="comma-separated task ids (default: every task of the suites)")
+    bench.add_argument("--methods", default="kandisco,operon,gplearn,pykan,pysr",
+                       help="comma-separated: kandisco, operon, gplearn, pykan, pysr, linear, or module:Class")
+    bench.add_argument("--noise", default="0,0.001,0.01,0.1", help="noise levels, fraction of std(y) (default 0,0.001,0.01,0.1)")
+    bench.add_argument("--seeds", default="0", help="comma-separated seeds (data sample, noise and method)")
+    bench.add_argument("--budget", type=float, default=60.0, help="seconds per job for every method (default 60)")
+    bench.add_argument("--margin", type=float, default=60.0, help="a job is killed at budget + margin seconds (default 60)")
+    bench.add_argument("--n-train", type=int, default=1000, help="training rows per Feynman task (default 1000)")
+    bench.add_argument("--n-test", type=int, default=1000, help="noise-free test rows per task (default 1000)")
+    bench.add_argument("--jobs", type=int, help="jobs at once on this machine (default: number of cores)")
+    bench.add_argument("--scheduler", help="run the jobs on a Dask distributed scheduler at this address instead")
+    bench.add_argument("--out", required=True, help="directory for results.jsonl, report.md, report.png")
+    bench.add_argument("--title", help="report title")
+    bench.add_argument("--report-only", action="store_true", help="only rewrite the report from OUT/results.jsonl")
+    bench.add_argument("--quiet", action="store_true", help="no line per finished job")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 
