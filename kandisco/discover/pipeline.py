@@ -17,6 +17,9 @@ as a :class:`~kandisco.discover.result.Candidate`. Strategies, simplest first:
   ``y = C * prod x_i^p_i``: power laws become sums in log space;
 * ``additive``: a one-layer KAN, ``y = sum f_i(x_i)``;
 * ``log_additive`` (positive y): ``log y = sum f_i(x_i)``, products of one-variable factors;
+* ``structured`` (three or more variables): structure analysis on a surrogate (separability,
+  symmetries) -> a graph of small KAN modules trained on the data -> one small discovery per
+  module (:mod:`kandisco.discover.structured`);
 * ``general`` / ``general_mult``: two-layer KANs with and without multiplication nodes, trained
   sparse, pruned, refined, auto-symbolic, retrained, over several seeds and penalties.
 
@@ -178,8 +181,12 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
 
 
 # ---------------------------------------------------------------------- strategies
-def default_strategies(data: Dataset, seed: int = 0, library: Any = None) -> list[Strategy]:
-    """Strategies to try, simplest first, for this data (see module docstring)."""
+def default_strategies(data: Dataset, seed: int = 0, library: Any = None, structured: bool = True) -> list[Strategy]:
+    """Strategies to try, simplest first, for this data (see module docstring).
+
+    ``structured``: for three or more variables, try the structure-analysis graph
+    (:mod:`kandisco.discover.structured`) right after the power law.
+    """
     d = data.X.shape[1]
     x_pos = bool((data.X > 0).all())
     y_pos = bool((data.y > 0).all())
@@ -187,9 +194,13 @@ def default_strategies(data: Dataset, seed: int = 0, library: Any = None) -> lis
     out: list[Strategy] = []
     if x_pos and y_pos:
         out.append(Strategy("power_law", [d, 1], "loglog", POWER_LIBRARY, grid=3, steps=30, seed=seed, base_fun="identity"))
+    if structured and d >= 3:
+        out.append(Strategy("structured", [d, 1], "structure", library, steps=60, seed=seed))
     out.append(Strategy("additive", [d, 1], "raw", flat, grid=5, steps=40, seed=seed))
     if y_pos:
         out.append(Strategy("log_additive", [d, 1], "logy", flat, grid=5, steps=40, seed=seed))
+    if d <= 3:  # y = F(sum f_i(x_i)): one composition, e.g. 1/sqrt(1 - u^2)
+        out.append(Strategy("composition", [d, 1, 1], "raw", flat, grid=5, refine_to=10, steps=40, seed=seed))
     if x_pos and y_pos:
         out.append(Strategy("power_law_general", [d, d + 1, 1], "loglog", flat, lamb=1e-3, grid=5, refine_to=10, steps=40, seed=seed, prune=True))
     hidden = min(2 * d + 1, 9)
@@ -223,6 +234,11 @@ def run_strategy(
     Past ``deadline`` (a ``time.perf_counter()`` value) the training stages stop early; the
     symbolic stages still run so that the strategy yields a formula.
     """
+    if strategy.view == "structure":
+        from .structured import run_structured
+
+        run = run_structured(symbols, train, val, relative, deadline, strategy.seed, strategy.steps)
+        return run.formulas, run.model
     Xv, yv = _view(strategy.view, *train)
     y_mean = float(np.mean(yv)) if strategy.view == "raw" else 0.0
     y_std = float(np.std(yv)) if strategy.view == "raw" else 1.0
@@ -265,6 +281,7 @@ def discover(
     test_fraction: float = 0.2,
     val_fraction: float = 0.2,
     progress: Callable[[str, float], None] | None = None,
+    stop_at: float | None = None,
 ) -> DiscoveryResult:
     """Find a closed-form law ``target = f(features)`` in ``data`` (CSV path, DataFrame or (X, y)).
 
@@ -275,6 +292,9 @@ def discover(
     Determinism: each strategy is seeded, so a seed fixes every formula a strategy yields. How many
     strategies fit in a *time* budget depends on the machine; ``max_strategies`` caps the count
     instead, which makes the whole result independent of speed.
+
+    ``stop_at``: also stop once any formula (fitted constants allowed) is within this relative RMSE
+    on held-out data - for sub-problems whose constants are refitted later anyway.
     """
     dataset = data if isinstance(data, Dataset) else load_dataset(data, target, features, dropna=dropna)
     if library is not None:
@@ -329,7 +349,7 @@ def discover(
                 )
                 models[id(cand)] = model
                 candidates.append(cand)
-                exact = exact or loss <= EXACT_RELATIVE_RMSE * y_spread or (
+                exact = exact or loss <= (stop_at or EXACT_RELATIVE_RMSE) * y_spread or (
                     loss <= FOUND_RELATIVE_RMSE * y_spread and not expr.atoms(sympy.Float)
                 )
             if progress is not None:

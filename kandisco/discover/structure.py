@@ -1,0 +1,441 @@
+"""Structure analysis: separability and symmetry tests on a surrogate, a decomposition tree, a KANGraph.
+
+The tests look at a function ``f`` (a fitted surrogate or any vectorised callable) at points drawn
+from the data. Each is the finite-step form of a derivative identity, which keeps it robust to a
+surrogate's small wiggles (a spline's second derivative is noisy; its values are not):
+
+* additive separability ``f = g(x_A) + h(x_B)`` <=> ``d2f/dx_i dx_j = 0`` for ``i in A, j in B``;
+  tested as the mixed second difference ``f(a,b) + f(a',b') - f(a,b') - f(a',b)``, relative to
+  the spread of ``f``;
+* multiplicative separability ``f = g(x_A) h(x_B)`` <=> ``d2 log|f| / dx_i dx_j = 0``; tested as
+  ``f(a,b) f(a',b') - f(a,b') f(a',b)`` relative to ``|f(a,b) f(a',b')| + |f(a,b') f(a',b)|``;
+* generalized separability ``f = F(g(x_A) + h(x_B))`` for F in a small set of invertible outer
+  functions (``1/s``, ``sqrt(s)``): additive separability of ``F^-1(f)``;
+* symmetries ``f`` depends on ``x_i`` and ``x_j`` only through ``x_i - x_j`` (``df/dx_i + df/dx_j
+  = 0``), ``x_i + x_j``, ``x_i * x_j`` or ``x_i / x_j``: moving along the invariant curve changes
+  ``f`` much less than moving either variable alone by the same step.
+
+Scores are medians over point pairs, so they are scale-free and a few bad surrogate values do not
+decide. :func:`decompose` applies the tests recursively (splits first, then outer functions, then
+symmetries) and returns a tree; :func:`build_graph` turns the tree into a :class:`KANGraph`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy
+
+__all__ = [
+    "additive_score",
+    "multiplicative_score",
+    "symmetry_score",
+    "separable_groups",
+    "Node",
+    "decompose",
+    "build_graph",
+    "SYMMETRIES",
+    "OUTER_FUNCTIONS",
+]
+
+Fn = Callable[[np.ndarray], np.ndarray]
+
+
+
+# a pair of variable groups counts as separable when its score is below these (scores are relative)
+ADDITIVE_THRESHOLD = 4e-3
+MULTIPLICATIVE_THRESHOLD = 4e-3
+SYMMETRY_THRESHOLD = 0.05
+
+SYMMETRIES = ("minus", "divide", "plus", "times")
+# outer functions F for generalized separability, with F^-1 (applied to f) and a domain check
+OUTER_FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]] = {
+    "inv": (lambda f: 1.0 / f, lambda f: bool(np.all(f > 0) or np.all(f < 0))),
+    "sqrt": (lambda f: f**2, lambda f: bool(np.all(f > 0))),
+}
+
+
+# ------------------------------------------------------------------------------ tests
+def _pair_points(points: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    i = rng.integers(0, len(points), n_pairs)
+    j = rng.integers(0, len(points), n_pairs)
+    return points[i], points[j]
+
+
+def _swap(p: np.ndarray, q: np.ndarray, group: Sequence[int]) -> np.ndarray:
+    out = p.copy()
+    out[:, list(group)] = q[:, list(group)]
+    return out
+
+
+def _corners(fn: Fn, points: np.ndarray, A: Sequence[int], rng: np.random.Generator, n_pairs: int) -> tuple[np.ndarray, ...]:
+    """f at (a,b), (a',b'), (a,b'), (a',b) for random pairs of points, groups A and the rest."""
+    p, q = _pair_points(points, n_pairs, rng)
+    f_pp, f_qq = fn(p), fn(q)
+    f_pq = fn(_swap(p, q, [c for c in range(points.shape[1]) if c not in A]))  # a from p, b from q
+    f_qp = fn(_swap(p, q, A))  # a from q, b from p
+    return f_pp, f_qq, f_pq, f_qp
+
+
+def additive_score(
+    fn: Fn, points: np.ndarray, A: Sequence[int], seed: int = 0, n_pairs: int = 400,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> float:
+    """Median |f(a,b) + f(a',b') - f(a,b') - f(a',b)| / std(f): 0 when f = g(x_A) + h(x_rest).
+
+    ``transform`` (e.g. log|.|) is applied to f's values first.
+    """
+    rng = np.random.default_rng(seed)
+    corners = _corners(fn, points, A, rng, n_pairs)
+    t = transform or (lambda v: v)
+    values = [t(c) for c in corners]
+    spread = float(np.std(t(fn(points)))) or 1.0
+    return float(np.median(np.abs(values[0] + values[1] - values[2] - values[3])) / spread)
+
+
+def multiplicative_score(
+    fn: Fn, points: np.ndarray, A: Sequence[int], seed: int = 0, n_pairs: int = 400, offset_free: bool = False,
+) -> float:
+    """:func:`additive_score` of ``log|f|``: 0 when f = g(x_A) h(x_rest) (any sign, any scale).
+
+    ``offset_free``: test ``f(x + h e_i) - f(x)`` (``i`` the first column of A) instead, which is
+    separable when ``f = c + g(x_A) h(x_rest)`` for an unknown constant ``c`` - the situation of a
+    term found by an additive split, whose offset is not known.
+    """
+    if offset_free:
+        fn = _difference(fn, points, A[0])
+    log_abs = lambda v: np.log(np.abs(v) + 1e-300)  # noqa: E731
+    return additive_score(fn, points, A, seed=seed, n_pairs=n_pairs, transform=log_abs)
+
+
+def _difference(fn: Fn, points: np.ndarray, i: int) -> Fn:
+    """x -> f(x + h e_i) - f(x), the step h a tenth of column i's range (turned back at the top)."""
+    lo, hi = points[:, i].min(), points[:, i].max()
+    h = 0.1 * (hi - lo) or 1e-3
+
+    def diff(x: np.ndarray) -> np.ndarray:
+        step = np.where(x[:, i] + h <= hi, h, -h)
+        moved = x.copy()
+        moved[:, i] = x[:, i] + step
+        return (fn(moved) - fn(x)) * np.sign(step)
+
+    return diff
+
+
+def _move(kind: str, xi: np.ndarray, xj: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move (xi, xj) along the curve that keeps the invariant of ``kind``; ``t`` is the step."""
+    if kind == "minus":
+        return xi + t, xj + t
+    if kind == "plus":
+        return xi + t, xj - t
+    if kind == "divide":
+        return xi * np.exp(t), xj * np.exp(t)
+    return xi * np.exp(t), xj * np.exp(-t)  # times
+
+
+def symmetry_score(
+    fn: Fn, points: np.ndarray, i: int, j: int, kind: str, seed: int = 0, n_points: int = 400
+) -> float:
+    """How much f changes along the invariant curve of ``kind`` relative to moving x_i, x_j alone.
+
+    0 when f depends on (x_i, x_j) only through x_i - x_j (``minus``), x_i + x_j (``plus``),
+    x_i * x_j (``times``) or x_i / x_j (``divide``); about 1 or more otherwise.
+    """
+    if kind not in SYMMETRIES:
+        raise ValueError(f"unknown symmetry {kind!r}; choose from {', '.join(SYMMETRIES)}")
+    multiplicative = kind in ("times", "divide")
+    if multiplicative and not (np.all(points[:, [i, j]] > 0)):
+        return float("inf")
+    rng = np.random.default_rng(seed)
+    p = points[rng.integers(0, len(points), n_points)]
+    if multiplicative:
+        span = np.log(points[:, [i, j]].max(0) / points[:, [i, j]].min(0)).min()
+    else:
+        span = np.ptp(points[:, [i, j]], axis=0).min()
+    t = rng.uniform(-0.25, 0.25, n_points) * span
+    f0 = fn(p)
+    moved = p.copy()
+    moved[:, i], moved[:, j] = _move(kind, p[:, i], p[:, j], t)
+    only_i, only_j = p.copy(), p.copy()
+    only_i[:, i] = moved[:, i]
+    only_j[:, j] = moved[:, j]
+    f_moved = fn(moved)
+    both = np.abs(f_moved - f0)
+    alone = np.abs(fn(only_i) - f0) + np.abs(fn(only_j) - f0)
+    spread = float(np.std(fn(points))) or 1.0
+    if np.median(alone) < 1e-3 * spread:
+        return float("inf")  # f hardly depends on these two: no verdict
+    return float(np.median(both) / np.median(alone))
+
+
+def separable_groups(
+    fn: Fn, points: np.ndarray, kind: str, threshold: float | None = None, seed: int = 0, offset_free: bool = False,
+) -> list[list[int]]:
+    """The finest partition of the columns into groups with no (additive/multiplicative) interaction.
+
+    Pairs are tested with the other columns held at each point's values; groups are the connected
+    components of the "interacts" graph, then each split is confirmed on the whole group.
+    """
+    def score(f: Fn, pts: np.ndarray, A: Sequence[int], seed: int = 0) -> float:
+        if kind == "additive":
+            return additive_score(f, pts, A, seed=seed)
+        return multiplicative_score(f, pts, A, seed=seed, offset_free=offset_free)
+    thr = threshold if threshold is not None else (ADDITIVE_THRESHOLD if kind == "additive" else MULTIPLICATIVE_THRESHOLD)
+    d = points.shape[1]
+    parent = list(range(d))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for a, b in itertools.combinations(range(d), 2):
+        if root(a) == root(b):
+            continue
+        pair_fn = _pair_view(fn, points, a, b)
+        if score(pair_fn, points, [a], seed=seed + a * d + b) > thr:
+            parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for c in range(d):
+        groups.setdefault(root(c), []).append(c)
+    out = sorted(groups.values())
+    if len(out) > 1 and any(score(fn, points, g, seed=seed + 7) > thr for g in out):
+        return [list(range(d))]  # pairwise fine, jointly not: no split
+    return out
+
+
+def _pair_view(fn: Fn, points: np.ndarray, a: int, b: int) -> Fn:
+    """``fn`` as seen when only columns a and b vary (the rest taken from a fixed shuffle of points)."""
+    def view(x: np.ndarray) -> np.ndarray:
+        base = points[np.arange(len(x)) % len(points)].copy()
+        base[:, a], base[:, b] = x[:, a], x[:, b]
+        return fn(base)
+
+    return view
+
+
+# ------------------------------------------------------------------------------ tree
+@dataclass
+class Node:
+    """A decomposition tree node.
+
+    ``kind``: ``leaf`` (an unknown function of ``variables``), ``sum`` / ``product`` (of the
+    children), ``outer`` (``F(child)`` with ``F = outer``), or ``substitute`` (the child sees the new
+    variable ``new_variable = definition`` in place of two old ones).
+    """
+
+    kind: str
+    variables: list[str]
+    children: list["Node"] = field(default_factory=list)
+    outer: str | None = None
+    new_variable: str | None = None
+    definition: sympy.Expr | None = None
+    pair: tuple[str, str] | None = None  # substitute: the two variables it replaces ...
+    symmetry: str | None = None  # ... and how: one of SYMMETRIES
+
+    def describe(self, indent: int = 0) -> str:
+        pad = "  " * indent
+        head = {
+            "leaf": f"leaf f({', '.join(self.variables)})",
+            "sum": "sum", "product": "product",
+            "outer": f"outer {self.outer}",
+            "substitute": f"substitute {self.new_variable} = {self.definition}",
+        }[self.kind]
+        return "\n".join([pad + head] + [c.describe(indent + 1) for c in self.children])
+
+    def leaves(self) -> list["Node"]:
+        if self.kind == "leaf":
+            return [self]
+        return [leaf for c in self.children for leaf in c.leaves()]
+
+
+@dataclass
+class _Problem:
+    """A (sub)function to decompose: evaluated on columns named ``names`` via ``fn``."""
+
+    fn: Fn
+    points: np.ndarray
+    names: list[str]
+    exprs: dict[str, sympy.Expr]
+    offset: bool = False  # known only up to an additive constant (a term of a sum)
+
+
+def decompose(
+    fn: Fn,
+    points: np.ndarray,
+    names: Sequence[str],
+    seed: int = 0,
+    max_depth: int = 6,
+    symbols: Sequence[sympy.Symbol] | None = None,
+) -> Node:
+    """Recursively split ``fn`` (a function of the columns ``names`` of ``points``) into a tree."""
+    symbols = list(symbols) if symbols is not None else [sympy.Symbol(n, real=True) for n in names]
+    problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)))
+    counter = itertools.count()
+    return _decompose(problem, seed, max_depth, counter)
+
+
+def _decompose(p: _Problem, seed: int, depth: int, counter: "itertools.count[int]") -> Node:
+    d = len(p.names)
+    if d == 1 or depth == 0:
+        return Node("leaf", list(p.names))
+    for kind in ("multiplicative", "additive"):
+        groups = separable_groups(p.fn, p.points, kind, seed=seed, offset_free=p.offset)
+        if len(groups) > 1:
+            children = [_decompose(_restrict(p, g, offset=p.offset or kind == "additive"), seed + 1, depth - 1, counter) for g in groups]
+            return Node("product" if kind == "multiplicative" else "sum", list(p.names), children)
+    f_values = p.fn(p.points)
+    for name, (inverse, allowed) in OUTER_FUNCTIONS.items():
+        if p.offset or not allowed(f_values):  # F(c + g) with c unknown cannot be inverted
+            continue
+        inner = _Problem(lambda x, fn=p.fn, inv=inverse: inv(fn(x)), p.points, p.names, p.exprs)
+        groups = separable_groups(inner.fn, inner.points, "additive", seed=seed)
+        if len(groups) > 1:
+            children = [_decompose(_restrict(inner, g, offset=True), seed + 1, depth - 1, counter) for g in groups]
+            return Node("outer", list(p.names), [Node("sum", list(p.names), children)], outer=name)
+    best = _best_symmetry(p, seed)
+    if best is not None:
+        i, j, kind = best
+        sub = _substitute(p, i, j, kind, f"u{next(counter)}")
+        child = _decompose(sub, seed + 1, depth - 1, counter)
+        new = sub.names[-1]
+        return Node("substitute", list(p.names), [child], new_variable=new, definition=sub.exprs[new],
+                    pair=(p.names[i], p.names[j]), symmetry=kind)
+    return Node("leaf", list(p.names))
+
+
+def _best_symmetry(p: _Problem, seed: int) -> tuple[int, int, str] | None:
+    best, best_score = None, SYMMETRY_THRESHOLD
+    for i, j in itertools.permutations(range(len(p.names)), 2):
+        for kind in SYMMETRIES:
+            if kind in ("plus", "times") and i > j:
+                continue  # symmetric in i, j: test once
+            s = symmetry_score(p.fn, p.points, i, j, kind, seed=seed)
+            if s < best_score:
+                best, best_score = (i, j, kind), s
+    return best
+
+
+def _restrict(p: _Problem, group: Sequence[int], offset: bool) -> _Problem:
+    """The sub-function of the columns in ``group``, the others held at the median point."""
+    ref = np.median(p.points, axis=0)
+    group = list(group)
+
+    def fn(x: np.ndarray, full=p.fn, ref=ref, group=group) -> np.ndarray:
+        base = np.repeat(ref[None, :], len(x), axis=0)
+        base[:, group] = x
+        return full(base)
+
+    names = [p.names[g] for g in group]
+    return _Problem(fn, p.points[:, group], names, {n: p.exprs[n] for n in names}, offset)
+
+
+def _invariant(kind: str, a, b):
+    return {"minus": a - b, "plus": a + b, "times": a * b, "divide": a / b}[kind]
+
+
+def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str) -> _Problem:
+    """Replace columns i, j by u = invariant(x_i, x_j); x_j is placed inside both ranges per point."""
+    lo, hi = p.points.min(0), p.points.max(0)
+    keep = [c for c in range(len(p.names)) if c not in (i, j)]
+
+    def embed(z: np.ndarray) -> np.ndarray:
+        u = z[:, -1]
+        x = np.empty((len(z), len(p.names)))
+        x[:, keep] = z[:, :-1]
+        # the x_j range that keeps x_i (solved from u) inside its own range
+        if kind == "minus":  # x_i = u + x_j
+            j_lo, j_hi = lo[i] - u, hi[i] - u
+        elif kind == "plus":  # x_i = u - x_j
+            j_lo, j_hi = u - hi[i], u - lo[i]
+        elif kind == "divide":  # x_i = u * x_j
+            j_lo, j_hi = lo[i] / u, hi[i] / u
+        else:  # times: x_i = u / x_j
+            j_lo, j_hi = u / hi[i], u / lo[i]
+        a, b = np.maximum(np.minimum(j_lo, j_hi), lo[j]), np.minimum(np.maximum(j_lo, j_hi), hi[j])
+        xj = np.where(a <= b, 0.5 * (a + b), np.clip(0.5 * (j_lo + j_hi), lo[j], hi[j]))
+        xi = {"minus": u + xj, "plus": u - xj, "divide": u * xj, "times": u / np.where(xj == 0, 1e-300, xj)}[kind]
+        x[:, i], x[:, j] = xi, xj
+        return x
+
+    u_values = _invariant(kind, p.points[:, i], p.points[:, j])
+    points = np.column_stack([p.points[:, keep], u_values])
+    names = [p.names[c] for c in keep] + [new_name]
+    exprs = {n: p.exprs[n] for n in names[:-1]}
+    exprs[new_name] = _invariant(kind, p.exprs[p.names[i]], p.exprs[p.names[j]])
+    return _Problem(lambda z, full=p.fn: full(embed(z)), points, names, exprs, p.offset)
+
+
+# --------------------------------------------------------------------------- builder
+def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: object = None) -> tuple["KANGraph", dict[str, list[str]]]:
+    """The tree as a :class:`~kandisco.kan.graph.KANGraph`; also ``{leaf module: its variables}``.
+
+    Leaves become trainable KAN modules (``[1, 1]`` for one variable, ``[n, min(2n+1, 7), 1]``
+    otherwise), sums and products become sum and mult nodes, an outer function becomes a ``[1, 1]``
+    module whose edge is fixed to it (affine parameters trainable), and a substitution becomes a
+    frozen module computing the invariant (``x_i - x_j`` etc.) from its two signals.
+    """
+    from ..kan import KAN, KANGraph
+    from ..symbolic.library import get_library
+
+    lib = get_library(library)
+    graph = KANGraph()
+    for name in inputs:
+        graph.add_input(name)
+    leaves: dict[str, list[str]] = {}
+    counter = itertools.count()
+
+    def fixed(kan: "KAN", edges: list[tuple[int, int, str, tuple[float, float, float, float]]], trainable: bool) -> "KAN":
+        layer = kan.layers[0]
+        for j in range(layer.n_out):
+            for i in range(layer.n_in):
+                layer.prune_edge(j, i)
+        for j, i, fname, params in edges:
+            layer.set_symbolic(j, i, lib[fname], params)
+        kan.library = lib
+        if not trainable:
+            for prm in kan.parameters():
+                prm.requires_grad_(False)
+        return kan
+
+    def emit(node: Node, signals: dict[str, str]) -> str:
+        k = next(counter)
+        if node.kind == "leaf":
+            n = len(node.variables)
+            width = [1, 1] if n == 1 else [n, min(2 * n + 1, 7), 1]
+            name = graph.add_module(f"leaf{k}", KAN(width, seed=seed + k), inputs=list(node.variables))
+            for v in node.variables:
+                graph.connect(signals[v], f"{name}.{v}")
+            leaves[name] = list(node.variables)
+            return name
+        if node.kind in ("sum", "product"):
+            name = graph.add_sum(f"sum{k}") if node.kind == "sum" else graph.add_mult(f"mult{k}")
+            for child in node.children:
+                graph.connect(emit(child, signals), name)
+            return name
+        if node.kind == "outer":
+            fname = {"inv": "1/x", "sqrt": "sqrt"}[node.outer]
+            kan = fixed(KAN([1, 1], seed=seed + k), [(0, 0, fname, (1.0, 0.0, 1.0, 0.0))], trainable=True)
+            name = graph.add_module(f"{node.outer}{k}", kan, inputs=["s"])
+            graph.connect(emit(node.children[0], signals), name)
+            return name
+        # substitute: a frozen module for the invariant of the two variables
+        a, b = node.pair
+        if node.symmetry in ("minus", "plus"):
+            sign = -1.0 if node.symmetry == "minus" else 1.0
+            kan = fixed(KAN([2, 1], seed=seed + k), [(0, 0, "x", (1.0, 0.0, 1.0, 0.0)), (0, 1, "x", (1.0, 0.0, sign, 0.0))], False)
+        else:
+            second = "1/x" if node.symmetry == "divide" else "x"
+            kan = fixed(KAN([2, [0, 1]], seed=seed + k), [(0, 0, "x", (1.0, 0.0, 1.0, 0.0)), (1, 1, second, (1.0, 0.0, 1.0, 0.0))], False)
+        name = graph.add_module(node.new_variable, kan, inputs=["a", "b"])
+        graph.connect(signals[a], f"{name}.a")
+        graph.connect(signals[b], f"{name}.b")
+        return emit(node.children[0], {**signals, node.new_variable: name})
+
+    out = emit(tree, {n: n for n in inputs})
+    graph.add_output("f")
+    graph.connect(out, "f")
+    return graph, leaves
