@@ -25,7 +25,7 @@ def test_bench_writes_results_and_report(task_table, tmp_path, capsys):
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and rows[0]["task"] == "xy" and rows[0]["status"] == "ok"
     report = (out / "report.md").read_text()
-    assert "| linear | 0 | 1 | 0/1 (0%) | 0/1 (0%) |" in report and "## Per task" in report
+    assert "| linear | 0 | 1 | 0/1 (0%) | 0/1 (0%) | 0/1 (0%) |" in report and "## Per task" in report
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["bench", "--suite", str(task_table), "--out", str(out), "--report-only"]) == 0
 

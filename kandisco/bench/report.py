@@ -46,15 +46,18 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         cells.setdefault((row["method"], float(row["noise"])), []).append(row)
     out = []
-    for (method, noise), group in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    order = _method_order(rows)
+    for (method, noise), group in sorted(cells.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])):
         ran = [r for r in group if _failed(r) != "unavailable"]
         with_truth = [r for r in ran if r.get("truth")]
         symbolic = sum(bool(r.get("recovered")) for r in with_truth)
+        rounded = sum(bool(r.get("recovered") or r.get("recovered_rounded")) for r in with_truth)
         acc = sum(accurate(r) for r in ran)
         seconds = [float(r["seconds"]) for r in ran if r.get("seconds") is not None]
         out.append({
             "method": method, "noise": noise, "jobs": len(group), "ran": len(ran),
             "symbolic": symbolic, "symbolic_rate": symbolic / len(with_truth) if with_truth else None,
+            "symbolic_rounded": rounded, "symbolic_rounded_rate": rounded / len(with_truth) if with_truth else None,
             "accuracy": acc, "accuracy_rate": acc / len(ran) if ran else None,
             "median_seconds": statistics.median(seconds) if seconds else None,
             "timeouts": sum(_failed(r) == "timeout" for r in group),
@@ -113,7 +116,8 @@ def _cell(row: dict[str, Any] | None) -> str:
         return "n/a"
     if failed:
         return failed
-    mark = "✓" if row.get("recovered") else ("≈" if accurate(row) else "·")
+    mark = ("✓" if row.get("recovered") else "✓*" if row.get("recovered_rounded")
+            else "≈" if accurate(row) else "·")
     r2 = row.get("r2_test")
     r2_text = "nan" if r2 is None else f"{r2:.6f}" if r2 > 0.99 else f"{r2:.3f}"
     return f"{mark} {r2_text} ({float(row['seconds']):.0f} s)"
@@ -141,21 +145,27 @@ def markdown_report(rows: Sequence[dict[str, Any]], title: str = "Benchmark", no
                  f"budget {', '.join(f'{b:g}' for b in budgets)} s per job; {sizes}.")
     lines += [""] + [f"{n}" for n in notes] + ([""] if notes else [])
     lines += ["Symbolic solution: the formula equals the truth up to an additive or multiplicative constant "
-              "(SRBench rule, `kandisco.symbolic.equivalence`). Accuracy solution: R^2 > 0.999 on noise-free "
-              "test rows. A timeout or error counts as not solved.", "",
+              "(SRBench rule as `kandisco.symbolic.equivalence` applies it: floats count as exact only within 1e-6 "
+              "of a simple rational). SRBench rounding: SRBench's own reading, floats in truth - found and "
+              "found / truth rounded to 3 decimals first (test R^2 > 0.5 required); it forgives float32 "
+              "constants and is what SRBench published. Accuracy solution: R^2 > 0.999 on noise-free test rows. "
+              "A timeout or error counts as not solved; times are fit seconds (a timeout counts as its limit).", "",
               "## Summary", "",
-              "| method | noise | jobs | symbolic solution | accuracy solution | median seconds | timeouts | errors |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| method | noise | jobs | symbolic solution | with SRBench rounding | accuracy solution | median seconds "
+              "| timeouts | errors |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for s in summarize(rows):
         if s["unavailable"] and not s["ran"]:
-            lines.append(f"| {s['method']} | {s['noise']:g} | {s['jobs']} | {_md(s['unavailable'][0])} | | | | |")
+            lines.append(f"| {s['method']} | {s['noise']:g} | {s['jobs']} | {_md(s['unavailable'][0])} | | | | | |")
             continue
         med = "-" if s["median_seconds"] is None else f"{s['median_seconds']:.1f}"
         lines.append(f"| {s['method']} | {s['noise']:g} | {s['jobs']} | {_pct(s['symbolic'], s['ran'], s['symbolic_rate'])} | "
+                     f"{_pct(s['symbolic_rounded'], s['ran'], s['symbolic_rounded_rate'])} | "
                      f"{_pct(s['accuracy'], s['ran'], s['accuracy_rate'])} | {med} | {s['timeouts']} | {s['errors']} |")
     lines += _published_section([t for t in order if any(r["task"] == t and r["suite"] == "feynman" for r in rows)], noises)
     lines += ["", "## Per task", "",
-              "✓ symbolic solution, ≈ accuracy solution only, · neither; then test R^2 and fit seconds.", ""]
+              "✓ symbolic solution, ✓* only with SRBench rounding, ≈ accuracy solution only, · neither; "
+              "then test R^2 and fit seconds.", ""]
     lines.append("| task | noise | seed | " + " | ".join(methods) + " |")
     lines.append("|---|---|---|" + "---|" * len(methods))
     index = {(r["task"], float(r["noise"]), int(r["seed"]), r["method"]): r for r in rows}
@@ -165,14 +175,15 @@ def markdown_report(rows: Sequence[dict[str, Any]], title: str = "Benchmark", no
                 cells = [_cell(index.get((task, nz, seed, m))) for m in methods]
                 if any(cells):
                     lines.append(f"| {task} | {nz:g} | {seed} | " + " | ".join(cells) + " |")
-    lines += ["", "## Jobs", "", "| task | method | noise | seed | status | recovered | test R^2 | seconds | formula |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Jobs", "", "| task | method | noise | seed | status | recovered | rounded | test R^2 | seconds | formula |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (float(r["noise"]), int(r["seed"]), order.index(r["task"]), methods.index(r["method"]))):
         r2 = r.get("r2_test")
         formula = r.get("formula") or ""
         formula = formula if len(formula) <= 160 else formula[:157] + "..."
         lines.append(f"| {r['task']} | {r['method']} | {float(r['noise']):g} | {r['seed']} | {_md(r.get('status', ''))} | "
-                     f"{_yes_no(r.get('recovered'))} | {'-' if r2 is None else f'{r2:.6g}'} | "
+                     f"{_yes_no(r.get('recovered'))} | {_yes_no(r.get('recovered_rounded'))} | "
+                     f"{'-' if r2 is None else f'{r2:.6g}'} | "
                      f"{float(r.get('seconds') or 0):.1f} | `{_md(formula)}` |")
     return "\n".join(lines) + "\n"
 
@@ -217,8 +228,8 @@ def plot_report(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "
     noises = sorted({s["noise"] for s in summary})
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     width = 0.8 / max(len(methods), 1)
-    panels = (("symbolic_rate", "symbolic solution rate", 100.0), ("accuracy_rate", "accuracy solution rate (R² > 0.999)", 100.0),
-              ("median_seconds", "median seconds per job", 1.0))
+    panels = (("symbolic_rate", "symbolic solution rate (— with SRBench rounding)", 100.0),
+              ("accuracy_rate", "accuracy solution rate (R² > 0.999)", 100.0), ("median_seconds", "median fit seconds", 1.0))
     for ax, (field, label, scale) in zip(axes, panels):
         for k, method in enumerate(methods):
             values = []
@@ -226,7 +237,13 @@ def plot_report(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "
                 s = next((s for s in summary if s["method"] == method and s["noise"] == nz), None)
                 v = None if s is None else s[field]
                 values.append(np.nan if v is None else v * scale)
-            ax.bar(np.arange(len(noises)) + (k - (len(methods) - 1) / 2) * width, values, width, label=method)
+            xs = np.arange(len(noises)) + (k - (len(methods) - 1) / 2) * width
+            ax.bar(xs, values, width, label=method)
+            if field == "symbolic_rate":  # SRBench's rounded reading as a tick above each bar
+                rounded = [next((s["symbolic_rounded_rate"] for s in summary if s["method"] == method and s["noise"] == nz), None)
+                           for nz in noises]
+                ax.scatter(xs, [np.nan if v is None else v * 100 for v in rounded], marker="_", s=200,
+                           color="black", zorder=3)
         ax.set_xticks(np.arange(len(noises)), [f"noise {n:g}" for n in noises])
         ax.set_title(label)
         if scale == 100.0:
