@@ -84,7 +84,7 @@ class Strategy:
 
     name: str
     width: list[Any]
-    view: str = "raw"  # raw | loglog | logy
+    view: str = "raw"  # raw | loglog | logy | ypow (fit y**y_power)
     library: Sequence[str] | str | None = None
     lamb: float = 0.0
     grid: int = 5
@@ -93,6 +93,7 @@ class Strategy:
     seed: int = 0
     base_fun: str = "silu"
     prune: bool = False
+    y_power: float = 1.0  # the "ypow" view: y**y_power is the sum of one-variable functions
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,7 +138,9 @@ def retrain(model: KAN, X: torch.Tensor, y: torch.Tensor, steps: int = 30, seed:
     return model
 
 
-def extract_formula(model: KAN, symbols: Sequence[sympy.Symbol], view: str, y_mean: float, y_std: float) -> sympy.Expr:
+def extract_formula(
+    model: KAN, symbols: Sequence[sympy.Symbol], view: str, y_mean: float, y_std: float, y_power: float = 1.0
+) -> sympy.Expr:
     """Stage 6: the network's formula in the data's units (undoing the view and the scaling)."""
     if view == "loglog":
         g = network_formula(model, [sympy.log(s) for s in symbols])[0]
@@ -145,6 +148,8 @@ def extract_formula(model: KAN, symbols: Sequence[sympy.Symbol], view: str, y_me
     if view == "logy":
         return sympy.exp(network_formula(model, list(symbols))[0])
     g = network_formula(model, list(symbols))[0]
+    if view == "ypow":
+        return (y_std * g + y_mean) ** sympy.Rational(1 / y_power).limit_denominator(12)
     return y_std * g + y_mean
 
 
@@ -201,6 +206,9 @@ def default_strategies(data: Dataset, seed: int = 0, library: Any = None, struct
         out.append(Strategy("log_additive", [d, 1], "logy", flat, grid=5, steps=40, seed=seed))
     if d <= 3:  # y = F(sum f_i(x_i)): one composition, e.g. 1/sqrt(1 - u^2)
         out.append(Strategy("composition", [d, 1, 1], "raw", flat, grid=5, refine_to=10, steps=40, seed=seed))
+        if y_pos:  # the same with F a power, which the spline composition rarely pins down
+            for p in (-2.0, 2.0, -1.0):
+                out.append(Strategy(f"power_{p:g}_additive", [d, 1], "ypow", flat, grid=5, steps=40, seed=seed, y_power=p))
     if x_pos and y_pos:
         out.append(Strategy("power_law_general", [d, d + 1, 1], "loglog", flat, lamb=1e-3, grid=5, refine_to=10, steps=40, seed=seed, prune=True))
     hidden = min(2 * d + 1, 9)
@@ -213,7 +221,9 @@ def default_strategies(data: Dataset, seed: int = 0, library: Any = None, struct
     return out
 
 
-def _view(view: str, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _view(view: str, X: np.ndarray, y: np.ndarray, y_power: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    if view == "ypow":
+        return X, y**y_power
     if view == "loglog":
         return np.log(X), np.log(y)
     if view == "logy":
@@ -239,9 +249,10 @@ def run_strategy(
 
         run = run_structured(symbols, train, val, relative, deadline, strategy.seed, strategy.steps)
         return run.formulas, run.model
-    Xv, yv = _view(strategy.view, *train)
-    y_mean = float(np.mean(yv)) if strategy.view == "raw" else 0.0
-    y_std = float(np.std(yv)) if strategy.view == "raw" else 1.0
+    Xv, yv = _view(strategy.view, *train, strategy.y_power)
+    standardise = strategy.view in ("raw", "ypow")
+    y_mean = float(np.mean(yv)) if standardise else 0.0
+    y_std = float(np.std(yv)) if standardise else 1.0
     Xt = torch.as_tensor(Xv, dtype=torch.float64)
     yt = torch.as_tensor((yv - y_mean) / y_std, dtype=torch.float64)[:, None]
     model = KAN(strategy.width, grid=strategy.grid, seed=strategy.seed, base_fun=strategy.base_fun)
@@ -252,7 +263,7 @@ def run_strategy(
         refine_and_fit(model, Xt, yt, strategy.refine_to, strategy.steps // 2, strategy.seed, deadline)
     fix_symbolic_edges(model, Xt, strategy.library)
     retrain(model, Xt, yt, steps=20, seed=strategy.seed, deadline=deadline)
-    expr = extract_formula(model, symbols, strategy.view, y_mean, y_std)
+    expr = extract_formula(model, symbols, strategy.view, y_mean, y_std, strategy.y_power)
     return polish_formula(expr, symbols, train, val, relative=relative), model
 
 

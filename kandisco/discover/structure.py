@@ -46,8 +46,8 @@ Fn = Callable[[np.ndarray], np.ndarray]
 
 
 # a pair of variable groups counts as separable when its score is below these (scores are relative)
-ADDITIVE_THRESHOLD = 4e-3
-MULTIPLICATIVE_THRESHOLD = 4e-3
+ADDITIVE_THRESHOLD = 1e-3
+MULTIPLICATIVE_THRESHOLD = 1e-3
 SYMMETRY_THRESHOLD = 0.05
 
 SYMMETRIES = ("minus", "divide", "plus", "times")
@@ -235,6 +235,9 @@ class Node:
     definition: sympy.Expr | None = None
     pair: tuple[str, str] | None = None  # substitute: the two variables it replaces ...
     symmetry: str | None = None  # ... and how: one of SYMMETRIES
+    # leaf: the sub-function as seen on the surrogate (its variables' columns -> values, up to the
+    # gauge of the split: a constant factor or offset); used to warm-start the leaf's module
+    fn: Fn | None = field(default=None, repr=False, compare=False)
 
     def describe(self, indent: int = 0) -> str:
         pad = "  " * indent
@@ -261,6 +264,7 @@ class _Problem:
     names: list[str]
     exprs: dict[str, sympy.Expr]
     offset: bool = False  # known only up to an additive constant (a term of a sum)
+    tolerance: float = 1.0  # multiplies the separability thresholds
 
 
 def decompose(
@@ -270,10 +274,15 @@ def decompose(
     seed: int = 0,
     max_depth: int = 6,
     symbols: Sequence[sympy.Symbol] | None = None,
+    tolerance: float = 1.0,
 ) -> Node:
-    """Recursively split ``fn`` (a function of the columns ``names`` of ``points``) into a tree."""
+    """Recursively split ``fn`` (a function of the columns ``names`` of ``points``) into a tree.
+
+    ``tolerance`` multiplies the separability thresholds: 1 for exact functions; a surrogate's
+    own error needs more (a wrong split there costs only a candidate that loses on the front).
+    """
     symbols = list(symbols) if symbols is not None else [sympy.Symbol(n, real=True) for n in names]
-    problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)))
+    problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)), tolerance=tolerance)
     counter = itertools.count()
     return _decompose(problem, seed, max_depth, counter)
 
@@ -281,9 +290,10 @@ def decompose(
 def _decompose(p: _Problem, seed: int, depth: int, counter: "itertools.count[int]") -> Node:
     d = len(p.names)
     if d == 1 or depth == 0:
-        return Node("leaf", list(p.names))
+        return Node("leaf", list(p.names), fn=p.fn)
     for kind in ("multiplicative", "additive"):
-        groups = separable_groups(p.fn, p.points, kind, seed=seed, offset_free=p.offset)
+        thr = p.tolerance * (ADDITIVE_THRESHOLD if kind == "additive" else MULTIPLICATIVE_THRESHOLD)
+        groups = separable_groups(p.fn, p.points, kind, thr, seed=seed, offset_free=p.offset)
         if len(groups) > 1:
             children = [_decompose(_restrict(p, g, offset=p.offset or kind == "additive"), seed + 1, depth - 1, counter) for g in groups]
             return Node("product" if kind == "multiplicative" else "sum", list(p.names), children)
@@ -291,8 +301,8 @@ def _decompose(p: _Problem, seed: int, depth: int, counter: "itertools.count[int
     for name, (inverse, allowed) in OUTER_FUNCTIONS.items():
         if p.offset or not allowed(f_values):  # F(c + g) with c unknown cannot be inverted
             continue
-        inner = _Problem(lambda x, fn=p.fn, inv=inverse: inv(fn(x)), p.points, p.names, p.exprs)
-        groups = separable_groups(inner.fn, inner.points, "additive", seed=seed)
+        inner = _Problem(lambda x, fn=p.fn, inv=inverse: inv(fn(x)), p.points, p.names, p.exprs, tolerance=p.tolerance)
+        groups = separable_groups(inner.fn, inner.points, "additive", p.tolerance * ADDITIVE_THRESHOLD, seed=seed)
         if len(groups) > 1:
             children = [_decompose(_restrict(inner, g, offset=True), seed + 1, depth - 1, counter) for g in groups]
             return Node("outer", list(p.names), [Node("sum", list(p.names), children)], outer=name)
@@ -304,7 +314,7 @@ def _decompose(p: _Problem, seed: int, depth: int, counter: "itertools.count[int
         new = sub.names[-1]
         return Node("substitute", list(p.names), [child], new_variable=new, definition=sub.exprs[new],
                     pair=(p.names[i], p.names[j]), symmetry=kind)
-    return Node("leaf", list(p.names))
+    return Node("leaf", list(p.names), fn=p.fn)
 
 
 def _best_symmetry(p: _Problem, seed: int) -> tuple[int, int, str] | None:
@@ -330,7 +340,7 @@ def _restrict(p: _Problem, group: Sequence[int], offset: bool) -> _Problem:
         return full(base)
 
     names = [p.names[g] for g in group]
-    return _Problem(fn, p.points[:, group], names, {n: p.exprs[n] for n in names}, offset)
+    return _Problem(fn, p.points[:, group], names, {n: p.exprs[n] for n in names}, offset, p.tolerance)
 
 
 def _invariant(kind: str, a, b):
@@ -366,12 +376,12 @@ def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str) -> _Probl
     names = [p.names[c] for c in keep] + [new_name]
     exprs = {n: p.exprs[n] for n in names[:-1]}
     exprs[new_name] = _invariant(kind, p.exprs[p.names[i]], p.exprs[p.names[j]])
-    return _Problem(lambda z, full=p.fn: full(embed(z)), points, names, exprs, p.offset)
+    return _Problem(lambda z, full=p.fn: full(embed(z)), points, names, exprs, p.offset, p.tolerance)
 
 
 # --------------------------------------------------------------------------- builder
-def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: object = None) -> tuple["KANGraph", dict[str, list[str]]]:
-    """The tree as a :class:`~kandisco.kan.graph.KANGraph`; also ``{leaf module: its variables}``.
+def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: object = None) -> tuple["KANGraph", dict[str, Node]]:
+    """The tree as a :class:`~kandisco.kan.graph.KANGraph`; also ``{leaf module name: leaf node}``.
 
     Leaves become trainable KAN modules (``[1, 1]`` for one variable, ``[n, min(2n+1, 7), 1]``
     otherwise), sums and products become sum and mult nodes, an outer function becomes a ``[1, 1]``
@@ -385,7 +395,7 @@ def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: objec
     graph = KANGraph()
     for name in inputs:
         graph.add_input(name)
-    leaves: dict[str, list[str]] = {}
+    leaves: dict[str, Node] = {}
     counter = itertools.count()
 
     def fixed(kan: "KAN", edges: list[tuple[int, int, str, tuple[float, float, float, float]]], trainable: bool) -> "KAN":
@@ -409,7 +419,7 @@ def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: objec
             name = graph.add_module(f"leaf{k}", KAN(width, seed=seed + k), inputs=list(node.variables))
             for v in node.variables:
                 graph.connect(signals[v], f"{name}.{v}")
-            leaves[name] = list(node.variables)
+            leaves[name] = node
             return name
         if node.kind in ("sum", "product"):
             name = graph.add_sum(f"sum{k}") if node.kind == "sum" else graph.add_mult(f"mult{k}")

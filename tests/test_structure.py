@@ -1,0 +1,131 @@
+"""Structure tests on exact Feynman laws (sympy truth as the oracle), trees, the graph builder."""
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from kandisco.datasets import feynman_equation, feynman_data
+from kandisco.discover.structure import (
+    SYMMETRY_THRESHOLD,
+    build_graph,
+    decompose,
+    separable_groups,
+    symmetry_score,
+)
+
+
+def _exact(eq_id: str, n: int = 500):
+    eq = feynman_equation(eq_id)
+    lo = np.array([r[0] for r in eq.ranges])
+    hi = np.array([r[1] for r in eq.ranges])
+    points = np.random.default_rng(0).uniform(lo, hi, size=(n, len(lo)))
+    f = sympy.lambdify(eq.symbols, eq.expr, "numpy")
+    return (lambda X: np.asarray(f(*X.T), dtype=float) * np.ones(len(X))), points, eq
+
+
+# top-level structure of Feynman laws: M = f splits into a product, A = into a sum, N = neither
+KNOWN = {
+    "I.12.1": "M", "I.14.3": "M", "I.34.8": "M", "II.3.24": "M", "I.14.4": "M", "I.12.11": "M",
+    "II.2.42": "M", "I.13.12": "M", "I.40.1": "M", "I.30.3": "M", "II.11.27": "M", "I.43.31": "M",
+    "I.48.2": "M", "II.36.38": "M", "I.50.26": "M", "I.39.22": "M", "I.44.4": "M", "II.6.15b": "M",
+    "I.11.19": "A",
+    "I.37.4": "N", "I.18.4": "N", "I.29.16": "N", "I.8.14": "N", "I.15.3x": "N", "I.16.6": "N", "III.4.33": "N",
+}
+
+
+@pytest.mark.parametrize("eq_id, label", sorted(KNOWN.items()))
+def test_separability_verdicts_on_feynman_laws(eq_id, label):
+    fn, points, _ = _exact(eq_id)
+    mult = separable_groups(fn, points, "multiplicative")
+    add = separable_groups(fn, points, "additive")
+    assert (len(mult) > 1) == (label == "M"), f"multiplicative groups {mult}"
+    assert (len(add) > 1) == (label == "A"), f"additive groups {add}"
+
+
+def test_separable_groups_are_the_true_factors():
+    fn, points, eq = _exact("I.12.11")  # q*(Ef + B*v*sin(theta))
+    groups = separable_groups(fn, points, "multiplicative")
+    assert [[eq.variables[i] for i in g] for g in groups] == [["q"], ["Ef", "B", "v", "theta"]]
+    fn, points, eq = _exact("I.11.19")  # x1*y1 + x2*y2 + x3*y3
+    groups = separable_groups(fn, points, "additive")
+    assert sorted(sorted(eq.variables[i] for i in g) for g in groups) == [["x1", "y1"], ["x2", "y2"], ["x3", "y3"]]
+
+
+@pytest.mark.parametrize(
+    "eq_id, a, b, kind, holds",
+    [
+        ("I.8.14", "x1", "x2", "minus", True),
+        ("II.2.42", "T2", "T1", "minus", True),
+        ("I.10.7", "v", "c", "divide", True),
+        ("III.4.33", "h", "omega", "times", True),
+        ("I.8.14", "x1", "y1", "minus", False),
+        ("I.10.7", "v", "c", "minus", False),
+        ("I.10.7", "m_0", "v", "divide", False),
+        ("III.4.33", "h", "kb", "times", False),
+    ],
+)
+def test_symmetry_scores(eq_id, a, b, kind, holds):
+    fn, points, eq = _exact(eq_id)
+    score = symmetry_score(fn, points, eq.variables.index(a), eq.variables.index(b), kind)
+    assert (score < SYMMETRY_THRESHOLD) == holds, score
+
+
+def test_unknown_symmetry_is_a_clear_error():
+    fn, points, _ = _exact("I.8.14")
+    with pytest.raises(ValueError, match="unknown symmetry 'modulo'"):
+        symmetry_score(fn, points, 0, 1, "modulo")
+
+
+@pytest.mark.parametrize("eq_id", ["I.9.18", "II.6.15a", "I.13.4", "I.10.7", "I.8.14"])
+def test_decomposition_reduces_to_one_variable_leaves(eq_id):
+    fn, points, eq = _exact(eq_id)
+    tree = decompose(fn, points, eq.variables)
+    assert all(len(leaf.variables) == 1 for leaf in tree.leaves()), tree.describe()
+
+
+def test_tree_of_gravitation_with_coordinates():
+    fn, points, eq = _exact("I.9.18")
+    tree = decompose(fn, points, eq.variables)
+    assert tree.kind == "product"
+    outer = [c for c in tree.children if c.kind == "outer"]
+    assert len(outer) == 1 and outer[0].outer == "inv"
+    subs = [c for c in outer[0].children[0].children]
+    assert sorted(str(c.definition) for c in subs) == ["x1 - x2", "y1 - y2", "z1 - z2"]
+
+
+def _leaf_truths(tree, eq):
+    """For I.10.7's tree, the exact leaf functions (up to constants) keyed by leaf variables."""
+    u = sympy.Symbol("u0", real=True)
+    m0 = sympy.Symbol("m_0", real=True)
+    return {("m_0",): [m0], ("u0",): [1 / sympy.sqrt(1 - u**2)]}
+
+
+def test_built_graph_with_true_leaves_is_the_law():
+    fn, points, eq = _exact("I.10.7")
+    tree = decompose(fn, points, eq.variables)
+    graph, leaves = build_graph(tree, eq.variables)
+    model = graph.compile()
+    truths = _leaf_truths(tree, eq)
+    overrides = {name: truths[tuple(leaf.variables)] for name, leaf in leaves.items()}
+    (expr,), _ = model.formula([sympy.Symbol(v, real=True) for v in eq.variables], overrides=overrides)
+    f = sympy.lambdify([sympy.Symbol(v, real=True) for v in eq.variables], expr, "numpy")
+    np.testing.assert_allclose(f(*points.T), fn(points), rtol=1e-9)
+    # the frozen substitution module computes v / c
+    with torch.no_grad():
+        seen = model.module_inputs(torch.tensor(points[:5]))
+    (leaf_u,) = [n for n, leaf in leaves.items() if leaf.variables == ["u0"]]
+    np.testing.assert_allclose(seen[leaf_u][:, 0].numpy(), points[:5, 1] / points[:5, 2], rtol=1e-12)
+
+
+def test_graph_trains_on_data_from_its_structure(one_torch_thread):
+    X, y, eq = feynman_data("I.13.4", n=600, seed=0)
+    fn, points, _ = _exact("I.13.4")
+    tree = decompose(fn, points, eq.variables)
+    graph, _ = build_graph(tree, eq.variables)
+    model = graph.compile()
+    scale = float(np.std(y))
+    model.fit(X[:400], y[:400, None] / scale, steps=30, verbose=False)
+    with torch.no_grad():
+        pred = model(torch.tensor(X[400:]))[:, 0].numpy() * scale
+    assert 1 - np.mean((pred - y[400:]) ** 2) / np.var(y[400:]) > 0.99999
