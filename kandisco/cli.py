@@ -1,8 +1,8 @@
 """The ``kandisco`` command.
 
 ``kandisco fit data.csv`` trains a KAN on a CSV and reports its fit (the discovery pipeline's
-``discover`` command builds on the same pieces); ``kandisco bench`` runs the benchmark harness. User errors exit with code 2 and one line
-``error: ...`` on stderr; internal failures exit with 1.
+``discover`` command builds on the same pieces); ``kandisco bench`` runs the benchmark harness.
+User errors exit with code 2 and one line ``error: ...`` on stderr; internal failures exit with 1.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
             "r2_test": result.r2_test,
             "rmse_test": result.rmse_test,
             "complexity": result.complexity,
+            "importance": result.importance,
             "pareto": [{"formula": c.formula, "complexity": c.complexity, "loss": c.loss, "score": c.score} for c in result.pareto],
             "seconds": result.seconds,
             "notes": result.notes,
@@ -85,6 +86,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if "\n" in pretty:
         print(pretty)
     print(f"test R^2 = {result.r2_test:.6g}   test RMSE = {result.rmse_test:.4g}   ({result.seconds:.1f} s)")
+    if result.importance:
+        print("input importance: " + ", ".join(f"{n} {s:.3f}" for n, s in result.importance.items()))
     print("Pareto front (validation loss: " + str(result.config.get("loss")) + "):")
     print(result.table())
     for note in result.notes[len(data.notes):]:

@@ -50,9 +50,11 @@ from ..symbolic.formula import (
     refit_constants,
     simplify_capped,
     snap_constants,
+    to_callable,
     to_latex,
 )
 from ..symbolic.library import get_library
+from .attribution import importance_table, input_importance
 from .result import Candidate, DiscoveryResult, pareto_front, pick_candidate
 
 __all__ = [
@@ -377,6 +379,7 @@ def discover(
     rmse = formula_rmse(expr, user_symbols, *test)
     var = float(np.var(test[1]))
     r2 = 1 - rmse**2 / var if var > 0 and math.isfinite(rmse) else float("nan")
+    importance = importance_table(dataset.feature_names, input_importance(to_callable(expr, user_symbols), test[0]))
     notes = list(dataset.notes)
     if interrupted:
         notes.append("interrupted: the best formula found so far is reported")
@@ -397,6 +400,7 @@ def discover(
                 "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test)},
         notes=notes,
         candidates=candidates,
+        importance=importance,
         model=models.get(id(best)),
     )
 

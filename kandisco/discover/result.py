@@ -104,6 +104,7 @@ class DiscoveryResult:
     config: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
+    importance: dict[str, float] = field(default_factory=dict)  # input importance of the chosen formula
     model: Any = None  # the KAN behind the chosen formula (not serialised; save it with model.save)
 
     @property

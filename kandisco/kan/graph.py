@@ -418,6 +418,12 @@ class GraphModule(nn.Module):
 
         return fit(self, X, y, **kwargs)
 
+    def input_scores(self, x: Any, output: int = 0) -> torch.Tensor:
+        """Importance of each graph input for an output (mean |df/dx_i| * std(x_i), summing to 1)."""
+        from ..discover.attribution import module_input_importance
+
+        return torch.as_tensor(module_input_importance(self, self._check_input(x), output))
+
     # ------------------------------------------------------------- formulas
     def module_formulas(self, overrides: Mapping[str, Sequence[sympy.Expr]] | None = None) -> dict[str, list[sympy.Expr]]:
         """Each module's outputs in its own port symbols (symbolic edges, or ``overrides[module]``)."""
