@@ -156,8 +156,8 @@ def to_latex(expr: sympy.Expr) -> str:
 
 # -------------------------------------------------------------------------- snapping
 def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 100) -> list[sympy.Expr]:
-    """Nice numbers for ``v``, simplest first: 0 (always), integers, p/q, p/q times pi or 1/pi,
-    +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
+    """Nice numbers for ``v``, simplest first: 0 (always), integers, p/q, p/q times pi, 1/pi, pi^2
+    or 1/pi^2 (as in h^2/(8 pi^2 m)), +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
 
     "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` next
     to pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers of any size are offered only
@@ -166,7 +166,7 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     out: list[sympy.Expr] = [sympy.Integer(0)]  # always offered: dropping a negligible term is a snap too
     if v != 0 and abs(round(v) - v) <= 1e-9 * abs(v):
         out.append(sympy.Integer(round(v)))
-    for base, p_max in ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12)):
+    for base, p_max in ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12)):
         r = sympy.Rational(v / float(base)).limit_denominator(max_denominator)
         if r != 0 and abs(r.p) <= p_max:
             out.append(r * base)
