@@ -102,5 +102,7 @@ def test_dask_local_cluster_gives_the_local_table(table, tmp_path):
         remote = run_bench(jobs, tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert len(load_results(tmp_path / "dask" / RESULTS_FILE)) == 2
     assert _comparable(remote) == _comparable(local)
-    strip = lambda s: {k: v for k, v in s.items() if k != "median_seconds"}  # noqa: E731
-    assert [strip(s) for s in summarize(remote)] == [strip(s) for s in summarize(local)]
+    def strip(summary):
+        return [{k: v for k, v in s.items() if k != "median_seconds"} for s in summary]
+
+    assert strip(summarize(remote)) == strip(summarize(local))

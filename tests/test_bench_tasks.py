@@ -15,7 +15,7 @@ def test_feynman_training_rows_are_feynman_data_and_test_rows_are_noise_free():
     X, y, eq = feynman_data("I.12.1", n=200, noise=0.01, seed=3)
     np.testing.assert_array_equal(d.X_train, X)
     np.testing.assert_array_equal(d.y_train, y)
-    Xt, yt, _ = feynman_data("I.12.1", n=150, noise=0.0, seed=TEST_SEED_OFFSET + 3)
+    Xt, _, _ = feynman_data("I.12.1", n=150, noise=0.0, seed=TEST_SEED_OFFSET + 3)
     np.testing.assert_array_equal(d.X_test, Xt)
     np.testing.assert_allclose(d.y_test, d.X_test[:, 0] * d.X_test[:, 1])  # F = mu * Nn exactly
     clean = X[:, 0] * X[:, 1]

@@ -43,14 +43,29 @@ def execute(job: Any, data: Any) -> dict[str, Any]:
         return row
     row["seconds"] = time.perf_counter() - start
     try:
-        import sympy
-
         from .score import score_formula
 
-        row.update(score_formula(sympy.sympify(expr), data, job.equivalence_timeout), status="ok")
+        row.update(score_formula(_as_sympy(expr, data.features), data, job.equivalence_timeout), status="ok")
     except Exception as exc:  # noqa: BLE001 - a formula that cannot be scored is a result
         row.update(status=f"error: scoring: {type(exc).__name__}: {_clip(str(exc))}", formula=_clip(str(expr), 2000))
     return row
+
+
+def _as_sympy(expr: Any, features: Sequence[str]) -> Any:
+    """A method's answer as sympy; text goes through the safe parser, never through sympify."""
+    import numbers
+
+    import sympy
+
+    from .parse import parse_formula
+
+    if isinstance(expr, sympy.Expr):
+        return expr
+    if isinstance(expr, str):
+        return parse_formula(expr, features)
+    if isinstance(expr, numbers.Real):
+        return sympy.Float(float(expr))
+    raise TypeError(f"fit returned {type(expr).__name__}, not a sympy expression")
 
 
 def _one_thread() -> None:

@@ -62,4 +62,4 @@ class PySR(Method):
         )
         names = internal_names(X.shape[1])
         est.fit(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64), variable_names=names)
-        return to_features(sympy.sympify(est.sympy()), features)
+        return to_features(est.sympy(), features)
