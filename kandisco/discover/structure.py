@@ -82,16 +82,23 @@ def _corners(fn: Fn, points: np.ndarray, A: Sequence[int], rng: np.random.Genera
 
 def additive_score(
     fn: Fn, points: np.ndarray, A: Sequence[int], seed: int = 0, n_pairs: int = 400,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None, near_zero: float | None = None,
 ) -> float:
     """Median |f(a,b) + f(a',b') - f(a,b') - f(a',b)| / std(f): 0 when f = g(x_A) + h(x_rest).
 
-    ``transform`` (e.g. log|.|) is applied to f's values first.
+    ``transform`` (e.g. log|.|) is applied to f's values first; with ``near_zero`` pairs with a
+    corner where ``|f| < near_zero * median|f|`` are left out.
     """
     rng = np.random.default_rng(seed)
     corners = _corners(fn, points, A, rng, n_pairs)
     t = transform or (lambda v: v)
-    values = [t(c) for c in corners]
+    keep = np.ones(n_pairs, dtype=bool)
+    if near_zero is not None:  # log|f| near a zero of f is all surrogate error: leave those pairs out
+        floor = near_zero * float(np.median(np.abs(fn(points))))
+        keep = np.all([np.abs(c) > floor for c in corners], axis=0)
+        if keep.sum() < 0.25 * n_pairs:
+            keep[:] = True
+    values = [t(c[keep]) for c in corners]
     spread = float(np.std(t(fn(points)))) or 1.0
     return float(np.median(np.abs(values[0] + values[1] - values[2] - values[3])) / spread)
 
@@ -108,7 +115,7 @@ def multiplicative_score(
     if offset_free:
         fn = _difference(fn, points, A[0])
     log_abs = lambda v: np.log(np.abs(v) + 1e-300)  # noqa: E731
-    return additive_score(fn, points, A, seed=seed, n_pairs=n_pairs, transform=log_abs)
+    return additive_score(fn, points, A, seed=seed, n_pairs=n_pairs, transform=log_abs, near_zero=0.1)
 
 
 def _difference(fn: Fn, points: np.ndarray, i: int) -> Fn:

@@ -19,12 +19,13 @@ import numpy as np
 import sympy
 import torch
 
-from .structure import Node, build_graph, decompose
+from .structure import MULTIPLICATIVE_THRESHOLD, Node, build_graph, decompose
 from .surrogate import fit_surrogate
 
 __all__ = ["StructuredRun", "run_structured"]
 
-# separability thresholds on a surrogate: 4x those for exact functions (its values carry ~0.1-1% error)
+# separability thresholds on a surrogate: at least 4x those for exact functions (its values carry
+# ~0.1-1% error), more for a surrogate whose validation error is larger
 SURROGATE_TOLERANCE = 4.0
 
 
@@ -58,7 +59,9 @@ def run_structured(
     X, y = train
     surrogate = fit_surrogate(X, y, *val, seed=seed, deadline=deadline)
     timings["surrogate"] = time.perf_counter() - t0
-    tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=SURROGATE_TOLERANCE)
+    # the surrogate's own error shows up in the scores (about its relative validation error)
+    tolerance = max(SURROGATE_TOLERANCE, 2.0 * surrogate.val_error / MULTIPLICATIVE_THRESHOLD)
+    tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=tolerance)
     timings["structure"] = time.perf_counter() - t0 - timings["surrogate"]
     if tree.kind == "leaf":
         raise ValueError("no structure found: the flat strategies cover this problem")
@@ -81,7 +84,7 @@ def run_structured(
         variables = leaf.variables
         remaining = (deadline - time.perf_counter()) if deadline is not None else 20.0 * (len(leaves) - n)
         # small problems: a few seconds each (1-D leaves are done by the first flat strategies)
-        share = min(max(remaining / (len(leaves) - n) - 1.0, 2.0), 2.0 + 3.0 * len(variables))
+        share = min(max(remaining / (len(leaves) - n) - 1.0, 2.0), 5.0 + 3.0 * len(variables))
         Z = inputs[name].numpy()
         with torch.no_grad():
             out = model.kans[name](inputs[name])[:, 0].numpy() * scale

@@ -111,11 +111,16 @@ def check_equivalence(
     """Decide whether ``found`` equals ``truth`` up to an additive or multiplicative constant.
 
     ``ranges`` maps variable names to sampling intervals for the numeric screen (default
-    ``[0.5, 2]`` for every variable, inside the domain of most physical laws).
+    ``[0.5, 2]`` for every variable, inside the domain of most physical laws); variables with a
+    positive range are positive symbols for the symbolic check.
     """
     found = sympy.sympify(found)
     truth = sympy.sympify(truth)
-    names: dict[str, sympy.Symbol] = {}
+    # a variable sampled on a positive range is positive: the law is only claimed there, and
+    # without it sympy cannot see that c*m/sqrt(c**2 - v**2) is m/sqrt(1 - v**2/c**2)
+    names: dict[str, sympy.Symbol] = {
+        name: sympy.Symbol(name, positive=True) for name, (low, _) in dict(ranges or {}).items() if low > 0
+    }
     truth = _by_name(truth, names)
     found = snap_floats(_by_name(found, names), rtol=snap_rtol)
     symbols = [names[n] for n in sorted(names)]

@@ -97,12 +97,17 @@ def to_callable(expr: sympy.Expr, symbols: Sequence[sympy.Symbol]) -> Callable[[
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = np.asarray(fn(*X.T)) * np.ones(X.shape[0])
-        if np.iscomplexobj(out):  # e.g. sqrt of a negative: not a real value, so NaN (never the real part)
-            real = np.abs(out.imag) <= 1e-12 * np.maximum(np.abs(out.real), 1e-300)
-            out = np.where(real, out.real, np.nan)
-        return out.astype(np.float64)
+        return _real_or_nan(out)
 
     return call
+
+
+def _real_or_nan(out: np.ndarray) -> np.ndarray:
+    """Complex values (e.g. sqrt of a negative) are not real values: NaN, never their real part."""
+    if np.iscomplexobj(out):
+        real = np.abs(out.imag) <= 1e-12 * np.maximum(np.abs(out.real), 1e-300)
+        out = np.where(real, out.real, np.nan)
+    return out.astype(np.float64)
 
 
 def formula_rmse(
@@ -260,7 +265,7 @@ def refit_constants(
     def residual(theta: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = (np.asarray(fn(*cols, *theta), dtype=np.float64) * np.ones(len(y)) - y) * weight
+            out = (_real_or_nan(np.asarray(fn(*cols, *theta))) * np.ones(len(y)) - y) * weight
         return np.where(np.isfinite(out), out, 1e150)
 
     start = np.array([float(f) for f in floats])
