@@ -1,5 +1,7 @@
 """Structure tests on exact Feynman laws (sympy truth as the oracle), trees, the graph builder."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy
@@ -24,23 +26,22 @@ def _exact(eq_id: str, n: int = 500):
     return (lambda X: np.asarray(f(*X.T), dtype=float) * np.ones(len(X))), points, eq
 
 
-# top-level structure of Feynman laws: M = f splits into a product, A = into a sum, N = neither
-KNOWN = {
-    "I.12.1": "M", "I.14.3": "M", "I.34.8": "M", "II.3.24": "M", "I.14.4": "M", "I.12.11": "M",
-    "II.2.42": "M", "I.13.12": "M", "I.40.1": "M", "I.30.3": "M", "II.11.27": "M", "I.43.31": "M",
-    "I.48.2": "M", "II.36.38": "M", "I.50.26": "M", "I.39.22": "M", "I.44.4": "M", "II.6.15b": "M",
-    "I.11.19": "A",
-    "I.37.4": "N", "I.18.4": "N", "I.29.16": "N", "I.8.14": "N", "I.15.3x": "N", "I.16.6": "N", "III.4.33": "N",
-}
+# top-level structure of Feynman laws: splits into a product, into a sum, or neither (shared with
+# experiments/structure_classification.py)
+LABELS = dict(line.split(",") for line in (Path(__file__).parent / "data" / "structure_labels.csv").read_text().split()[1:])
 
 
-@pytest.mark.parametrize("eq_id, label", sorted(KNOWN.items()))
+def test_the_labelled_set_is_big_enough():
+    assert len(LABELS) >= 20 and set(LABELS.values()) == {"multiplicative", "additive", "neither"}
+
+
+@pytest.mark.parametrize("eq_id, label", sorted(LABELS.items()))
 def test_separability_verdicts_on_feynman_laws(eq_id, label):
     fn, points, _ = _exact(eq_id)
     mult = separable_groups(fn, points, "multiplicative")
     add = separable_groups(fn, points, "additive")
-    assert (len(mult) > 1) == (label == "M"), f"multiplicative groups {mult}"
-    assert (len(add) > 1) == (label == "A"), f"additive groups {add}"
+    assert (len(mult) > 1) == (label == "multiplicative"), f"multiplicative groups {mult}"
+    assert (len(add) > 1) == (label == "additive"), f"additive groups {add}"
 
 
 def test_separable_groups_are_the_true_factors():
