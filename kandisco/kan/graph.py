@@ -22,7 +22,7 @@ import sympy
 import torch
 from torch import nn
 
-from .network import KAN, KANFileError
+from .network import KAN, KANFileError, read_payload
 
 __all__ = ["KANGraph", "GraphModule", "GraphError", "GraphActivations", "INPUT", "MODULE", "SUM", "MULT", "OUTPUT"]
 
@@ -108,23 +108,23 @@ class KANGraph:
             raise GraphError(f"output {s!r} cannot feed another node")
         if d_kind == INPUT:
             raise GraphError(f"input {d!r} cannot receive a signal")
-        if s_kind == MODULE:
-            outs = self.graph.nodes[s]["outputs"]
-            if s_port is None and len(outs) == 1:
-                s_port = outs[0]
-            if s_port not in outs:
-                raise GraphError(f"module {s!r} has no output port {s_port!r} (ports: {', '.join(outs)})")
-        elif s_port is not None:
-            raise GraphError(f"{s_kind} node {s!r} has no ports (got {src!r})")
-        if d_kind == MODULE:
-            ins = self.graph.nodes[d]["inputs"]
-            if d_port is None and len(ins) == 1:
-                d_port = ins[0]
-            if d_port not in ins:
-                raise GraphError(f"module {d!r} has no input port {d_port!r} (ports: {', '.join(ins)})")
-        elif d_port is not None:
-            raise GraphError(f"{d_kind} node {d!r} has no ports (got {dst!r})")
+        s_port = self._port(s, s_port, src, "outputs")
+        d_port = self._port(d, d_port, dst, "inputs")
         self.graph.add_edge(s, d, src_port=s_port, dst_port=d_port)
+
+    def _port(self, node: str, port: str | None, ref: str, side: str) -> str | None:
+        """The port ``ref`` names on ``node``'s ``side`` ("inputs"/"outputs"); a lone port may go unnamed."""
+        kind = self.kind(node)
+        if kind != MODULE:
+            if port is not None:
+                raise GraphError(f"{kind} node {node!r} has no ports (got {ref!r})")
+            return None
+        ports = self.graph.nodes[node][side]
+        if port is None and len(ports) == 1:
+            return ports[0]
+        if port not in ports:
+            raise GraphError(f"module {node!r} has no {side[:-1]} port {port!r} (ports: {', '.join(ports)})")
+        return port
 
     # -------------------------------------------------------------- queries
     def kind(self, name: str) -> str:
@@ -259,16 +259,7 @@ class KANGraph:
     def load(cls, path: str | Path, library: Any = None) -> "KANGraph":
         """Read a graph written by :meth:`save` (errors name the file)."""
         path = Path(path)
-        if not path.is_file():
-            raise KANFileError(f"{path}: no such graph file")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for corrupt files
-            raise KANFileError(f"{path}: not a readable kandisco graph file ({type(exc).__name__}: {exc})") from None
-        if not isinstance(payload, dict) or payload.get("format") != GRAPH_FORMAT:
-            raise KANFileError(f"{path}: not a kandisco graph file")
-        if payload.get("version") != GRAPH_VERSION:
-            raise KANFileError(f"{path}: graph format version {payload.get('version')} is not supported")
+        payload = read_payload(path, GRAPH_FORMAT, GRAPH_VERSION, "graph")
         try:
             structure = json.loads(payload["structure"])
             graph = cls()

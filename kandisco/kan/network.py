@@ -95,6 +95,25 @@ class Attribution:
         return self.node_scores[0]
 
 
+def read_payload(path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:
+    """The dict a kandisco ``save`` wrote to ``path`` (torch weights_only: no code runs), checked for
+    format and version; every problem is a :class:`KANFileError` naming the file."""
+    if not path.is_file():
+        raise KANFileError(f"{path}: no such {what} file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt pickles/zips
+        raise KANFileError(f"{path}: not a readable kandisco {what} file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != format_name:
+        raise KANFileError(f"{path}: not a kandisco {what} file")
+    if payload.get("version") != version:
+        raise KANFileError(
+            f"{path}: {what} format version {payload.get('version')} is not supported "
+            f"(this kandisco reads version {version})"
+        )
+    return payload
+
+
 class KAN(nn.Module):
     """A Kolmogorov–Arnold network with sum and multiplication nodes.
 
@@ -386,19 +405,7 @@ class KAN(nn.Module):
     def load(cls, path: str | Path, library: Any = None) -> "KAN":
         """Read a model written by :meth:`save`; ``library`` supplies custom symbolic functions."""
         path = Path(path)
-        if not path.is_file():
-            raise KANFileError(f"{path}: no such model file")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for corrupt pickles/zips
-            raise KANFileError(f"{path}: not a readable kandisco model file ({type(exc).__name__}: {exc})") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-            raise KANFileError(f"{path}: not a kandisco model file")
-        if payload.get("version") != FORMAT_VERSION:
-            raise KANFileError(
-                f"{path}: model format version {payload.get('version')} is not supported "
-                f"(this kandisco reads version {FORMAT_VERSION})"
-            )
+        payload = read_payload(path, FORMAT_NAME, FORMAT_VERSION, "model")
         return cls.from_payload(payload, library=library, source=str(path))
 
     @classmethod
