@@ -6,6 +6,8 @@ import sympy
 
 from kandisco.symbolic.formula import (
     complexity,
+    float_constants,
+    merge_numeric_factors,
     formula_rmse,
     nice_candidates,
     refit_constants,
@@ -57,6 +59,69 @@ def test_refit_recovers_constants_of_the_whole_expression():
     consts = sorted(float(f) for f in fitted.atoms(sympy.Float))
     np.testing.assert_allclose(consts, [0.3, 1.7, 2.5], rtol=1e-8)
     assert formula_rmse(fitted, [a, e], X, y) < 1e-10
+
+
+def test_float_constants_frees_exact_numbers_but_keeps_structure():
+    x = sympy.Symbol("x", real=True)
+    exact = sympy.sin(sympy.sqrt(154) * x / (7 * sympy.sqrt(sympy.pi)) - sympy.Rational(11, 7))
+    expr = 3 * exact + sympy.Rational(1, 3) * x ** sympy.Rational(3, 2) + 2 * x**2 + sympy.exp(-x / 2)
+    out = float_constants(expr)
+    # every exact constant inside sin() became one float (what a refit can move) ...
+    (arg,) = [f.args[0] for f in out.atoms(sympy.sin)]
+    assert arg.free_symbols == {x} and all(isinstance(c, sympy.Float) for c in arg.atoms(sympy.Number) if c != -1)
+    np.testing.assert_allclose(float(arg.coeff(x)), float(sympy.sqrt(154) / (7 * sympy.sqrt(sympy.pi))), rtol=1e-14)
+    # ... integers and rational exponents stayed exact, and the value did not change
+    assert out.has(sympy.Integer(3)) and out.has(x ** sympy.Rational(3, 2)) and out.has(x**2)
+    for v in (0.3, 1.7, 4.2):
+        assert float(out.subs(x, v)) == pytest.approx(float(expr.subs(x, v)), rel=1e-13)
+
+
+def test_refit_then_snap_recovers_a_law_given_with_wrong_exact_constants():
+    # a leaf fitted to a module may come with snapped-but-wrong constants (11/7 for pi/2); once they
+    # are floats, the refit on the data and the snap find the true ones
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 5, size=(300, 2))
+    y = -X[:, 1] * np.cos(X[:, 0])
+    wrong = a * 0 + e * sympy.sin(sympy.sqrt(154) * a / (7 * sympy.sqrt(sympy.pi)) - sympy.Rational(11, 7))
+    start = float_constants(wrong)
+    fitted = refit_constants(start, [a, e], X[:200], y[:200])
+    snapped = snap_constants(fitted, [a, e], X[200:], y[200:], refit_on=(X[:200], y[:200]))
+    assert sympy.simplify(snapped - (-e * sympy.cos(a))) == 0
+
+
+def test_exact_factors_beside_a_float_are_folded_so_the_product_snaps():
+    x = sympy.Symbol("x", positive=True)
+    half_snapped = sympy.Float(0.423142187660817) * x / sympy.sqrt(sympy.pi)  # = 3/(4 pi) * x
+    merged = merge_numeric_factors(half_snapped)
+    assert merged.atoms(sympy.Float) and not merged.has(sympy.pi)
+    assert float(merged.subs(x, 2)) == pytest.approx(float(half_snapped.subs(x, 2)), rel=1e-14)
+    X = np.linspace(1, 3, 50)[:, None]
+    snapped = snap_constants(half_snapped, [x], X, 3 * X[:, 0] / (4 * np.pi))
+    assert snapped == 3 * x / (4 * sympy.pi)
+
+
+def test_near_integer_and_zero_floats_snap_even_in_large_formulas():
+    # an exact refit leaves x**1.0000000001 and + 1e-17; more floats than max_floats must not block that
+    x = sympy.Symbol("x", positive=True)
+    X = np.linspace(1, 3, 50)[:, None]
+    expr = sum(sympy.Float(k + 1 + 1e-12) * x ** sympy.Float(2.0000000001) for k in range(3)) + sympy.Float(3e-17)
+    snapped = snap_constants(expr, [x], X, 6 * X[:, 0] ** 2, max_floats=1)
+    assert snapped == 6 * x**2
+
+
+def test_redundant_constants_snap_plainest_first():
+    # an exact fit with a gauge freedom, k*(c/v + 1) beside 1.2409/...: snapping 1.2409 to 5/4 first
+    # would push k to 1.0067 (no nice value); plainest first takes k = 1 and the rest follow
+    w, c, v = sympy.symbols("w c v", positive=True)
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.uniform(1, 5, 400), rng.uniform(3, 10, 400), rng.uniform(1, 2, 400)])
+    y = X[:, 0] * np.sqrt((X[:, 1] + X[:, 2]) / (X[:, 1] - X[:, 2]))
+    F = sympy.Float
+    found = F(0.787938660363191) * w / sympy.sqrt(F(0.62084733249494) - F(1.2409247357209) / (F(0.99937993671819) * c / v + F(0.999379936718191)))
+    found = refit_constants(found, [w, c, v], X[:200], y[:200])
+    snapped = snap_constants(found, [w, c, v], X[200:], y[200:], refit_on=(X[:200], y[:200]))
+    assert not snapped.atoms(sympy.Float), snapped
+    assert formula_rmse(snapped, [w, c, v], X, y) < 1e-12 * np.std(y)
 
 
 def test_simplify_capped_and_exports():

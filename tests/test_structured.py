@@ -5,8 +5,9 @@ import sympy
 
 from kandisco.discover import discover
 from kandisco.discover.pipeline import FLAT_LIBRARY, Strategy
-from kandisco.discover.structured import run_structured
+from kandisco.discover.structured import _choose_leaves, _leaf_candidates, run_structured
 from kandisco.symbolic.equivalence import check_equivalence
+from kandisco.symbolic.formula import float_constants
 
 
 def test_power_view_recovers_a_relativistic_factor(one_torch_thread):
@@ -31,3 +32,65 @@ def test_structured_strategy_finds_a_sum_inside_a_product(one_torch_thread):
     verdicts = [check_equivalence(f, x0 * (x1 + x2**2), ranges).verdict for f in run.formulas]
     assert "exact" in verdicts, run.formulas
     assert set(run.timings) >= {"surrogate", "structure", "graph fit", "leaves", "total"}
+
+
+def _product_graph():
+    """f = A(x0) * B(x1), two one-input leaf modules joined by a multiplication node."""
+    from kandisco.kan import KAN
+    from kandisco.kan.graph import KANGraph
+
+    g = KANGraph()
+    for name in ("x0", "x1"):
+        g.add_input(name)
+    g.add_module("A", KAN([1, 1], seed=0), inputs=["u"])
+    g.add_module("B", KAN([1, 1], seed=1), inputs=["v"])
+    g.add_mult("times")
+    g.add_output("f")
+    for src, dst in (("x0", "A.u"), ("x1", "B.v"), ("A", "times"), ("B", "times"), ("times", "f")):
+        g.connect(src, dst)
+    return g.compile()
+
+
+def test_leaf_candidates_include_the_law_behind_an_approximate_module_output():
+    # a trained module matches its law only to ~1e-4: bent functions can match it closer than the law
+    u = np.linspace(-1.0, 1.0, 400)
+    out = 0.3 * u**2 + 0.05 + 3e-5 * np.sin(9 * u)
+    cands = _leaf_candidates(["u"], u[:, None], out, budget=5.0, seed=0)
+    x = sympy.Symbol("u", real=True)
+    shapes = [sympy.simplify(sympy.diff(c, x, 3)) == 0 and sympy.diff(c, x, 2) != 0 for c in cands]
+    assert any(shapes), cands  # a quadratic is among them
+    # positive outputs: the powers of the output are fitted too (1/sqrt(1 - u^2) is no c*f(a*u+b)+d)
+    w = np.linspace(0.1, 0.8, 400)
+    rel = 1 / np.sqrt(1 - w**2) * (1 + 2e-5 * np.cos(7 * w))
+    cands = _leaf_candidates(["w"], w[:, None], rel, budget=5.0, seed=0)
+    assert any(c.has(sympy.Pow) and any(p.exp == sympy.Rational(-1, 2) for p in c.atoms(sympy.Pow)) for c in cands), cands
+
+
+def test_leaves_are_chosen_on_the_data_not_on_the_module_outputs():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1.0, 1.0, size=(600, 2))
+    y = (X[:, 0] ** 2 + 0.5) * (2 * X[:, 1] + 3)
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    u, v = sympy.symbols("u v", real=True)
+    # the near-miss comes first for A (as when it matched the module more closely): the data reject it
+    candidates = {
+        "A": [float_constants(-1.3 * sympy.cos(1.1 * u) + 1.8), float_constants(1.1 * (u + 0.01) ** 2 + 0.6)],
+        "B": [float_constants(0.9 * v + 1.4)],
+    }
+    chosen = _choose_leaves(_product_graph(), [x0, x1], candidates, 1.0, (X[:400], y[:400]), (X[400:], y[400:]), False, None)
+    assert chosen["A"] is candidates["A"][1]
+    assert chosen["B"] is candidates["B"][0]
+
+
+def test_structured_strategy_finds_a_function_of_a_ratio(one_torch_thread):
+    # m0 / sqrt(1 - (v/c)^2) (Feynman I.10.7): a product, a ratio symmetry, then a power of a sum
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.uniform(1, 5, 900), rng.uniform(1, 2, 900), rng.uniform(3, 10, 900)])
+    y = X[:, 0] / np.sqrt(1 - (X[:, 1] / X[:, 2]) ** 2)
+    symbols = [sympy.Symbol(f"x{i}", positive=True) for i in range(3)]
+    run = run_structured(symbols, (X[:600], y[:600]), (X[600:], y[600:]), seed=0)
+    x0, x1, x2 = sympy.symbols("x0 x1 x2", real=True)
+    truth = x0 / sympy.sqrt(1 - (x1 / x2) ** 2)
+    ranges = {"x0": (1.0, 5.0), "x1": (1.0, 2.0), "x2": (3.0, 10.0)}
+    verdicts = [check_equivalence(f, truth, ranges).verdict for f in run.formulas]
+    assert "exact" in verdicts, (run.formulas, run.leaf_formulas)

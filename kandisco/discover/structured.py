@@ -12,13 +12,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import sympy
 import torch
 
+from ..data import load_dataset
+from ..symbolic.formula import (
+    complexity,
+    float_constants,
+    formula_rmse,
+    refit_constants,
+)
+from ..symbolic.select import suggest
 from .structure import MULTIPLICATIVE_THRESHOLD, Node, build_graph, decompose
 from .surrogate import fit_surrogate
 
@@ -50,8 +59,7 @@ def run_structured(
     steps: int = 60,
 ) -> StructuredRun:
     """Run the four steps above; raises ``ValueError`` when the tree is a single leaf (no structure)."""
-    from .pipeline import default_strategies, discover, polish_formula
-    from ..data import load_dataset
+    from .pipeline import polish_formula  # the pipeline imports this module lazily
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -78,48 +86,141 @@ def run_structured(
     timings["graph fit"] = time.perf_counter() - t1
 
     inputs = model.module_inputs(Xt)
-    overrides: dict[str, list[sympy.Expr]] = {}
-    leaf_text: dict[str, str] = {}
+    candidates: dict[str, list[sympy.Expr]] = {}
     for n, (name, leaf) in enumerate(leaves.items()):
-        variables = leaf.variables
         remaining = (deadline - time.perf_counter()) if deadline is not None else 20.0 * (len(leaves) - n)
-        # small problems: a few seconds each (1-D leaves are done by the first flat strategies)
-        share = min(max(remaining / (len(leaves) - n) - 1.0, 2.0), 5.0 + 3.0 * len(variables))
+        # small problems: a few seconds each (1-D leaves need no search: see _leaf_candidates)
+        share = min(max(remaining / (len(leaves) - n) - 1.0, 2.0), 5.0 + 3.0 * len(leaf.variables))
         Z = inputs[name].numpy()
         with torch.no_grad():
             out = model.kans[name](inputs[name])[:, 0].numpy() * scale
-        data = load_dataset((Z, out), feature_names=list(variables), target_name=name)
-        plan = default_strategies(data, seed, structured=False)
-        res = discover(data, budget_seconds=share, seed=seed, strategies=plan, stop_at=3e-6)
-        ports = {sympy.Symbol(v, real=True) for v in variables}
-        expr = _simplest_close(res, float(np.std(out)) or 1.0)
-        expr = expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})
         # constants as floats: the leaf's are gauge-dependent (a factor can move between the leaves of
-        # a product), so they are snapped only on the whole formula, after the global refit
-        overrides[name] = [(expr / scale).evalf()]
-        leaf_text[name] = str(expr)
-        if not expr.free_symbols <= ports:
-            raise ValueError(f"leaf {name} formula {expr} has unexpected symbols")
+        # a product) and fitted to a module, not to the data, so they are refitted and snapped only
+        # on the whole formula
+        candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed)]
     timings["leaves"] = time.perf_counter() - t1 - timings["graph fit"]
-    (expr,), _ = model.formula(symbols, overrides=overrides)
-    expr = expr * scale
-    formulas = polish_formula(expr, symbols, train, val, relative=relative)
+    chosen = _choose_leaves(model, symbols, candidates, scale, train, val, relative, deadline)
+    leaf_text = {name: str(e * scale) for name, e in chosen.items()}
+    (expr,), _ = model.formula(symbols, overrides={name: [e] for name, e in chosen.items()})
+    timings["choice"] = time.perf_counter() - t1 - timings["graph fit"] - timings["leaves"]
+    formulas = polish_formula(expr * scale, symbols, train, val, relative=relative)
     timings["total"] = time.perf_counter() - t0
     return StructuredRun(formulas, tree, model, leaf_text, timings)
 
 
-# a leaf's data come from a trained module: formulas this close (relative to its spread) are all
-# "exact"; among them the simplest is the leaf's law
-LEAF_TOLERANCE = 1e-4
+# a leaf's data come from a trained module, fitted only approximately: every formula this close to
+# them (relative to their spread, or within 3x the best) is a candidate, judged on the data by
+# _choose_leaves; at most LEAF_CANDIDATES per leaf
+LEAF_TOLERANCE = 1e-3
+LEAF_CANDIDATES = 5
+# powers p of a positive leaf's outputs that are also fitted (then the candidate is fit**(1/p))
+LEAF_POWERS = (-2, -1, 2)
+# a 1-D fit explaining less than this share of the leaf's variance is no candidate
+LEAF_MIN_R2 = 0.999
 
 
-def _simplest_close(result: Any, spread: float) -> sympy.Expr:
-    """The simplest Pareto-front formula within ``LEAF_TOLERANCE`` (or 3x the best loss)."""
-    best = min(c.loss for c in result.pareto)
+def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, budget: float, seed: int) -> list[sympy.Expr]:
+    """Formulas for one leaf (in its port symbols), the best fit to the module's outputs first.
+
+    A 1-D leaf is one edge: the library's ``c*f(a*u+b)+d`` fits (:func:`~kandisco.symbolic.select.suggest`,
+    a fraction of a second) plus the power law ``c*u**p`` cover it. Larger leaves are small discovery
+    problems (:func:`~kandisco.discover.pipeline.discover` with the flat strategies).
+    """
+    from .pipeline import FLAT_LIBRARY, default_strategies, discover
+
+    ports = [sympy.Symbol(v, real=True) for v in variables]
+    spread = float(np.std(out)) or 1.0
+    scored: list[tuple[float, sympy.Expr]] = []
+    if len(variables) == 1:
+        u = Z[:, 0]
+        for fit in suggest(u, out, topk=2 * LEAF_CANDIDATES, library=FLAT_LIBRARY):
+            if fit.r2 >= LEAF_MIN_R2:
+                expr = _unit_scales(fit.to_sympy(ports[0]))
+                scored.append((formula_rmse(expr, ports, Z, out), expr))
+        if np.all(out > 0):  # (c*f(a*u+b)+d)**(1/p): 1/sqrt(1 - u**2) is no affine f, its -2nd power is
+            for p in LEAF_POWERS:
+                for fit in suggest(u, out**p, topk=3, library=FLAT_LIBRARY):
+                    if fit.r2 >= LEAF_MIN_R2:
+                        expr = _unit_scales(fit.to_sympy(ports[0])) ** sympy.Rational(1, p)
+                        scored.append((formula_rmse(expr, ports, Z, out), expr))
+        if np.all(u > 0) and (np.all(out > 0) or np.all(out < 0)):
+            p, c = np.polyfit(np.log(u), np.log(np.abs(out)), 1)
+            expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)
+            scored.append((formula_rmse(expr, ports, Z, out), expr))
+    else:
+        data = load_dataset((Z, out), feature_names=list(variables), target_name="leaf")
+        plan = default_strategies(data, seed, structured=False)
+        res = discover(data, budget_seconds=budget, seed=seed, strategies=plan, stop_at=3e-6)
+        for cand in res.pareto:
+            expr = cand.expr(res.features)
+            scored.append((cand.loss, expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})))
+    scored = [(loss, e) for loss, e in scored if np.isfinite(loss)]
+    if not scored:
+        raise ValueError(f"no formula fits leaf {', '.join(variables)}")
+    best = min(loss for loss, _ in scored)
     limit = max(3.0 * best, LEAF_TOLERANCE * spread)
-    close = [c for c in result.pareto if c.loss <= limit]
-    chosen = min(close, key=lambda c: (c.complexity, c.loss))
-    return chosen.expr(result.features)
+    # simplest first: near-linear module outputs are matched *closer* by bent functions (acos, x^3
+    # with huge offsets) that chase the spline's error; the data decide among them
+    close = sorted(((complexity(e), loss, e) for loss, e in scored if loss <= limit), key=lambda t: t[:2])
+    unique = list(dict.fromkeys(e for _, _, e in close))[:LEAF_CANDIDATES]
+    for e in unique:
+        if not e.free_symbols <= set(ports):
+            raise ValueError(f"leaf formula {e} has unexpected symbols")
+    return unique
+
+
+def _unit_scales(expr: sympy.Expr) -> sympy.Expr:
+    """Unit factors as integers: x^2's canonical scale a = 1.0 is structure, not a constant."""
+    return expr.xreplace({sympy.Float(1.0): sympy.Integer(1), sympy.Float(-1.0): sympy.Integer(-1)})
+
+
+# a leaf candidate within this factor of the best global error (after the refit) counts as as good;
+# the simplest of those is kept
+CHOICE_TOLERANCE = 0.1
+# a second pass re-judges each leaf once the others have found their formulas
+CHOICE_PASSES = 2
+
+
+def _choose_leaves(
+    model: Any,
+    symbols: Sequence[sympy.Symbol],
+    candidates: dict[str, list[sympy.Expr]],
+    scale: float,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    relative: bool,
+    deadline: float | None,
+) -> dict[str, sympy.Expr]:
+    """One formula per leaf, judged on the data: the module's outputs are only approximate.
+
+    Starting from each leaf's simplest candidate, every leaf in turn tries the others: the whole
+    formula is refitted on ``train`` and scored on ``val``; the simplest candidate within
+    ``CHOICE_TOLERANCE`` of the best score is kept. (A tanh can match a module's square to 1e-4,
+    but only the square makes the whole law exact.)
+    """
+    choice = {name: cands[0] for name, cands in candidates.items()}  # the simplest of each
+    spread = 1.0 if relative else (float(np.std(train[1])) or 1.0)
+
+    def score(name: str, cand: sympy.Expr) -> float:
+        (expr,), _ = model.formula(symbols, overrides={k: [cand if k == name else v] for k, v in choice.items()})
+        return formula_rmse(refit_constants(expr * scale, symbols, *train, relative=relative), symbols, *val, relative)
+
+    for _ in range(CHOICE_PASSES):
+        changed = False
+        for name, cands in candidates.items():
+            if len(cands) < 2 or (deadline is not None and time.perf_counter() > deadline):
+                continue
+            scored = [(score(name, cand), complexity(cand), n) for n, cand in enumerate(cands)]
+            best = min(loss for loss, _, _ in scored)
+            if not np.isfinite(best):
+                continue
+            good = [t for t in scored if t[0] <= best * (1 + CHOICE_TOLERANCE) + 1e-12 * spread]
+            pick = cands[min(good, key=lambda t: t[1:])[2]]
+            changed = changed or pick != choice[name]
+            choice[name] = pick
+        if not changed:
+            break
+    return choice
 
 
 def _warm_start(model: Any, leaves: dict[str, Node], X: torch.Tensor, seed: int, stop: Any) -> None:

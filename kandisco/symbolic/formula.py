@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import sympy
@@ -26,15 +27,17 @@ from .._timeout import call_with_timeout
 from ..kan.layer import EDGE_SPLINE, EDGE_SYMBOLIC
 
 __all__ = [
+    "complexity",
+    "float_constants",
+    "merge_numeric_factors",
+    "formula_rmse",
     "network_formula",
     "nice_candidates",
-    "snap_constants",
     "refit_constants",
     "simplify_capped",
-    "complexity",
-    "to_latex",
+    "snap_constants",
     "to_callable",
-    "formula_rmse",
+    "to_latex",
 ]
 
 
@@ -201,40 +204,106 @@ def snap_constants(
     """Snap floats of ``expr`` to nice numbers while the RMSE on held-out ``(X, y)`` stays in tolerance.
 
     A snap is kept when the held-out RMSE after it is at most ``base * (1 + tolerance)`` (plus
-    1e-12 of the target's spread, for formulas that are already exact). With ``refit_on=(X, y)``
+    ``EXACT_FLOOR`` of the target's spread, for formulas that are already exact). With ``refit_on=(X, y)``
     the remaining floats are refitted on that data after each trial snap, so coupled constants
     (``0.9886 * a**1.503``) can move together to ``a**(3/2)``. Candidates must lie within
-    ``rel_close`` of the float. Largest floats are tried first; passes repeat until nothing snaps.
+    ``rel_close`` of the float. The plainest candidates are tried first (over all floats, the
+    largest float first among equally plain ones); passes repeat until nothing snaps.
     ``relative`` measures errors relative to ``|y|`` (targets spanning decades). A formula with more
     than ``max_floats`` constants is returned as is: it is no law to make exact, and trying is slow.
     """
-    if len(expr.atoms(sympy.Float)) > max_floats:
-        return expr
+    expr = merge_numeric_factors(expr)
     base = formula_rmse(expr, symbols, X, y, relative)
     if not math.isfinite(base):
         return expr
-    limit = base * (1 + tolerance) + 1e-12 * (1.0 if relative else float(np.std(y)))
+    limit = base * (1 + tolerance) + EXACT_FLOOR * (1.0 if relative else float(np.std(y)))
+    # floats that already are integers or zero (an exact refit: x**1.00000000002, + 3e-17) go in one
+    # step each, without refits: this also brings large exact formulas under max_floats
+    for near in (_near_integers(expr), {f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < NEAR_ZERO}):
+        trial = expr.xreplace(near) if near else expr
+        if near and formula_rmse(trial, symbols, X, y, relative) <= limit:
+            expr = trial
+    if len(expr.atoms(sympy.Float)) > max_floats:
+        return expr
     current = expr
     tried: set[tuple[float, str]] = set()
     changed = True
     while changed:
         changed = False
-        for f in sorted(current.atoms(sympy.Float), key=lambda f: -abs(float(f))):
+        # plainest candidate (integers before fractions) first over all floats, then the largest float: with redundant constants
+        # (k*(c/v + 1) beside 1.24/...) snapping k to 1 keeps the others free to become nice in turn,
+        # where snapping 1.24 to 5/4 first would leave k = 1.0067 with no nice value
+        pairs = []
+        for f in current.atoms(sympy.Float):
             v = float(f)
             for cand in nice_candidates(v, max_denominator):
-                key = (v, str(cand))
-                if key in tried or (abs(float(cand) - v) > rel_close * max(abs(v), 1e-12) and float(cand) != 0):
+                if (v, str(cand)) in tried or (abs(float(cand) - v) > rel_close * max(abs(v), 1e-12) and float(cand) != 0):
                     continue
-                tried.add(key)
-                trial = current.xreplace({f: cand})
-                if refit_on is not None:
-                    trial = refit_constants(trial, symbols, *refit_on, relative=relative)
-                if formula_rmse(trial, symbols, X, y, relative) <= limit:
-                    current, changed = trial, True
-                    break
-            if changed:
+                pairs.append((_tree_size(cand), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
+        for *_, f, cand in sorted(pairs, key=lambda t: t[:5]):
+            tried.add((float(f), str(cand)))
+            trial = current.xreplace({f: cand})
+            if refit_on is not None:
+                trial = refit_constants(trial, symbols, *refit_on, relative=relative)
+            if formula_rmse(trial, symbols, X, y, relative) <= limit:
+                current, changed = trial, True
                 break  # the floats may have moved: start a new pass
     return current
+
+
+# a snap may cost this much relative RMSE on top of the tolerance: a refit after a snap reaches
+# 1e-12..1e-10, not the 1e-16 of the exact formula it replaces, and both are exact for any use
+EXACT_FLOOR = 1e-10
+# a float this close to an integer (relative), or this small, is tried as that integer or 0 first
+NEAR_INTEGER = 1e-6
+NEAR_ZERO = 1e-10
+
+
+def _near_integers(expr: sympy.Expr) -> dict[sympy.Float, sympy.Integer]:
+    out = {}
+    for f in expr.atoms(sympy.Float):
+        v = float(f)
+        if round(v) != 0 and abs(v - round(v)) <= NEAR_INTEGER * abs(v):
+            out[f] = sympy.Integer(round(v))
+    return out
+
+
+def merge_numeric_factors(expr: sympy.Expr) -> sympy.Expr:
+    """Fold the exact numbers multiplying a float into it: ``0.4231/sqrt(pi)`` -> ``0.2387``.
+
+    A snap judges one float at a time; after an earlier snap left ``1/sqrt(pi)`` beside a float,
+    only the product (``3/(4*pi)``) is a nice number.
+    """
+    if not expr.args or expr.is_number:
+        return expr
+    args = [merge_numeric_factors(a) for a in expr.args]
+    if expr.is_Mul:
+        numbers = [a for a in args if a.is_number]
+        if any(isinstance(a, sympy.Float) for a in numbers) and len(numbers) > 1:
+            value = sympy.Mul(*numbers).evalf()
+            if isinstance(value, sympy.Float):
+                return sympy.Mul(value, *[a for a in args if not a.is_number])
+    return expr.func(*args)
+
+
+def float_constants(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every non-integer numeric constant as a Float, so a refit can move it.
+
+    Unlike ``evalf``, this also reaches exact factors inside function arguments
+    (``sin(sqrt(154)*x/(7*sqrt(pi)) - 11/7)``). Integers and rational exponents (``x**2``,
+    ``x**(3/2)``) stay exact: they are structure, not fitted constants.
+    """
+    if expr.is_number:
+        if expr.is_Integer or expr.is_real is False or _not_finite(expr):
+            return expr
+        value = expr.evalf()
+        return value if isinstance(value, sympy.Float) else expr
+    if expr.is_Pow:
+        exp = expr.exp if expr.exp.is_Rational else float_constants(expr.exp)
+        return sympy.Pow(float_constants(expr.base), exp)
+    if not expr.args:
+        return expr
+    return expr.func(*[float_constants(a) for a in expr.args])
 
 
 def refit_constants(
