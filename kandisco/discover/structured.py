@@ -3,10 +3,12 @@
 1. fit a KAN surrogate (:mod:`.surrogate`) and decompose it (:func:`.structure.decompose`);
 2. build the tree's :class:`~kandisco.kan.graph.KANGraph` and train it on the data, so each leaf
    module learns its part of the law from real measurements;
-3. each leaf is a small problem (one to three variables): its module's inputs and outputs on the
-   training data go through :func:`~kandisco.discover.pipeline.discover` with the flat strategies;
-4. the leaf formulas are substituted into the graph's formula, whose constants are then refitted
-   and snapped on the data (:func:`~kandisco.discover.pipeline.polish_formula`).
+3. each leaf gets a few candidate formulas fitted to its module's outputs: library fits (and fits of
+   powers of the output, and a power law) for a 1-D leaf, a small flat
+   :func:`~kandisco.discover.pipeline.discover` for a larger one;
+4. the candidates are judged on the data (:func:`_choose_leaves`: the whole law refitted per
+   candidate, the simplest within 10% of the best kept), then the law's constants are refitted and
+   snapped (:func:`~kandisco.discover.pipeline.polish_formula`).
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from ..kan.layer import EDGE_SPLINE, EDGE_SYMBOLIC
 __all__ = [
     "complexity",
     "float_constants",
-    "merge_numeric_factors",
     "formula_rmse",
+    "merge_numeric_factors",
     "network_formula",
     "nice_candidates",
     "refit_constants",
