@@ -135,16 +135,18 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
     scored: list[tuple[float, sympy.Expr]] = []
     if len(variables) == 1:
         u = Z[:, 0]
-        for fit in suggest(u, out, topk=2 * LEAF_CANDIDATES, library=FLAT_LIBRARY):
-            if fit.r2 >= LEAF_MIN_R2:
-                expr = _unit_scales(fit.to_sympy(ports[0]))
-                scored.append((formula_rmse(expr, ports, Z, out), expr))
+
+        def add_fits(target: np.ndarray, topk: int, power: int = 1) -> None:
+            """Library fits of ``target = out**power``, as candidates for ``out`` itself."""
+            for fit in suggest(u, target, topk=topk, library=FLAT_LIBRARY):
+                if fit.r2 >= LEAF_MIN_R2:
+                    expr = _unit_scales(fit.to_sympy(ports[0])) ** sympy.Rational(1, power)
+                    scored.append((formula_rmse(expr, ports, Z, out), expr))
+
+        add_fits(out, 2 * LEAF_CANDIDATES)
         if np.all(out > 0):  # (c*f(a*u+b)+d)**(1/p): 1/sqrt(1 - u**2) is no affine f, its -2nd power is
             for p in LEAF_POWERS:
-                for fit in suggest(u, out**p, topk=3, library=FLAT_LIBRARY):
-                    if fit.r2 >= LEAF_MIN_R2:
-                        expr = _unit_scales(fit.to_sympy(ports[0])) ** sympy.Rational(1, p)
-                        scored.append((formula_rmse(expr, ports, Z, out), expr))
+                add_fits(out**p, 3, p)
         if np.all(u > 0) and (np.all(out > 0) or np.all(out < 0)):
             p, c = np.polyfit(np.log(u), np.log(np.abs(out)), 1)
             expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)

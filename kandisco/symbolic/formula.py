@@ -220,9 +220,8 @@ def snap_constants(
     # floats that already are integers or zero (an exact refit: x**1.00000000002, + 3e-17) go in one
     # step each, without refits: this also brings large exact formulas under max_floats
     for near in (_near_integers(expr), {f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < NEAR_ZERO}):
-        trial = expr.xreplace(near) if near else expr
-        if near and formula_rmse(trial, symbols, X, y, relative) <= limit:
-            expr = trial
+        if near and formula_rmse(expr.xreplace(near), symbols, X, y, relative) <= limit:
+            expr = expr.xreplace(near)
     if len(expr.atoms(sympy.Float)) > max_floats:
         return expr
     current = expr
@@ -260,6 +259,7 @@ NEAR_ZERO = 1e-10
 
 
 def _near_integers(expr: sympy.Expr) -> dict[sympy.Float, sympy.Integer]:
+    """The floats of ``expr`` within ``NEAR_INTEGER`` (relative) of a non-zero integer, with it."""
     out = {}
     for f in expr.atoms(sympy.Float):
         v = float(f)
