@@ -6,9 +6,10 @@ import sympy
 
 from kandisco.symbolic.formula import (
     complexity,
+    factor_powered_sums,
     float_constants,
-    merge_numeric_factors,
     formula_rmse,
+    merge_numeric_factors,
     nice_candidates,
     refit_constants,
     simplify_capped,
@@ -122,6 +123,29 @@ def test_redundant_constants_snap_plainest_first():
     snapped = snap_constants(found, [w, c, v], X[200:], y[200:], refit_on=(X[:200], y[:200]))
     assert not snapped.atoms(sympy.Float), snapped
     assert formula_rmse(snapped, [w, c, v], X, y) < 1e-12 * np.std(y)
+
+
+def test_a_scale_inside_a_powered_sum_moves_out_so_the_law_snaps():
+    # k*c*m/sqrt(a*c^2/v^2 - a) is m*v/sqrt(1 - v^2/c^2) when k = sqrt(a): neither k nor a is nice
+    # alone (a refit cannot pin them down either), k/sqrt(a) = 1 is
+    c, v, m = sympy.symbols("c v m", positive=True)
+    F = sympy.Float
+    k, a = F(0.112587), F(0.012676)
+    found = k * c * m / sympy.sqrt(a * c**2 / v**2 - a)
+    factored = merge_numeric_factors(factor_powered_sums(found))
+    assert len(factored.atoms(sympy.Float)) == 1
+    point = {c: 5.0, v: 1.5, m: 2.0}
+    assert float(factored.subs(point)) == pytest.approx(float(found.subs(point)), rel=1e-13)
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.uniform(3, 10, 300), rng.uniform(1, 2, 300), rng.uniform(1, 5, 300)])
+    y = X[:, 2] * X[:, 1] / np.sqrt(1 - (X[:, 1] / X[:, 0]) ** 2)
+    law = X[:, 0] * X[:, 2] / np.sqrt(X[:, 0] ** 2 / X[:, 1] ** 2 - 1)
+    np.testing.assert_allclose(law, y, rtol=1e-12)  # the form the structured strategy finds
+    refit = refit_constants(factored, [c, v, m], X[:150], y[:150])
+    assert snap_constants(refit, [c, v, m], X[150:], y[150:], refit_on=(X[:150], y[:150])) == c * m / sympy.sqrt(c**2 / v**2 - 1)
+    # a sum with an exact coefficient has no redundant scale: left alone
+    exact_term = sympy.sqrt(c + F(0.5))
+    assert factor_powered_sums(exact_term) == exact_term
 
 
 def test_simplify_capped_and_exports():

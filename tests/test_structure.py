@@ -7,11 +7,12 @@ import pytest
 import sympy
 import torch
 
-from kandisco.datasets import feynman_equation, feynman_data
+from kandisco.datasets import feynman_data, feynman_equation
 from kandisco.discover.structure import (
     SYMMETRY_THRESHOLD,
     build_graph,
     decompose,
+    scaling_score,
     separable_groups,
     symmetry_score,
 )
@@ -76,6 +77,48 @@ def test_unknown_symmetry_is_a_clear_error():
     fn, points, _ = _exact("I.8.14")
     with pytest.raises(ValueError, match="unknown symmetry 'modulo'"):
         symmetry_score(fn, points, 0, 1, "modulo")
+
+
+@pytest.mark.parametrize(
+    "eq_id, a, b, degree",
+    [
+        ("I.6.2", "theta", "sigma", -1.0),  # exp(-(theta/sigma)^2/2) / sigma
+        ("I.48.2", "v", "c", 2.0),  # c^2 h(v/c)
+        ("I.37.4", "I1", "I2", 1.0),  # I1 + I2 + 2 sqrt(I1 I2) cos(delta)
+        ("I.26.2", "n", "theta2", None),  # asin(n sin(theta2)): no scaling
+        ("I.8.14", "x1", "x2", None),  # depends on x1 - x2, not on the ratio
+        ("I.16.6", "u", "v", None),
+    ],
+)
+def test_scaling_scores(eq_id, a, b, degree):
+    fn, points, eq = _exact(eq_id)
+    with np.errstate(invalid="ignore"):
+        score, fitted = scaling_score(fn, points, eq.variables.index(a), eq.variables.index(b))
+    if degree is None:
+        assert score > SYMMETRY_THRESHOLD, (score, fitted)
+    else:
+        assert score < 1e-8 and fitted == pytest.approx(degree, abs=1e-9)
+
+
+def test_scaling_gives_a_power_times_a_function_of_the_ratio():
+    fn, points, eq = _exact("I.6.2")  # two variables, no split: only the scaling decomposes it
+    for flip in (False, True):
+        tree = decompose(fn, points, eq.variables, flip_scaling=flip)
+        assert tree.kind == "product", tree.describe()
+        power, rest = tree.children
+        assert power.kind == "leaf" and rest.kind == "substitute" and rest.symmetry == "divide"
+        # f = x_j^-1 h(u): h(w) = exp(-w^2/2)/sqrt(2 pi) for u = theta/sigma, exp(-1/(2 w^2))/(w sqrt(2 pi)) for u = sigma/theta
+        theta, sigma = sympy.symbols("theta sigma", real=True)
+        ratio = theta / sigma if flip else sigma / theta
+        assert rest.definition == ratio and power.variables == [str(ratio.as_numer_denom()[1])]
+        leaf = rest.children[0]
+        w = np.linspace(0.5, 2.5, 7)
+        expected = np.exp(-(w**2) / 2) if flip else np.exp(-1 / (2 * w**2)) / w
+        z = w[:, None]
+        np.testing.assert_allclose(leaf.fn(z), expected / np.sqrt(2 * np.pi), rtol=1e-9)
+    # the scaling-first order still splits products before scaling: gravitation keeps its tree
+    fn, points, eq = _exact("I.9.18")
+    assert decompose(fn, points, eq.variables, scaling_first=True).describe() == decompose(fn, points, eq.variables).describe()
 
 
 @pytest.mark.parametrize("eq_id", ["I.9.18", "II.6.15a", "I.13.4", "I.10.7", "I.8.14"])

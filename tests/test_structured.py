@@ -5,7 +5,11 @@ import sympy
 
 from kandisco.discover import discover
 from kandisco.discover.pipeline import FLAT_LIBRARY, Strategy
-from kandisco.discover.structured import _choose_leaves, _leaf_candidates, run_structured
+from kandisco.discover.structured import (
+    _choose_leaves,
+    _leaf_candidates,
+    run_structured,
+)
 from kandisco.symbolic.equivalence import check_equivalence
 from kandisco.symbolic.formula import float_constants
 
@@ -94,3 +98,17 @@ def test_structured_strategy_finds_a_function_of_a_ratio(one_torch_thread):
     ranges = {"x0": (1.0, 5.0), "x1": (1.0, 2.0), "x2": (3.0, 10.0)}
     verdicts = [check_equivalence(f, truth, ranges).verdict for f in run.formulas]
     assert "exact" in verdicts, (run.formulas, run.leaf_formulas)
+
+
+def test_structured_strategy_finds_a_two_variable_scaling_law(one_torch_thread):
+    # exp(-(t/s)^2/2)/(sqrt(2 pi) s) (Feynman I.6.2): no split, but f(l t, l s) = f/l, so
+    # f = s^-1 h(t/s); the first tree writes it with t as the power, the flipped one with s
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 3, size=(900, 2))
+    y = np.exp(-((X[:, 0] / X[:, 1]) ** 2) / 2) / (np.sqrt(2 * np.pi) * X[:, 1])
+    symbols = [sympy.Symbol(f"x{i}", positive=True) for i in range(2)]
+    run = run_structured(symbols, (X[:600], y[:600]), (X[600:], y[600:]), seed=0)
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    truth = sympy.exp(-((x0 / x1) ** 2) / 2) / (sympy.sqrt(2 * sympy.pi) * x1)
+    verdicts = [check_equivalence(f, truth, {"x0": (1.0, 3.0), "x1": (1.0, 3.0)}).verdict for f in run.formulas]
+    assert "exact" in verdicts, (run.formulas, run.tree.describe())

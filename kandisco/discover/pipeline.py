@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import sympy
@@ -45,7 +46,9 @@ from ..data import Dataset, load_dataset
 from ..kan import KAN
 from ..symbolic.formula import (
     complexity,
+    factor_powered_sums,
     formula_rmse,
+    merge_numeric_factors,
     network_formula,
     refit_constants,
     simplify_capped,
@@ -59,15 +62,15 @@ from .result import Candidate, DiscoveryResult, pareto_front, pick_candidate
 
 __all__ = [
     "Strategy",
-    "discover",
     "default_strategies",
-    "sparsify",
+    "discover",
+    "extract_formula",
+    "fix_symbolic_edges",
+    "polish_formula",
     "prune_model",
     "refine_and_fit",
-    "fix_symbolic_edges",
     "retrain",
-    "extract_formula",
-    "polish_formula",
+    "sparsify",
 ]
 
 # stop searching once a formula with no fitted constant left (all snapped) is this close on held-out
@@ -180,18 +183,20 @@ def polish_formula(
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Cheap normalisation: merge powers and logs (symbols are positive where the data are)."""
+    """Cheap normalisation: merge powers and logs (symbols are positive where the data are), and
+    take redundant scales out of powered sums (:func:`factor_powered_sums`)."""
     try:
-        return sympy.powsimp(sympy.expand_log(expr, force=True), force=True)
+        expr = sympy.powsimp(sympy.expand_log(expr, force=True), force=True)
     except (TypeError, ValueError, RecursionError):
-        return expr
+        pass
+    return merge_numeric_factors(factor_powered_sums(expr))
 
 
 # ---------------------------------------------------------------------- strategies
 def default_strategies(data: Dataset, seed: int = 0, library: Any = None, structured: bool = True) -> list[Strategy]:
     """Strategies to try, simplest first, for this data (see module docstring).
 
-    ``structured``: for three or more variables, try the structure-analysis graph
+    ``structured``: for two or more variables, try the structure-analysis graph
     (:mod:`kandisco.discover.structured`) right after the power law.
     """
     d = data.X.shape[1]
@@ -201,7 +206,7 @@ def default_strategies(data: Dataset, seed: int = 0, library: Any = None, struct
     out: list[Strategy] = []
     if x_pos and y_pos:
         out.append(Strategy("power_law", [d, 1], "loglog", POWER_LIBRARY, grid=3, steps=30, seed=seed, base_fun="identity"))
-    if structured and d >= 3:
+    if structured and d >= 2:
         out.append(Strategy("structured", [d, 1], "structure", library, steps=60, seed=seed))
     out.append(Strategy("additive", [d, 1], "raw", flat, grid=5, steps=40, seed=seed))
     if y_pos:

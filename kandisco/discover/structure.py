@@ -13,32 +13,39 @@ surrogate's small wiggles (a spline's second derivative is noisy; its values are
   functions (``1/s``, ``sqrt(s)``): additive separability of ``F^-1(f)``;
 * symmetries ``f`` depends on ``x_i`` and ``x_j`` only through ``x_i - x_j`` (``df/dx_i + df/dx_j
   = 0``), ``x_i + x_j``, ``x_i * x_j`` or ``x_i / x_j``: moving along the invariant curve changes
-  ``f`` much less than moving either variable alone by the same step.
+  ``f`` much less than moving either variable alone by the same step;
+* scaling (homogeneity) ``f(l x_i, l x_j) = l^p f`` <=> ``f = x_j^p h(x_i / x_j, rest)``: along the
+  ``x_i / x_j`` curve ``log|f|`` changes linearly in ``log l`` (``c^2 h(v/c)``, ``h(t/s)/s``).
 
 Scores are medians over point pairs, so they are scale-free and a few bad surrogate values do not
 decide. :func:`decompose` applies the tests recursively (splits first, then outer functions, then
-symmetries) and returns a tree; :func:`build_graph` turns the tree into a :class:`KANGraph`.
+symmetries, then scalings) and returns a tree; :func:`build_graph` turns the tree into a :class:`KANGraph`.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy
 
+if TYPE_CHECKING:
+    from ..kan import KAN, KANGraph
+
 __all__ = [
-    "additive_score",
-    "multiplicative_score",
-    "symmetry_score",
-    "separable_groups",
-    "Node",
-    "decompose",
-    "build_graph",
-    "SYMMETRIES",
     "OUTER_FUNCTIONS",
+    "SYMMETRIES",
+    "Node",
+    "additive_score",
+    "build_graph",
+    "decompose",
+    "multiplicative_score",
+    "scaling_score",
+    "separable_groups",
+    "symmetry_score",
 ]
 
 Fn = Callable[[np.ndarray], np.ndarray]
@@ -114,7 +121,7 @@ def multiplicative_score(
     """
     if offset_free:
         fn = _difference(fn, points, A[0])
-    log_abs = lambda v: np.log(np.abs(v) + 1e-300)  # noqa: E731
+    log_abs = lambda v: np.log(np.abs(v) + 1e-300)
     return additive_score(fn, points, A, seed=seed, n_pairs=n_pairs, transform=log_abs, near_zero=0.1)
 
 
@@ -178,6 +185,38 @@ def symmetry_score(
     return float(np.median(both) / np.median(alone))
 
 
+def scaling_score(
+    fn: Fn, points: np.ndarray, i: int, j: int, seed: int = 0, n_points: int = 400
+) -> tuple[float, float]:
+    """``(score, p)``: how far ``f(l x_i, l x_j) = l^p f`` is from holding, and the fitted degree p.
+
+    Along the ``x_i / x_j`` curve, ``log|f|`` must change by ``p * log l`` for one p at every point;
+    the score is the median misfit relative to how much ``log|f|`` changes when x_i or x_j moves
+    alone (0 for a homogeneous f, about 1 or more otherwise). Needs positive x_i, x_j.
+    """
+    if not np.all(points[:, [i, j]] > 0):
+        return float("inf"), 0.0
+    rng = np.random.default_rng(seed)
+    p = points[rng.integers(0, len(points), n_points)]
+    span = np.log(points[:, [i, j]].max(0) / points[:, [i, j]].min(0)).min()
+    t = rng.uniform(-0.25, 0.25, n_points) * span
+    moved, only_i, only_j = p.copy(), p.copy(), p.copy()
+    moved[:, i], moved[:, j] = _move("divide", p[:, i], p[:, j], t)
+    only_i[:, i], only_j[:, j] = moved[:, i], moved[:, j]
+    values = [fn(q) for q in (p, moved, only_i, only_j)]
+    floor = 0.1 * float(np.median(np.abs(values[0]))) # log|f| near a zero of f is all surrogate error
+    keep = np.all([np.abs(v) > floor for v in values], axis=0) & (np.abs(t) > 0.02 * span)
+    if keep.sum() < 0.25 * n_points or floor == 0:
+        return float("inf"), 0.0
+    logs = [np.log(np.abs(v[keep])) for v in values]
+    r, tk = logs[1] - logs[0], t[keep]
+    degree = float(np.median(r / tk))
+    alone = np.abs(logs[2] - logs[0]) + np.abs(logs[3] - logs[0])
+    if np.median(alone) < 1e-3:
+        return float("inf"), 0.0  # f hardly depends on these two: no verdict
+    return float(np.median(np.abs(r - degree * tk)) / np.median(alone)), degree
+
+
 def separable_groups(
     fn: Fn, points: np.ndarray, kind: str, threshold: float | None = None, seed: int = 0, offset_free: bool = False,
 ) -> list[list[int]]:
@@ -236,7 +275,7 @@ class Node:
 
     kind: str
     variables: list[str]
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
     outer: str | None = None
     new_variable: str | None = None
     definition: sympy.Expr | None = None
@@ -256,7 +295,7 @@ class Node:
         }[self.kind]
         return "\n".join([pad + head] + [c.describe(indent + 1) for c in self.children])
 
-    def leaves(self) -> list["Node"]:
+    def leaves(self) -> list[Node]:
         if self.kind == "leaf":
             return [self]
         return [leaf for c in self.children for leaf in c.leaves()]
@@ -282,28 +321,65 @@ def decompose(
     max_depth: int = 6,
     symbols: Sequence[sympy.Symbol] | None = None,
     tolerance: float = 1.0,
+    scaling_first: bool = False,
+    flip_scaling: bool = False,
 ) -> Node:
     """Recursively split ``fn`` (a function of the columns ``names`` of ``points``) into a tree.
 
     ``tolerance`` multiplies the separability thresholds: 1 for exact functions; a surrogate's
     own error needs more (a wrong split there costs only a candidate that loses on the front).
+    ``scaling_first`` and ``flip_scaling`` give alternative trees where the default one may be
+    wrong or awkward: scalings tried before additive splits, and a scaling ``x_i^p h(x_j/x_i)``
+    written with the other variable as the power.
     """
     symbols = list(symbols) if symbols is not None else [sympy.Symbol(n, real=True) for n in names]
     problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)), tolerance=tolerance)
     counter = itertools.count()
-    return _decompose(problem, seed, max_depth, counter)
+    opts = _Options(SCALING_FIRST if scaling_first else DEFAULT_ORDER, flip_scaling)
+    return _decompose(problem, seed, max_depth, counter, opts)
 
 
-def _decompose(p: _Problem, seed: int, depth: int, counter: "itertools.count[int]") -> Node:
-    d = len(p.names)
-    if d == 1 or depth == 0:
+# the order in which _decompose tries its steps; the alternative tries scalings before additive
+# splits, for laws that a sum matches only approximately (c^2/sqrt(1 - v^2/c^2) ~ c^2 + v^2/2)
+DEFAULT_ORDER = ("multiplicative", "additive", "outer", "symmetry", "scaling")
+SCALING_FIRST = ("multiplicative", "scaling", "additive", "outer", "symmetry")
+
+
+@dataclass(frozen=True)
+class _Options:
+    order: tuple[str, ...] = DEFAULT_ORDER
+    flip_scaling: bool = False  # f = x_i^p h(x_j / x_i) instead of x_j^p h(x_i / x_j)
+
+
+def _decompose(p: _Problem, seed: int, depth: int, counter: itertools.count[int], opts: _Options = _Options()) -> Node:
+    if len(p.names) == 1 or depth == 0:
         return Node("leaf", list(p.names), fn=p.fn)
-    for kind in ("multiplicative", "additive"):
+
+    def recurse(q: _Problem) -> Node:
+        return _decompose(q, seed + 1, depth - 1, counter, opts)
+
+    for step in opts.order:
+        node = _STEPS[step](p, seed, recurse, counter, opts)
+        if node is not None:
+            return node
+    return Node("leaf", list(p.names), fn=p.fn)
+
+
+def _split_step(kind: str):
+    """f = g(x_A) * h(x_B) (``multiplicative``) or f = g(x_A) + h(x_B) (``additive``)."""
+    def step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
         thr = p.tolerance * (ADDITIVE_THRESHOLD if kind == "additive" else MULTIPLICATIVE_THRESHOLD)
         groups = separable_groups(p.fn, p.points, kind, thr, seed=seed, offset_free=p.offset)
-        if len(groups) > 1:
-            children = [_decompose(_restrict(p, g, offset=p.offset or kind == "additive"), seed + 1, depth - 1, counter) for g in groups]
-            return Node("product" if kind == "multiplicative" else "sum", list(p.names), children)
+        if len(groups) < 2:
+            return None
+        children = [recurse(_restrict(p, g, offset=p.offset or kind == "additive")) for g in groups]
+        return Node("product" if kind == "multiplicative" else "sum", list(p.names), children)
+
+    return step
+
+
+def _outer_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
+    """f = F(g(x_A) + h(x_B)) for an outer function F of OUTER_FUNCTIONS."""
     f_values = p.fn(p.points)
     for name, (inverse, allowed) in OUTER_FUNCTIONS.items():
         if p.offset or not allowed(f_values):  # F(c + g) with c unknown cannot be inverted
@@ -311,17 +387,54 @@ def _decompose(p: _Problem, seed: int, depth: int, counter: "itertools.count[int
         inner = _Problem(lambda x, fn=p.fn, inv=inverse: inv(fn(x)), p.points, p.names, p.exprs, tolerance=p.tolerance)
         groups = separable_groups(inner.fn, inner.points, "additive", p.tolerance * ADDITIVE_THRESHOLD, seed=seed)
         if len(groups) > 1:
-            children = [_decompose(_restrict(inner, g, offset=True), seed + 1, depth - 1, counter) for g in groups]
+            children = [recurse(_restrict(inner, g, offset=True)) for g in groups]
             return Node("outer", list(p.names), [Node("sum", list(p.names), children)], outer=name)
+    return None
+
+
+def _symmetry_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
+    """f depends on x_i, x_j only through x_i - x_j, x_i + x_j, x_i * x_j or x_i / x_j."""
     best = _best_symmetry(p, seed)
-    if best is not None:
-        i, j, kind = best
-        sub = _substitute(p, i, j, kind, f"u{next(counter)}")
-        child = _decompose(sub, seed + 1, depth - 1, counter)
-        new = sub.names[-1]
-        return Node("substitute", list(p.names), [child], new_variable=new, definition=sub.exprs[new],
-                    pair=(p.names[i], p.names[j]), symmetry=kind)
-    return Node("leaf", list(p.names), fn=p.fn)
+    if best is None:
+        return None
+    i, j, kind = best
+    sub = _substitute(p, i, j, kind, f"u{next(counter)}")
+    new = sub.names[-1]
+    return Node("substitute", list(p.names), [recurse(sub)], new_variable=new, definition=sub.exprs[new],
+                pair=(p.names[i], p.names[j]), symmetry=kind)
+
+
+def _scaling_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
+    """f = x_j^degree * h(x_i / x_j, rest): a power leaf times the rest."""
+    scaling = None if p.offset else _best_scaling(p, seed)  # a term's unknown offset breaks scaling
+    if scaling is None:
+        return None
+    i, j, degree = scaling
+    if opts.flip_scaling:
+        i, j = j, i
+    sub = _substitute(p, i, j, "divide", f"u{next(counter)}", degree=degree)
+    new = sub.names[-1]
+    power = Node("leaf", [p.names[j]], fn=lambda x, k=degree: x[:, 0] ** k)
+    rest = Node("substitute", list(p.names), [recurse(sub)], new_variable=new, definition=sub.exprs[new],
+                pair=(p.names[i], p.names[j]), symmetry="divide")
+    return Node("product", list(p.names), [power, rest])
+
+
+_STEPS = {"multiplicative": _split_step("multiplicative"), "additive": _split_step("additive"), "outer": _outer_step, "symmetry": _symmetry_step, "scaling": _scaling_step}
+
+
+# a scaling of degree closer to 0 than this is the plain x_i / x_j symmetry
+MIN_SCALING_DEGREE = 0.1
+
+
+def _best_scaling(p: _Problem, seed: int) -> tuple[int, int, float] | None:
+    """The pair (i, j) under which f scales best (see :func:`scaling_score`), with its degree."""
+    best, best_score = None, SYMMETRY_THRESHOLD
+    for i, j in itertools.combinations(range(len(p.names)), 2):
+        score, degree = scaling_score(p.fn, p.points, i, j, seed=seed)
+        if score < best_score and abs(degree) > MIN_SCALING_DEGREE:
+            best, best_score = (i, j, degree), score
+    return best
 
 
 def _best_symmetry(p: _Problem, seed: int) -> tuple[int, int, str] | None:
@@ -354,8 +467,12 @@ def _invariant(kind: str, a, b):
     return {"minus": a - b, "plus": a + b, "times": a * b, "divide": a / b}[kind]
 
 
-def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str) -> _Problem:
-    """Replace columns i, j by u = invariant(x_i, x_j); x_j is placed inside both ranges per point."""
+def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str, degree: float = 0.0) -> _Problem:
+    """Replace columns i, j by u = invariant(x_i, x_j); x_j is placed inside both ranges per point.
+
+    ``degree``: f scales as ``x_j^degree`` along the invariant (see :func:`scaling_score`); the
+    sub-problem is ``f / x_j^degree``, which depends on u alone.
+    """
     lo, hi = p.points.min(0), p.points.max(0)
     keep = [c for c in range(len(p.names)) if c not in (i, j)]
 
@@ -383,11 +500,15 @@ def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str) -> _Probl
     names = [p.names[c] for c in keep] + [new_name]
     exprs = {n: p.exprs[n] for n in names[:-1]}
     exprs[new_name] = _invariant(kind, p.exprs[p.names[i]], p.exprs[p.names[j]])
-    return _Problem(lambda z, full=p.fn: full(embed(z)), points, names, exprs, p.offset, p.tolerance)
+    def sub_fn(z: np.ndarray, full=p.fn) -> np.ndarray:
+        x = embed(z)
+        return full(x) / x[:, j] ** degree if degree else full(x)
+
+    return _Problem(sub_fn, points, names, exprs, p.offset, p.tolerance)
 
 
 # --------------------------------------------------------------------------- builder
-def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: object = None) -> tuple["KANGraph", dict[str, Node]]:
+def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: object = None) -> tuple[KANGraph, dict[str, Node]]:
     """The tree as a :class:`~kandisco.kan.graph.KANGraph`; also ``{leaf module name: leaf node}``.
 
     Leaves become trainable KAN modules (``[1, 1]`` for one variable, ``[n, min(2n+1, 7), 1]``
@@ -405,7 +526,7 @@ def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: objec
     leaves: dict[str, Node] = {}
     counter = itertools.count()
 
-    def fixed(kan: "KAN", edges: list[tuple[int, int, str, tuple[float, float, float, float]]], trainable: bool) -> "KAN":
+    def fixed(kan: KAN, edges: list[tuple[int, int, str, tuple[float, float, float, float]]], trainable: bool) -> KAN:
         layer = kan.layers[0]
         for j in range(layer.n_out):
             for i in range(layer.n_in):

@@ -9,6 +9,8 @@
 4. the candidates are judged on the data (:func:`_choose_leaves`: the whole law refitted per
    candidate, the simplest within 10% of the best kept), then the law's constants are refitted and
    snapped (:func:`~kandisco.discover.pipeline.polish_formula`).
+
+When that law is not exact, alternative trees (:data:`TREE_VARIANTS`) go through steps 2-4 too.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class StructuredRun:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+# alternative trees (keyword arguments of decompose), tried in turn while none gives an exact law
+TREE_VARIANTS: tuple[dict[str, bool], ...] = ({}, {"scaling_first": True}, {"flip_scaling": True})
+# an alternative tree is tried only with at least this many seconds left
+VARIANT_MIN_SECONDS = 8.0
+
+
 def run_structured(
     symbols: Sequence[sympy.Symbol],
     train: tuple[np.ndarray, np.ndarray],
@@ -60,8 +68,13 @@ def run_structured(
     seed: int = 0,
     steps: int = 60,
 ) -> StructuredRun:
-    """Run the four steps above; raises ``ValueError`` when the tree is a single leaf (no structure)."""
-    from .pipeline import polish_formula  # the pipeline imports this module lazily
+    """Run the four steps above; raises ``ValueError`` when the tree is a single leaf (no structure).
+
+    When the first tree's law is not exact, the other :data:`TREE_VARIANTS` (when their trees
+    differ) are built and fitted too, time permitting; the formulas of all of them are returned,
+    and ``tree``/``model`` are those of the best.
+    """
+    from .pipeline import EXACT_RELATIVE_RMSE
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -71,11 +84,51 @@ def run_structured(
     timings["surrogate"] = time.perf_counter() - t0
     # the surrogate's own error shows up in the scores (about its relative validation error)
     tolerance = max(SURROGATE_TOLERANCE, 2.0 * surrogate.val_error / MULTIPLICATIVE_THRESHOLD)
-    tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=tolerance)
-    timings["structure"] = time.perf_counter() - t0 - timings["surrogate"]
-    if tree.kind == "leaf":
+    spread = 1.0 if relative else (float(np.std(val[1])) or 1.0)
+    seen: set[str] = set()
+    best: tuple[float, StructuredRun] | None = None
+    formulas: list[sympy.Expr] = []
+    for variant in TREE_VARIANTS:
+        if best is not None and (best[0] <= EXACT_RELATIVE_RMSE * spread or (
+                deadline is not None and deadline - time.perf_counter() < VARIANT_MIN_SECONDS)):
+            break
+        t1 = time.perf_counter()
+        tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=tolerance, **variant)
+        timings["structure"] = timings.get("structure", 0.0) + time.perf_counter() - t1
+        if tree.kind == "leaf" or tree.describe() in seen:
+            continue
+        seen.add(tree.describe())
+        run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps)
+        for key, value in run.timings.items():
+            timings[key] = timings.get(key, 0.0) + value
+        formulas.extend(run.formulas)
+        loss = min(formula_rmse(e, symbols, *val, relative) for e in run.formulas)
+        loss = loss if np.isfinite(loss) else float("inf")
+        if best is None or loss < best[0]:
+            best = (loss, run)
+    if best is None:
         raise ValueError("no structure found: the flat strategies cover this problem")
+    timings["total"] = time.perf_counter() - t0
+    run = best[1]
+    return StructuredRun(formulas, run.tree, run.model, run.leaf_formulas, timings)
 
+
+def _fit_tree(
+    tree: Node,
+    symbols: Sequence[sympy.Symbol],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    relative: bool,
+    deadline: float | None,
+    seed: int,
+    steps: int,
+) -> StructuredRun:
+    """Steps 2-4 for one tree: its graph trained on the data, leaf formulas chosen, the law polished."""
+    from .pipeline import polish_formula  # the pipeline imports this module lazily
+
+    timings: dict[str, float] = {}
+    names = [s.name for s in symbols]
+    X, y = train
     graph, leaves = build_graph(tree, names, seed=seed)
     model = graph.compile()
     scale = float(np.std(y)) or 1.0
@@ -106,7 +159,6 @@ def run_structured(
     (expr,), _ = model.formula(symbols, overrides={name: [e] for name, e in chosen.items()})
     timings["choice"] = time.perf_counter() - t1 - timings["graph fit"] - timings["leaves"]
     formulas = polish_formula(expr * scale, symbols, train, val, relative=relative)
-    timings["total"] = time.perf_counter() - t0
     return StructuredRun(formulas, tree, model, leaf_text, timings)
 
 

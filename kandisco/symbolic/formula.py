@@ -28,6 +28,7 @@ from ..kan.layer import EDGE_SPLINE, EDGE_SYMBOLIC
 
 __all__ = [
     "complexity",
+    "factor_powered_sums",
     "float_constants",
     "formula_rmse",
     "merge_numeric_factors",
@@ -283,6 +284,26 @@ def merge_numeric_factors(expr: sympy.Expr) -> sympy.Expr:
             value = sympy.Mul(*numbers).evalf()
             if isinstance(value, sympy.Float):
                 return sympy.Mul(value, *[a for a in args if not a.is_number])
+    return expr.func(*args)
+
+
+def factor_powered_sums(expr: sympy.Expr) -> sympy.Expr:
+    """Move a float scale out of every powered sum: ``k/sqrt(a*X - a)`` -> ``(k/sqrt(a))/sqrt(X - 1)``.
+
+    ``k`` and ``a`` there are one constant in two: a refit cannot tell them apart and neither
+    snaps alone. Only sums whose coefficients are all floats have the redundancy; the scale taken
+    out is the largest coefficient's size (the smallest would blow the others up), which becomes +-1.
+    """
+    if not expr.args or expr.is_number:
+        return expr
+    args = [factor_powered_sums(a) for a in expr.args]
+    if expr.is_Pow and args[0].is_Add:
+        terms = [t.as_coeff_Mul() for t in args[0].args]
+        if all(isinstance(c, sympy.Float) and c != 0 for c, _ in terms):  # one exact term: no redundancy
+            scale = max(abs(c) for c, _ in terms)
+            unit = {scale: sympy.Integer(1), -scale: sympy.Integer(-1)}
+            inner = sympy.Add(*[unit.get(c, c / scale) * rest for c, rest in terms])
+            return scale ** args[1] * inner ** args[1]
     return expr.func(*args)
 
 
