@@ -121,6 +121,36 @@ def test_scaling_gives_a_power_times_a_function_of_the_ratio():
     assert decompose(fn, points, eq.variables, scaling_first=True).describe() == decompose(fn, points, eq.variables).describe()
 
 
+@pytest.mark.parametrize(
+    "eq_id, expected",
+    [
+        # beta*(1 + alpha*cos(theta)): a product plus an unknown constant
+        ("III.17.37", "product\n  leaf f(beta)\n  outer shift\n    product\n      leaf f(alpha)\n      leaf f(theta)"),
+        # asin(n*sin(theta2)): sin(f) is a product
+        ("I.26.2", "outer asin\n  product\n    leaf f(n)\n    leaf f(theta2)"),
+        # n0*exp(-m*g*x/(kb*T)): the slice is k*exp(-A), so log of it is a product plus a constant
+        ("I.40.1", "product\n  leaf f(n_0)\n  outer exp\n    outer shift\n      product\n        leaf f(m)\n"
+                   "        leaf f(x)\n        leaf f(T)\n        leaf f(g)\n        leaf f(kb)"),
+    ],
+)
+def test_shifted_products_and_outer_functions(eq_id, expected):
+    fn, points, eq = _exact(eq_id)
+    with np.errstate(invalid="ignore"):
+        assert decompose(fn, points, eq.variables).describe() == expected
+
+
+def test_no_false_shift_or_outer_verdicts():
+    # (m1 r1 + m2 r2)/(m1 + m2) = r2 + (r1 - r2) k(m) passes the offset-free test but is no
+    # c + g(m) h(r1) l(r2); its top level is the m1/m2 symmetry
+    fn, points, eq = _exact("I.18.4")
+    tree = decompose(fn, points, eq.variables)
+    assert tree.kind == "substitute" and tree.symmetry == "divide", tree.describe()
+    # 1/sin(2 pi E t / h)^2 has poles: a few huge values must not make it look additive
+    fn, points, eq = _exact("III.8.54")
+    tree = decompose(fn, points, eq.variables)
+    assert tree.kind != "outer", tree.describe()
+
+
 @pytest.mark.parametrize("eq_id", ["I.9.18", "II.6.15a", "I.13.4", "I.10.7", "I.8.14"])
 def test_decomposition_reduces_to_one_variable_leaves(eq_id):
     fn, points, eq = _exact(eq_id)

@@ -68,6 +68,14 @@ def test_leaf_candidates_include_the_law_behind_an_approximate_module_output():
     rel = 1 / np.sqrt(1 - w**2) * (1 + 2e-5 * np.cos(7 * w))
     cands = _leaf_candidates(["w"], w[:, None], rel, budget=5.0, seed=0)
     assert any(c.has(sympy.Pow) and any(p.exp == sympy.Rational(-1, 2) for p in c.atoms(sympy.Pow)) for c in cands), cands
+    # ... and its log: a Boltzmann factor exp(-c/u), whose tail the module renders slightly negative
+    b = np.linspace(0.1, 3.0, 400)
+    boltzmann = 2.0 * np.exp(-1.5 / b) + 3e-5 * np.sin(5 * b) - 2e-5
+    assert boltzmann.min() < 0
+    cands = _leaf_candidates(["b"], b[:, None], boltzmann, budget=5.0, seed=0)
+    y = sympy.Symbol("b", real=True)
+    close = [c for c in cands if c.has(sympy.exp) and abs(float(c.subs(y, 1.0)) - 2.0 * np.exp(-1.5)) < 1e-3]
+    assert close, cands
 
 
 def test_leaves_are_chosen_on_the_data_not_on_the_module_outputs():
@@ -112,3 +120,16 @@ def test_structured_strategy_finds_a_two_variable_scaling_law(one_torch_thread):
     truth = sympy.exp(-((x0 / x1) ** 2) / 2) / (sympy.sqrt(2 * sympy.pi) * x1)
     verdicts = [check_equivalence(f, truth, {"x0": (1.0, 3.0), "x1": (1.0, 3.0)}).verdict for f in run.formulas]
     assert "exact" in verdicts, (run.formulas, run.tree.describe())
+
+
+def test_structured_strategy_peels_an_outer_function_off_the_data(one_torch_thread):
+    # asin(n sin(theta)) (Feynman I.26.2): sin(y) is a product, fitted on sin(y) itself
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.uniform(0, 1, 900), rng.uniform(1, 5, 900)])
+    y = np.arcsin(X[:, 0] * np.sin(X[:, 1]))
+    symbols = [sympy.Symbol(f"x{i}", positive=True) for i in range(2)]
+    run = run_structured(symbols, (X[:600], y[:600]), (X[600:], y[600:]), seed=0)
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    verdicts = [check_equivalence(f, sympy.asin(x0 * sympy.sin(x1)), {"x0": (0.0, 1.0), "x1": (1.0, 5.0)}).verdict for f in run.formulas]
+    assert "exact" in verdicts, (run.formulas, run.tree.describe())
+    assert run.tree.kind == "outer" and run.tree.outer == "asin"

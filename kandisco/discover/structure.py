@@ -9,8 +9,10 @@ surrogate's small wiggles (a spline's second derivative is noisy; its values are
   the spread of ``f``;
 * multiplicative separability ``f = g(x_A) h(x_B)`` <=> ``d2 log|f| / dx_i dx_j = 0``; tested as
   ``f(a,b) f(a',b') - f(a,b') f(a',b)`` relative to ``|f(a,b) f(a',b')| + |f(a,b') f(a',b)|``;
-* generalized separability ``f = F(g(x_A) + h(x_B))`` for F in a small set of invertible outer
-  functions (``1/s``, ``sqrt(s)``): additive separability of ``F^-1(f)``;
+* generalized separability ``f = F(g(x_A) + h(x_B))`` or ``F(g(x_A) * h(x_B))`` for F in a small
+  set of invertible outer functions (``1/s``, ``sqrt(s)``, ``asin(s)``, ``exp(s)``): additive or
+  multiplicative separability of ``F^-1(f)``; and ``f = c + g(x_A) h(x_B)`` for an unknown ``c``
+  (multiplicative separability of a finite difference of f);
 * symmetries ``f`` depends on ``x_i`` and ``x_j`` only through ``x_i - x_j`` (``df/dx_i + df/dx_j
   = 0``), ``x_i + x_j``, ``x_i * x_j`` or ``x_i / x_j``: moving along the invariant curve changes
   ``f`` much less than moving either variable alone by the same step;
@@ -18,8 +20,8 @@ surrogate's small wiggles (a spline's second derivative is noisy; its values are
   ``x_i / x_j`` curve ``log|f|`` changes linearly in ``log l`` (``c^2 h(v/c)``, ``h(t/s)/s``).
 
 Scores are medians over point pairs, so they are scale-free and a few bad surrogate values do not
-decide. :func:`decompose` applies the tests recursively (splits first, then outer functions, then
-symmetries, then scalings) and returns a tree; :func:`build_graph` turns the tree into a :class:`KANGraph`.
+decide. :func:`decompose` applies the tests recursively (splits first, then shifted products and
+outer functions, then symmetries, then scalings) and returns a tree; :func:`build_graph` turns the tree into a :class:`KANGraph`.
 """
 
 from __future__ import annotations
@@ -62,7 +64,11 @@ SYMMETRIES = ("minus", "divide", "plus", "times")
 OUTER_FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]] = {
     "inv": (lambda f: 1.0 / f, lambda f: bool(np.all(f > 0) or np.all(f < 0))),
     "sqrt": (lambda f: f**2, lambda f: bool(np.all(f > 0))),
+    "asin": (np.sin, lambda f: bool(np.all(np.abs(f) < np.pi / 2))),  # asin(n sin(theta))
+    "exp": (np.log, lambda f: bool(np.all(f > 0))),  # exp(-m g x / (k T))
 }
+# the library function of each outer function's graph module (c*F(a*s + b) + d, affine trainable)
+OUTER_LIBRARY_NAMES = {"inv": "1/x", "sqrt": "sqrt", "asin": "arcsin", "exp": "exp", "shift": "x"}
 
 
 # ------------------------------------------------------------------------------ tests
@@ -106,8 +112,15 @@ def additive_score(
         if keep.sum() < 0.25 * n_pairs:
             keep[:] = True
     values = [t(c[keep]) for c in corners]
-    spread = float(np.std(t(fn(points)))) or 1.0
+    spread = _robust_spread(t(fn(points)))
     return float(np.median(np.abs(values[0] + values[1] - values[2] - values[3])) / spread)
+
+
+def _robust_spread(values: np.ndarray) -> float:
+    """The std of ``values``, but no more than their interquartile spread says (as a normal's std):
+    near a pole (``1/sin^2``) a few huge values would make every difference look small."""
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(min(np.std(values), (q3 - q1) / 1.349)) or float(np.std(values)) or 1.0
 
 
 def multiplicative_score(
@@ -323,26 +336,31 @@ def decompose(
     tolerance: float = 1.0,
     scaling_first: bool = False,
     flip_scaling: bool = False,
+    outer_first: bool = False,
 ) -> Node:
     """Recursively split ``fn`` (a function of the columns ``names`` of ``points``) into a tree.
 
     ``tolerance`` multiplies the separability thresholds: 1 for exact functions; a surrogate's
     own error needs more (a wrong split there costs only a candidate that loses on the front).
-    ``scaling_first`` and ``flip_scaling`` give alternative trees where the default one may be
-    wrong or awkward: scalings tried before additive splits, and a scaling ``x_i^p h(x_j/x_i)``
-    written with the other variable as the power.
+    ``scaling_first``, ``outer_first`` and ``flip_scaling`` give alternative trees where the default
+    one may be wrong or awkward: scalings tried before additive splits, outer functions before
+    splits, and a scaling ``x_i^p h(x_j/x_i)`` written with the other variable as the power.
     """
     symbols = list(symbols) if symbols is not None else [sympy.Symbol(n, real=True) for n in names]
     problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)), tolerance=tolerance)
     counter = itertools.count()
-    opts = _Options(SCALING_FIRST if scaling_first else DEFAULT_ORDER, flip_scaling)
+    order = OUTER_FIRST if outer_first else SCALING_FIRST if scaling_first else DEFAULT_ORDER
+    opts = _Options(order, flip_scaling)
     return _decompose(problem, seed, max_depth, counter, opts)
 
 
-# the order in which _decompose tries its steps; the alternative tries scalings before additive
+# the order in which _decompose tries its steps; an alternative tries scalings before additive
 # splits, for laws that a sum matches only approximately (c^2/sqrt(1 - v^2/c^2) ~ c^2 + v^2/2)
-DEFAULT_ORDER = ("multiplicative", "additive", "outer", "symmetry", "scaling")
-SCALING_FIRST = ("multiplicative", "scaling", "additive", "outer", "symmetry")
+DEFAULT_ORDER = ("multiplicative", "additive", "shifted", "outer", "symmetry", "scaling")
+SCALING_FIRST = ("multiplicative", "scaling", "additive", "shifted", "outer", "symmetry")
+# ... and one tries outer functions first, for laws that a product matches only approximately
+# (asin(n sin(theta)) ~ n sin(theta))
+OUTER_FIRST = ("outer", "multiplicative", "additive", "shifted", "symmetry", "scaling")
 
 
 @dataclass(frozen=True)
@@ -379,17 +397,86 @@ def _split_step(kind: str):
 
 
 def _outer_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
-    """f = F(g(x_A) + h(x_B)) for an outer function F of OUTER_FUNCTIONS."""
+    """f = F(g(x_A) + h(x_B)) or F(g(x_A) * h(x_B)) for an outer function F of OUTER_FUNCTIONS.
+
+    Several F can pass on a narrow range (``exp(-A)`` is nearly ``1/(1 + A)``): the one whose split
+    scores best wins. A slice of a product is known up to a factor k, and ``log(k exp(g h)) =
+    log k + g h``: under ``exp`` the product may carry an offset (a shifted split).
+    """
+    if p.offset:  # F(c + g) with c unknown cannot be inverted
+        return None
     f_values = p.fn(p.points)
+    found: list[tuple[float, str, str, _Problem, list[list[int]]]] = []
     for name, (inverse, allowed) in OUTER_FUNCTIONS.items():
-        if p.offset or not allowed(f_values):  # F(c + g) with c unknown cannot be inverted
+        if not allowed(f_values):
             continue
         inner = _Problem(lambda x, fn=p.fn, inv=inverse: inv(fn(x)), p.points, p.names, p.exprs, tolerance=p.tolerance)
-        groups = separable_groups(inner.fn, inner.points, "additive", p.tolerance * ADDITIVE_THRESHOLD, seed=seed)
-        if len(groups) > 1:
-            children = [recurse(_restrict(inner, g, offset=True)) for g in groups]
-            return Node("outer", list(p.names), [Node("sum", list(p.names), children)], outer=name)
-    return None
+        for kind in ("additive", "multiplicative"):
+            split = _scored_split(inner, kind, seed)
+            if split is not None:
+                found.append((split[0], name, kind, inner, split[1]))
+        if name == "exp":
+            shifted = _shifted_split(inner, seed)
+            if shifted is not None:
+                found.append((shifted[0], name, "shifted", shifted[1], shifted[2]))
+    if not found:
+        return None
+    _, name, kind, inner, groups = min(found, key=lambda t: t[0])
+    children = [recurse(_restrict(inner, g, offset=kind == "additive")) for g in groups]
+    split = Node("sum" if kind == "additive" else "product", list(p.names), children)
+    if kind == "shifted":
+        split = Node("outer", list(p.names), [split], outer="shift")
+    return Node("outer", list(p.names), [split], outer=name)
+
+
+def _scored_split(p: _Problem, kind: str, seed: int, offset_free: bool = False) -> tuple[float, list[list[int]]] | None:
+    """The groups of an additive/multiplicative split of ``p`` and its worst group score (in thresholds)."""
+    thr = p.tolerance * (ADDITIVE_THRESHOLD if kind == "additive" else MULTIPLICATIVE_THRESHOLD)
+    groups = separable_groups(p.fn, p.points, kind, thr, seed=seed, offset_free=offset_free)
+    if len(groups) < 2:
+        return None
+    if kind == "additive":
+        worst = max(additive_score(p.fn, p.points, g, seed=seed + 11) for g in groups)
+    else:
+        worst = max(multiplicative_score(p.fn, p.points, g, seed=seed + 11, offset_free=offset_free) for g in groups)
+    return worst / thr, groups
+
+
+def _shifted_split(p: _Problem, seed: int) -> tuple[float, _Problem, list[list[int]]] | None:
+    """``(score, p - c, groups)`` when f = c + g(x_A) * h(x_B) for an unknown constant c.
+
+    Candidate groups come from the offset-free test (necessary, not sufficient: ``r2 + (r1 - r2) k(m)``
+    passes it); c is then estimated from those groups and the split confirmed on ``f - c``.
+    """
+    first = _scored_split(p, "multiplicative", seed, offset_free=True)
+    if first is None:
+        return None
+    c = _product_offset(p.fn, p.points, first[1][0], seed)
+    shifted = _Problem(lambda x, fn=p.fn, c=c: fn(x) - c, p.points, p.names, p.exprs, tolerance=p.tolerance)
+    split = _scored_split(shifted, "multiplicative", seed)
+    return None if split is None else (split[0], shifted, split[1])
+
+
+def _shifted_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
+    """f = c + g(x_A) * h(x_B) for an unknown constant c (``beta (1 + alpha cos(theta))``)."""
+    if p.offset:  # a term of a sum: the plain multiplicative split already allows the offset
+        return None
+    split = _shifted_split(p, seed)
+    if split is None:
+        return None
+    _, shifted, groups = split
+    children = [recurse(_restrict(shifted, g, offset=False)) for g in groups]
+    return Node("outer", list(p.names), [Node("product", list(p.names), children)], outer="shift")
+
+
+def _product_offset(fn: Fn, points: np.ndarray, A: Sequence[int], seed: int, n_pairs: int = 400) -> float:
+    """c in f = c + g(x_A) h(x_rest): per pair of points ``(f_pp f_qq - f_pq f_qp) / (f_pp + f_qq - f_pq - f_qp)``."""
+    f_pp, f_qq, f_pq, f_qp = _corners(fn, points, A, np.random.default_rng(seed), n_pairs)
+    den = f_pp + f_qq - f_pq - f_qp
+    keep = np.abs(den) > 0.1 * np.median(np.abs(den))
+    if not keep.any():
+        return 0.0
+    return float(np.median((f_pp * f_qq - f_pq * f_qp)[keep] / den[keep]))
 
 
 def _symmetry_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Node | None:
@@ -420,7 +507,14 @@ def _scaling_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> N
     return Node("product", list(p.names), [power, rest])
 
 
-_STEPS = {"multiplicative": _split_step("multiplicative"), "additive": _split_step("additive"), "outer": _outer_step, "symmetry": _symmetry_step, "scaling": _scaling_step}
+_STEPS = {
+    "multiplicative": _split_step("multiplicative"),
+    "additive": _split_step("additive"),
+    "shifted": _shifted_step,
+    "outer": _outer_step,
+    "symmetry": _symmetry_step,
+    "scaling": _scaling_step,
+}
 
 
 # a scaling of degree closer to 0 than this is the plain x_i / x_j symmetry
@@ -555,7 +649,7 @@ def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: objec
                 graph.connect(emit(child, signals), name)
             return name
         if node.kind == "outer":
-            fname = {"inv": "1/x", "sqrt": "sqrt"}[node.outer]
+            fname = OUTER_LIBRARY_NAMES[node.outer]
             kan = fixed(KAN([1, 1], seed=seed + k), [(0, 0, fname, (1.0, 0.0, 1.0, 0.0))], trainable=True)
             name = graph.add_module(f"{node.outer}{k}", kan, inputs=["s"])
             graph.connect(emit(node.children[0], signals), name)

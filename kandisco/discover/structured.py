@@ -25,6 +25,7 @@ import sympy
 import torch
 
 from ..data import load_dataset
+from ..kan.layer import EDGE_SYMBOLIC
 from ..symbolic.formula import (
     complexity,
     float_constants,
@@ -32,7 +33,10 @@ from ..symbolic.formula import (
     refit_constants,
 )
 from ..symbolic.select import suggest
-from .structure import MULTIPLICATIVE_THRESHOLD, Node, build_graph, decompose
+from .structure import MULTIPLICATIVE_THRESHOLD, OUTER_FUNCTIONS, Node, build_graph, decompose
+
+# the outer functions that a root can peel off (see _fit_tree), as sympy functions
+OUTER_SYMPY = {"inv": lambda s: 1 / s, "sqrt": sympy.sqrt, "asin": sympy.asin, "exp": sympy.exp}
 from .surrogate import fit_surrogate
 
 __all__ = ["StructuredRun", "run_structured"]
@@ -54,9 +58,11 @@ class StructuredRun:
 
 
 # alternative trees (keyword arguments of decompose), tried in turn while none gives an exact law
-TREE_VARIANTS: tuple[dict[str, bool], ...] = ({}, {"scaling_first": True}, {"flip_scaling": True})
-# an alternative tree is tried only with at least this many seconds left
+TREE_VARIANTS: tuple[dict[str, bool], ...] = ({}, {"flip_scaling": True}, {"outer_first": True}, {"scaling_first": True})
+# an alternative tree is tried only with at least this many seconds left, and while the structured
+# strategy has used less than this share of the time it started with (the flat strategies need the rest)
 VARIANT_MIN_SECONDS = 8.0
+VARIANT_TIME_SHARE = 0.5
 
 
 def run_structured(
@@ -89,8 +95,9 @@ def run_structured(
     best: tuple[float, StructuredRun] | None = None
     formulas: list[sympy.Expr] = []
     for variant in TREE_VARIANTS:
-        if best is not None and (best[0] <= EXACT_RELATIVE_RMSE * spread or (
-                deadline is not None and deadline - time.perf_counter() < VARIANT_MIN_SECONDS)):
+        now = time.perf_counter()
+        if best is not None and (best[0] <= EXACT_RELATIVE_RMSE * spread or (deadline is not None and (
+                deadline - now < VARIANT_MIN_SECONDS or now - t0 > VARIANT_TIME_SHARE * (deadline - t0)))):
             break
         t1 = time.perf_counter()
         tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=tolerance, **variant)
@@ -98,7 +105,11 @@ def run_structured(
         if tree.kind == "leaf" or tree.describe() in seen:
             continue
         seen.add(tree.describe())
-        run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps)
+        try:
+            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps)
+        except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
+            timings[f"failed tree ({type(exc).__name__}: {exc})"[:120]] = 0.0
+            continue
         for key, value in run.timings.items():
             timings[key] = timings.get(key, 0.0) + value
         formulas.extend(run.formulas)
@@ -107,7 +118,7 @@ def run_structured(
         if best is None or loss < best[0]:
             best = (loss, run)
     if best is None:
-        raise ValueError("no structure found: the flat strategies cover this problem")
+        raise ValueError("no structure found (or no tree gave a formula): the flat strategies cover this problem")
     timings["total"] = time.perf_counter() - t0
     run = best[1]
     return StructuredRun(formulas, run.tree, run.model, run.leaf_formulas, timings)
@@ -123,11 +134,25 @@ def _fit_tree(
     seed: int,
     steps: int,
 ) -> StructuredRun:
-    """Steps 2-4 for one tree: its graph trained on the data, leaf formulas chosen, the law polished."""
-    from .pipeline import polish_formula  # the pipeline imports this module lazily
+    """Steps 2-4 for one tree: its graph trained on the data, leaf formulas chosen, the law polished.
+
+    An outer function at the root (``y = F(inner)``) is peeled off the data instead of trained
+    through: the graph of ``inner`` fits ``F^-1(y)``, which is exact, and never meets F's clamped
+    domain edges (``asin`` near +-1).
+    """
+    from .pipeline import polish_formula, uses_relative_error  # the pipeline imports this module lazily
 
     timings: dict[str, float] = {}
     names = [s.name for s in symbols]
+    data, peeled, whole = (train, val), [], tree
+    while tree.kind == "outer" and tree.outer in OUTER_SYMPY:
+        inverse, allowed = OUTER_FUNCTIONS[tree.outer]
+        if not (allowed(train[1]) and allowed(val[1])):
+            break
+        peeled.append(tree.outer)
+        train, val = (train[0], inverse(train[1])), (val[0], inverse(val[1]))
+        tree = tree.children[0]
+    inner_relative = uses_relative_error(train[1]) if peeled else relative
     X, y = train
     graph, leaves = build_graph(tree, names, seed=seed)
     model = graph.compile()
@@ -154,12 +179,15 @@ def _fit_tree(
         # on the whole formula
         candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed)]
     timings["leaves"] = time.perf_counter() - t1 - timings["graph fit"]
-    chosen = _choose_leaves(model, symbols, candidates, scale, train, val, relative, deadline)
+    chosen = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
     leaf_text = {name: str(e * scale) for name, e in chosen.items()}
     (expr,), _ = model.formula(symbols, overrides={name: [e] for name, e in chosen.items()})
     timings["choice"] = time.perf_counter() - t1 - timings["graph fit"] - timings["leaves"]
-    formulas = polish_formula(expr * scale, symbols, train, val, relative=relative)
-    return StructuredRun(formulas, tree, model, leaf_text, timings)
+    expr = expr * scale
+    for name in reversed(peeled):
+        expr = OUTER_SYMPY[name](expr)
+    formulas = polish_formula(expr, symbols, *data, relative=relative)
+    return StructuredRun(formulas, whole, model, leaf_text, timings)
 
 
 # a leaf's data come from a trained module, fitted only approximately: every formula this close to
@@ -169,6 +197,8 @@ LEAF_TOLERANCE = 1e-3
 LEAF_CANDIDATES = 5
 # powers p of a positive leaf's outputs that are also fitted (then the candidate is fit**(1/p))
 LEAF_POWERS = (-2, -1, 2)
+# a positive leaf output's log is fitted where it exceeds this fraction of its largest size
+LEAF_LOG_FLOOR = 1e-3
 # a 1-D fit explaining less than this share of the leaf's variance is no candidate
 LEAF_MIN_R2 = 0.999
 
@@ -177,7 +207,8 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
     """Formulas for one leaf (in its port symbols), the best fit to the module's outputs first.
 
     A 1-D leaf is one edge: the library's ``c*f(a*u+b)+d`` fits (:func:`~kandisco.symbolic.select.suggest`,
-    a fraction of a second) plus the power law ``c*u**p`` cover it. Larger leaves are small discovery
+    a fraction of a second) of the output, of its powers and of its log, plus the power law ``c*u**p``
+    cover it. Larger leaves are small discovery
     problems (:func:`~kandisco.discover.pipeline.discover` with the flat strategies).
     """
     from .pipeline import FLAT_LIBRARY, default_strategies, discover
@@ -188,17 +219,25 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
     if len(variables) == 1:
         u = Z[:, 0]
 
-        def add_fits(target: np.ndarray, topk: int, power: int = 1) -> None:
-            """Library fits of ``target = out**power``, as candidates for ``out`` itself."""
-            for fit in suggest(u, target, topk=topk, library=FLAT_LIBRARY):
+        def add_fits(target: np.ndarray, topk: int, back: Any = None, where: np.ndarray | None = None) -> None:
+            """Library fits of ``target`` (a transform of ``out``, on the points ``where``), as
+            candidates ``back(fit)`` for ``out``."""
+            keep = where if where is not None else slice(None)
+            for fit in suggest(u[keep], target, topk=topk, library=FLAT_LIBRARY):
                 if fit.r2 >= LEAF_MIN_R2:
-                    expr = _unit_scales(fit.to_sympy(ports[0])) ** sympy.Rational(1, power)
+                    expr = _unit_scales(fit.to_sympy(ports[0]))
+                    expr = back(expr) if back is not None else expr
                     scored.append((formula_rmse(expr, ports, Z, out), expr))
 
         add_fits(out, 2 * LEAF_CANDIDATES)
         if np.all(out > 0):  # (c*f(a*u+b)+d)**(1/p): 1/sqrt(1 - u**2) is no affine f, its -2nd power is
             for p in LEAF_POWERS:
-                add_fits(out**p, 3, p)
+                add_fits(out**p, 3, lambda e, p=p: e ** sympy.Rational(1, p))
+        # exp(c/u + d), a Boltzmann factor: its tail near 0 may come out of the module slightly
+        # negative, so the log is fitted where the output is clearly positive
+        clear = out > LEAF_LOG_FLOOR * np.max(np.abs(out))
+        if clear.mean() > 0.9:
+            add_fits(np.log(out[clear]), 3, sympy.exp, clear)
         if np.all(u > 0) and (np.all(out > 0) or np.all(out < 0)):
             p, c = np.polyfit(np.log(u), np.log(np.abs(out)), 1)
             expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)
@@ -297,3 +336,30 @@ def _warm_start(model: Any, leaves: dict[str, Node], X: torch.Tensor, seed: int,
             continue
         t = torch.as_tensor(target / size, dtype=torch.float64)[:, None]
         model.kans[name].fit(Z, t, steps=20, verbose=False, seed=seed, callback=stop)
+    _scale_outer_inputs(model, X)
+
+
+def _scale_outer_inputs(model: Any, X: torch.Tensor) -> None:
+    """Start each bounded outer function (``asin``, ``exp``) with its input inside its good range.
+
+    The leaves were warm-started at unit size, so the product under an ``asin`` can leave [-1, 1],
+    where the function (and its gradient) is clamped: the joint fit would never recover. The
+    outer edge's inner affine ``a*s + b`` is set to map the signal into [-0.9, 0.9] (``asin``) or
+    to zero mean and unit spread (``exp``).
+    """
+    inputs = model.module_inputs(X)
+    for name, kan in model.kans.items():
+        layer = kan.layers[0]
+        if layer.n_in != 1 or layer.n_out != 1 or int(layer.state[0, 0]) != EDGE_SYMBOLIC:
+            continue
+        function = layer.sym_names[int(layer.sym_index[0, 0])]
+        signal = inputs[name][:, 0]
+        if function == "arcsin":
+            a, b = 0.9 / (float(signal.abs().max()) or 1.0), 0.0
+        elif function == "exp":
+            a = 1.0 / (float(signal.std()) or 1.0)
+            b = -a * float(signal.mean())
+        else:
+            continue
+        with torch.no_grad():
+            layer.sym_params[0, 0, 0], layer.sym_params[0, 0, 1] = a, b
