@@ -129,8 +129,10 @@ def test_scaling_gives_a_power_times_a_function_of_the_ratio():
         # asin(n*sin(theta2)): sin(f) is a product
         ("I.26.2", "outer asin\n  product\n    leaf f(n)\n    leaf f(theta2)"),
         # n0*exp(-m*g*x/(kb*T)): the slice is k*exp(-A), so log of it is a product plus a constant
-        ("I.40.1", "product\n  leaf f(n_0)\n  outer exp\n    outer shift\n      product\n        leaf f(m)\n"
-                   "        leaf f(x)\n        leaf f(T)\n        leaf f(g)\n        leaf f(kb)"),
+        ("I.40.1", (
+            "product\n  leaf f(n_0)\n  outer exp\n    outer shift\n      product\n        leaf f(m)\n"
+            "        leaf f(x)\n        leaf f(T)\n        leaf f(g)\n        leaf f(kb)"
+        )),
     ],
 )
 def test_shifted_products_and_outer_functions(eq_id, expected):

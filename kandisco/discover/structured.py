@@ -33,7 +33,13 @@ from ..symbolic.formula import (
     refit_constants,
 )
 from ..symbolic.select import suggest
-from .structure import MULTIPLICATIVE_THRESHOLD, OUTER_FUNCTIONS, Node, build_graph, decompose
+from .structure import (
+    MULTIPLICATIVE_THRESHOLD,
+    OUTER_FUNCTIONS,
+    Node,
+    build_graph,
+    decompose,
+)
 
 # the outer functions that a root can peel off (see _fit_tree), as sympy functions
 OUTER_SYMPY = {"inv": lambda s: 1 / s, "sqrt": sympy.sqrt, "asin": sympy.asin, "exp": sympy.exp}
@@ -140,7 +146,10 @@ def _fit_tree(
     through: the graph of ``inner`` fits ``F^-1(y)``, which is exact, and never meets F's clamped
     domain edges (``asin`` near +-1).
     """
-    from .pipeline import polish_formula, uses_relative_error  # the pipeline imports this module lazily
+    from .pipeline import (  # the pipeline imports this module lazily
+        polish_formula,
+        uses_relative_error,
+    )
 
     timings: dict[str, float] = {}
     names = [s.name for s in symbols]
