@@ -40,12 +40,12 @@ from .structure import (
     build_graph,
     decompose,
 )
-
-# the outer functions that a root can peel off (see _fit_tree), as sympy functions
-OUTER_SYMPY = {"inv": lambda s: 1 / s, "sqrt": sympy.sqrt, "asin": sympy.asin, "exp": sympy.exp}
 from .surrogate import fit_surrogate
 
 __all__ = ["StructuredRun", "run_structured"]
+
+# the outer functions that a root can peel off (see _fit_tree), as sympy functions
+OUTER_SYMPY = {"inv": lambda s: 1 / s, "sqrt": sympy.sqrt, "asin": sympy.asin, "exp": sympy.exp}
 
 # separability thresholds on a surrogate: at least 4x those for exact functions (its values carry
 # ~0.1-1% error), more for a surrogate whose validation error is larger
