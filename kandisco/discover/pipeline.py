@@ -17,9 +17,9 @@ as a :class:`~kandisco.discover.result.Candidate`. Strategies, simplest first:
   ``y = C * prod x_i^p_i``: power laws become sums in log space;
 * ``additive``: a one-layer KAN, ``y = sum f_i(x_i)``;
 * ``log_additive`` (positive y): ``log y = sum f_i(x_i)``, products of one-variable factors;
-* ``structured`` (three or more variables): structure analysis on a surrogate (separability,
-  symmetries) -> a graph of small KAN modules trained on the data -> one small discovery per
-  module (:mod:`kandisco.discover.structured`);
+* ``structured`` (two or more variables): structure analysis on a surrogate (separability, outer
+  functions, symmetries, scalings) -> a graph of small KAN modules trained on the data -> candidate
+  formulas per module, judged on the data (:mod:`kandisco.discover.structured`);
 * ``general`` / ``general_mult``: two-layer KANs with and without multiplication nodes, trained
   sparse, pruned, refined, auto-symbolic, retrained, over several seeds and penalties.
 
