@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, help="seconds per job (default 60; 10 with --smoke)")
     ap.add_argument("--methods", help=f"comma-separated (default {','.join(METHODS)}; kandisco with --full)")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    ap.add_argument("--noise", help=f"comma-separated noise levels, fractions of std(y) (default {','.join(f'{n:g}' for n in NOISE)})")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="jobs at once (default: number of cores)")
     ap.add_argument("--scheduler", help="Dask scheduler address")
     ap.add_argument("--out", help="output directory (default experiments/results/bench_compare, _feynman100 or _smoke)")
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.budget or budget
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     out = Path(args.out) if args.out else HERE / "results" / name
-    jobs = make_jobs(tasks, methods, NOISE, seeds, budget)
+    noise = [float(n) for n in args.noise.split(",") if n.strip()] if args.noise else NOISE
+    jobs = make_jobs(tasks, methods, noise, seeds, budget)
 
     def progress(row: dict) -> None:
         if row.get("event") == "start":
