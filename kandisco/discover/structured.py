@@ -68,7 +68,7 @@ TREE_VARIANTS: tuple[dict[str, bool], ...] = ({}, {"flip_scaling": True}, {"oute
 # an alternative tree is tried only with at least this many seconds left, and while the structured
 # strategy has used less than this share of the time it started with (the flat strategies need the rest)
 VARIANT_MIN_SECONDS = 8.0
-VARIANT_TIME_SHARE = 0.3
+VARIANT_TIME_SHARE = 0.5
 
 
 def run_structured(
