@@ -163,6 +163,24 @@ def _move(kind: str, xi: np.ndarray, xj: np.ndarray, t: np.ndarray) -> tuple[np.
     return xi * np.exp(t), xj * np.exp(-t)  # times
 
 
+def _invariant_moves(
+    points: np.ndarray, i: int, j: int, kind: str, seed: int, n_points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Random points p, p moved along the invariant curve of ``kind``, p with only x_i or only x_j
+    moved by the same step, the steps t and their scale (a quarter of the smaller range either way)."""
+    rng = np.random.default_rng(seed)
+    p = points[rng.integers(0, len(points), n_points)]
+    if kind in ("times", "divide"):
+        span = np.log(points[:, [i, j]].max(0) / points[:, [i, j]].min(0)).min()
+    else:
+        span = np.ptp(points[:, [i, j]], axis=0).min()
+    t = rng.uniform(-0.25, 0.25, n_points) * span
+    moved, only_i, only_j = p.copy(), p.copy(), p.copy()
+    moved[:, i], moved[:, j] = _move(kind, p[:, i], p[:, j], t)
+    only_i[:, i], only_j[:, j] = moved[:, i], moved[:, j]
+    return p, moved, only_i, only_j, t, float(span)
+
+
 def symmetry_score(
     fn: Fn, points: np.ndarray, i: int, j: int, kind: str, seed: int = 0, n_points: int = 400
 ) -> float:
@@ -176,19 +194,8 @@ def symmetry_score(
     multiplicative = kind in ("times", "divide")
     if multiplicative and not (np.all(points[:, [i, j]] > 0)):
         return float("inf")
-    rng = np.random.default_rng(seed)
-    p = points[rng.integers(0, len(points), n_points)]
-    if multiplicative:
-        span = np.log(points[:, [i, j]].max(0) / points[:, [i, j]].min(0)).min()
-    else:
-        span = np.ptp(points[:, [i, j]], axis=0).min()
-    t = rng.uniform(-0.25, 0.25, n_points) * span
+    p, moved, only_i, only_j, _, _ = _invariant_moves(points, i, j, kind, seed, n_points)
     f0 = fn(p)
-    moved = p.copy()
-    moved[:, i], moved[:, j] = _move(kind, p[:, i], p[:, j], t)
-    only_i, only_j = p.copy(), p.copy()
-    only_i[:, i] = moved[:, i]
-    only_j[:, j] = moved[:, j]
     f_moved = fn(moved)
     both = np.abs(f_moved - f0)
     alone = np.abs(fn(only_i) - f0) + np.abs(fn(only_j) - f0)
@@ -209,13 +216,7 @@ def scaling_score(
     """
     if not np.all(points[:, [i, j]] > 0):
         return float("inf"), 0.0
-    rng = np.random.default_rng(seed)
-    p = points[rng.integers(0, len(points), n_points)]
-    span = np.log(points[:, [i, j]].max(0) / points[:, [i, j]].min(0)).min()
-    t = rng.uniform(-0.25, 0.25, n_points) * span
-    moved, only_i, only_j = p.copy(), p.copy(), p.copy()
-    moved[:, i], moved[:, j] = _move("divide", p[:, i], p[:, j], t)
-    only_i[:, i], only_j[:, j] = moved[:, i], moved[:, j]
+    p, moved, only_i, only_j, t, span = _invariant_moves(points, i, j, "divide", seed, n_points)
     values = [fn(q) for q in (p, moved, only_i, only_j)]
     floor = 0.1 * float(np.median(np.abs(values[0]))) # log|f| near a zero of f is all surrogate error
     keep = np.all([np.abs(v) > floor for v in values], axis=0) & (np.abs(t) > 0.02 * span)
