@@ -121,6 +121,27 @@ def test_scaling_gives_a_power_times_a_function_of_the_ratio():
     assert decompose(fn, points, eq.variables, scaling_first=True).describe() == decompose(fn, points, eq.variables).describe()
 
 
+def test_scaling_with_a_signed_variable_keeps_the_positive_one_as_the_power():
+    # I.6.2b: after theta - theta1 -> u0 (either sign), f(l u0, l sigma) = f/l: sigma^-1 h(u0/sigma),
+    # in both orders (sigma is the only variable a power x**-1 can be taken of)
+    fn, points, eq = _exact("I.6.2b")
+    u0 = sympy.Symbol("theta", real=True) - sympy.Symbol("theta1", real=True)
+    sigma = sympy.Symbol("sigma", real=True)
+    for flip in (False, True):
+        tree = decompose(fn, points, eq.variables, flip_scaling=flip)
+        assert tree.kind == "substitute" and sympy.simplify(tree.definition - u0) == 0, tree.describe()
+        product = tree.children[0]
+        assert product.kind == "product", tree.describe()
+        power, rest = product.children
+        assert power.variables == ["sigma"] and rest.kind == "substitute", tree.describe()
+        assert sympy.simplify(rest.definition - u0 / sigma) == 0, tree.describe()
+        w = np.linspace(-2.0, 2.0, 9)
+        np.testing.assert_allclose(rest.children[0].fn(w[:, None]), np.exp(-(w**2) / 2) / np.sqrt(2 * np.pi), rtol=1e-9)
+    # a signed variable alone does not scale against another signed one
+    signed = np.column_stack([points[:, 1] - 2.0, points[:, 2] - 2.0])
+    assert scaling_score(lambda x: x[:, 0] * x[:, 1], signed, 0, 1)[0] == float("inf")
+
+
 @pytest.mark.parametrize(
     "eq_id, expected",
     [

@@ -7,11 +7,12 @@ from kandisco.discover import discover
 from kandisco.discover.pipeline import FLAT_LIBRARY, Strategy
 from kandisco.discover.structured import (
     _choose_leaves,
+    _implied_leaf_candidates,
     _leaf_candidates,
     run_structured,
 )
 from kandisco.symbolic.equivalence import check_equivalence
-from kandisco.symbolic.formula import float_constants
+from kandisco.symbolic.formula import float_constants, formula_rmse, refit_constants
 
 
 def test_power_view_recovers_a_relativistic_factor(one_torch_thread):
@@ -76,6 +77,14 @@ def test_leaf_candidates_include_the_law_behind_an_approximate_module_output():
     y = sympy.Symbol("b", real=True)
     close = [c for c in cands if c.has(sympy.exp) and abs(float(c.subs(y, 1.0)) - 2.0 * np.exp(-1.5)) < 1e-3]
     assert close, cands
+    # ... and out/u, u/out: u*tanh(u) and the Planck shape u/(exp(u) - 1) are no c*f(a*u+b)+d
+    s = sympy.Symbol("s", real=True)
+    grid = np.linspace(0.2, 3.0, 200)
+    for law in (s * sympy.tanh(s), s / (sympy.exp(s) - 1)):
+        values = sympy.lambdify(s, law)(grid)
+        cands = _leaf_candidates(["s"], grid[:, None], values * (1 + 1e-6 * np.sin(3 * grid)), budget=5.0, seed=0)
+        fits = [refit_constants(c, [s], grid[:, None], values) for c in cands]
+        assert min(formula_rmse(f, [s], grid[:, None], values) for f in fits) < 1e-8, (law, cands)
 
 
 def test_leaves_are_chosen_on_the_data_not_on_the_module_outputs():
@@ -92,6 +101,35 @@ def test_leaves_are_chosen_on_the_data_not_on_the_module_outputs():
     chosen = _choose_leaves(_product_graph(), [x0, x1], candidates, 1.0, (X[:400], y[:400]), (X[400:], y[400:]), False, None)
     assert chosen["A"] is candidates["A"][1]
     assert chosen["B"] is candidates["B"][0]
+
+
+def test_leaf_candidates_implied_by_the_data_recover_a_leaf_its_module_misses():
+    # f = (x0^2 + 0.5) / sqrt(1 - x1^2): module B is only roughly trained, yet with A's formula in
+    # place the data say exactly what B is, and its candidates include the law itself
+    import torch
+
+    from kandisco.discover.structure import Node
+
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.uniform(-1.0, 1.0, 600), rng.uniform(0.1, 0.8, 600)])
+    y = (X[:, 0] ** 2 + 0.5) / np.sqrt(1 - X[:, 1] ** 2)
+    model = _product_graph()
+    rough = 1 / np.sqrt(1 - X[:, 1] ** 2) + 0.01 * np.sin(5 * X[:, 1])
+    model.kans["B"].fit(torch.as_tensor(X[:, 1:]), torch.as_tensor(rough)[:, None], steps=30, verbose=False)
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    u, v = sympy.symbols("u v", real=True)
+    chosen = {"A": float_constants(1.2 * u**2 + 0.61), "B": float_constants(0.9 * v + 1.4)}
+    leaves = {"A": Node("leaf", ["u"]), "B": Node("leaf", ["v"])}
+    found = _implied_leaf_candidates(model, leaves, [x0, x1], chosen, 1.0, (X[:400], y[:400]), False, 0)
+    grid = np.linspace(0.1, 0.8, 50)
+    law = 1 / np.sqrt(1 - grid**2)
+
+    def has_the_law_shape(expr: sympy.Expr) -> bool:  # its constants can be refitted to the law exactly
+        fitted = refit_constants(expr, [v], grid[:, None], law)
+        return formula_rmse(fitted, [v], grid[:, None], law) < 1e-8
+
+    assert any(has_the_law_shape(e) for e in found["B"]), found["B"]
+    assert not any(has_the_law_shape(e) for e in _leaf_candidates(["v"], X[:, 1:], rough, 1.0, 0))
 
 
 def test_structured_strategy_finds_a_function_of_a_ratio(one_torch_thread):

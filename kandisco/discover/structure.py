@@ -170,8 +170,9 @@ def _invariant_moves(
     moved by the same step, the steps t and their scale (a quarter of the smaller range either way)."""
     rng = np.random.default_rng(seed)
     p = points[rng.integers(0, len(points), n_points)]
-    if kind in ("times", "divide"):
-        span = np.log(points[:, [i, j]].max(0) / points[:, [i, j]].min(0)).min()
+    if kind in ("times", "divide"):  # (a scaling moves a signed x_i too: its span is x_j's)
+        cols = [c for c in (i, j) if np.all(points[:, c] > 0)] or [i, j]
+        span = np.log(points[:, cols].max(0) / points[:, cols].min(0)).min()
     else:
         span = np.ptp(points[:, [i, j]], axis=0).min()
     t = rng.uniform(-0.25, 0.25, n_points) * span
@@ -212,9 +213,10 @@ def scaling_score(
 
     Along the ``x_i / x_j`` curve, ``log|f|`` must change by ``p * log l`` for one p at every point;
     the score is the median misfit relative to how much ``log|f|`` changes when x_i or x_j moves
-    alone (0 for a homogeneous f, about 1 or more otherwise). Needs positive x_i, x_j.
+    alone (0 for a homogeneous f, about 1 or more otherwise). Needs a positive x_i or x_j (the
+    other may take either sign: ``h((theta - theta1)/sigma)/sigma``).
     """
-    if not np.all(points[:, [i, j]] > 0):
+    if not (np.all(points[:, i] > 0) or np.all(points[:, j] > 0)):
         return float("inf"), 0.0
     p, moved, only_i, only_j, t, span = _invariant_moves(points, i, j, "divide", seed, n_points)
     values = [fn(q) for q in (p, moved, only_i, only_j)]
@@ -498,8 +500,10 @@ def _scaling_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> N
     if scaling is None:
         return None
     i, j, degree = scaling
-    if opts.flip_scaling:
+    if opts.flip_scaling or not np.all(p.points[:, j] > 0):  # the power x_j**degree needs x_j > 0
         i, j = j, i
+    if not np.all(p.points[:, j] > 0):
+        return None
     sub = _substitute(p, i, j, "divide", f"u{next(counter)}", degree=degree)
     new = sub.names[-1]
     power = Node("leaf", [p.names[j]], fn=lambda x, k=degree: x[:, 0] ** k)
@@ -580,8 +584,10 @@ def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str, degree: f
             j_lo, j_hi = lo[i] - u, hi[i] - u
         elif kind == "plus":  # x_i = u - x_j
             j_lo, j_hi = u - hi[i], u - lo[i]
-        elif kind == "divide":  # x_i = u * x_j
-            j_lo, j_hi = lo[i] / u, hi[i] / u
+        elif kind == "divide":  # x_i = u * x_j (u = 0, from a signed x_i: any x_j will do)
+            zero = u == 0
+            safe = np.where(zero, 1.0, u)
+            j_lo, j_hi = np.where(zero, lo[j], lo[i] / safe), np.where(zero, hi[j], hi[i] / safe)
         else:  # times: x_i = u / x_j
             j_lo, j_hi = u / hi[i], u / lo[i]
         a, b = np.maximum(np.minimum(j_lo, j_hi), lo[j]), np.minimum(np.maximum(j_lo, j_hi), hi[j])

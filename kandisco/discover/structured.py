@@ -31,6 +31,7 @@ from ..symbolic.formula import (
     float_constants,
     formula_rmse,
     refit_constants,
+    to_callable,
 )
 from ..symbolic.select import suggest
 from .structure import (
@@ -61,6 +62,7 @@ class StructuredRun:
     model: Any  # the trained GraphModule
     leaf_formulas: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. trees that gave no formula, and why
 
 
 # alternative trees (keyword arguments of decompose), tried in turn while none gives an exact law
@@ -100,6 +102,7 @@ def run_structured(
     seen: set[str] = set()
     best: tuple[float, StructuredRun] | None = None
     formulas: list[sympy.Expr] = []
+    notes: list[str] = []
     for variant in TREE_VARIANTS:
         now = time.perf_counter()
         if best is not None and (best[0] <= EXACT_RELATIVE_RMSE * spread or (deadline is not None and (
@@ -114,7 +117,7 @@ def run_structured(
         try:
             run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
-            timings[f"failed tree ({type(exc).__name__}: {exc})"[:120]] = 0.0
+            notes.append(f"tree failed ({type(exc).__name__}: {exc}):\n{tree.describe(1)}")
             continue
         for key, value in run.timings.items():
             timings[key] = timings.get(key, 0.0) + value
@@ -127,7 +130,7 @@ def run_structured(
         raise ValueError("no structure found (or no tree gave a formula): the flat strategies cover this problem")
     timings["total"] = time.perf_counter() - t0
     run = best[1]
-    return StructuredRun(formulas, run.tree, run.model, run.leaf_formulas, timings)
+    return StructuredRun(formulas, run.tree, run.model, run.leaf_formulas, timings, notes)
 
 
 def _fit_tree(
@@ -176,6 +179,7 @@ def _fit_tree(
 
     inputs = model.module_inputs(Xt)
     candidates: dict[str, list[sympy.Expr]] = {}
+    missing: list[str] = []
     for n, (name, leaf) in enumerate(leaves.items()):
         remaining = (deadline - time.perf_counter()) if deadline is not None else 20.0 * (len(leaves) - n)
         # small problems: a few seconds each (1-D leaves need no search: see _leaf_candidates)
@@ -186,9 +190,26 @@ def _fit_tree(
         # constants as floats: the leaf's are gauge-dependent (a factor can move between the leaves of
         # a product) and fitted to a module, not to the data, so they are refitted and snapped only
         # on the whole formula
-        candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed)]
+        try:
+            candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed)]
+        except ValueError:
+            missing.append(name)
+    if missing:  # a module that learned no library shape: the data may still say what its leaf is
+        if len(missing) > 1:
+            raise ValueError(f"no formula fits leaves {', '.join(missing)}")
+        others = {k: v[0] for k, v in candidates.items()}
+        implied = _implied_leaf_candidates(model, {missing[0]: leaves[missing[0]]}, symbols, others, scale, train, inner_relative, seed)
+        if missing[0] not in implied:
+            raise ValueError(f"no formula fits leaf {', '.join(leaves[missing[0]].variables)}")
+        candidates.update(implied)
     timings["leaves"] = time.perf_counter() - t1 - timings["graph fit"]
     chosen = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
+    if not _nearly_exact(model, symbols, chosen, scale, train, val, inner_relative):
+        implied = _implied_leaf_candidates(model, leaves, symbols, chosen, scale, train, inner_relative, seed)
+        for name, cands in implied.items():
+            candidates[name] = list(dict.fromkeys(cands + candidates[name]))[: 2 * LEAF_CANDIDATES]
+        if implied:
+            chosen = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
     leaf_text = {name: str(e * scale) for name, e in chosen.items()}
     (expr,), _ = model.formula(symbols, overrides={name: [e] for name, e in chosen.items()})
     timings["choice"] = time.perf_counter() - t1 - timings["graph fit"] - timings["leaves"]
@@ -217,7 +238,7 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
 
     A 1-D leaf is one edge: the library's ``c*f(a*u+b)+d`` fits (:func:`~kandisco.symbolic.select.suggest`,
     a fraction of a second) of the output, of its powers and of its log, plus the power law ``c*u**p``
-    cover it. Larger leaves are small discovery
+    cover it, and for a positive ``u`` fits of ``out/u`` and ``u/out``. Larger leaves are small discovery
     problems (:func:`~kandisco.discover.pipeline.discover` with the flat strategies).
     """
     from .pipeline import FLAT_LIBRARY, default_strategies, discover
@@ -247,6 +268,10 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
         clear = out > LEAF_LOG_FLOOR * np.max(np.abs(out))
         if clear.mean() > 0.9:
             add_fits(np.log(out[clear]), 3, sympy.exp, clear)
+        if np.all(u > 0):  # u*g(u) and u/g(u): u*tanh(u) and u/(exp(u) - 1) (Planck) are no c*f(a*u+b)+d
+            add_fits(out / u, 3, lambda e: ports[0] * e)
+            if np.all(out > 0) or np.all(out < 0):
+                add_fits(u / out, 3, lambda e: ports[0] / e)
         if np.all(u > 0) and (np.all(out > 0) or np.all(out < 0)):
             p, c = np.polyfit(np.log(u), np.log(np.abs(out)), 1)
             expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)
@@ -271,6 +296,77 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
         if not e.free_symbols <= set(ports):
             raise ValueError(f"leaf formula {e} has unexpected symbols")
     return unique
+
+
+# a chosen law already this close (relative RMSE on validation) needs no data-implied leaf targets
+IMPLIED_SKIP_RMSE = 1e-7
+# points where the law's slope in a leaf is below this share of its median size imply nothing reliable
+IMPLIED_MIN_SLOPE = 0.05
+
+
+def _nearly_exact(
+    model: Any,
+    symbols: Sequence[sympy.Symbol],
+    chosen: dict[str, sympy.Expr],
+    scale: float,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    relative: bool,
+) -> bool:
+    """Whether the law with the ``chosen`` leaves, its constants refitted, is already (nearly) exact."""
+    spread = 1.0 if relative else (float(np.std(val[1])) or 1.0)
+    (current,), _ = model.formula(symbols, overrides={k: [v] for k, v in chosen.items()})
+    current = refit_constants(current * scale, symbols, *train, relative=relative)
+    return formula_rmse(current, symbols, *val, relative) <= IMPLIED_SKIP_RMSE * spread
+
+
+def _implied_leaf_candidates(
+    model: Any,
+    leaves: dict[str, Node],
+    symbols: Sequence[sympy.Symbol],
+    chosen: dict[str, sympy.Expr],
+    scale: float,
+    train: tuple[np.ndarray, np.ndarray],
+    relative: bool,
+    seed: int,
+) -> dict[str, list[sympy.Expr]]:
+    """Candidates for each 1-D leaf of ``leaves`` fitted to what the *data* say it is, not to its module.
+
+    A module is only ~0.1-1% accurate, too little to tell ``1/sqrt(1-u**2)`` from a bent look-alike.
+    But where the law is linear in a leaf (sums and products above it), with the other leaves'
+    formulas (``chosen``) in place: ``y = alpha(x)*leaf + beta(x)``, so ``leaf = (y - beta)/alpha``
+    point by point. The other leaves' constants are first refitted on the data, with this leaf held
+    at its module's outputs.
+    """
+    X, y = train
+    inputs = model.module_inputs(torch.as_tensor(X, dtype=torch.float64))
+    hole = sympy.Symbol("_leaf_value", real=True)
+    found: dict[str, list[sympy.Expr]] = {}
+    for name, leaf in leaves.items():
+        if len(leaf.variables) != 1:
+            continue
+        (expr,), _ = model.formula(symbols, overrides={**{k: [v] for k, v in chosen.items()}, name: [hole]})
+        expr = expr * scale
+        if hole not in expr.free_symbols or sympy.diff(expr, hole, 2) != 0:
+            continue  # an outer function above the leaf: not linear in it
+        with torch.no_grad():
+            module = model.kans[name](inputs[name])[:, 0].numpy()
+        extended = [*symbols, hole]
+        expr = refit_constants(expr, extended, np.column_stack([X, module]), y, relative=relative)
+        alpha = to_callable(sympy.diff(expr, hole), symbols)(X)
+        beta = to_callable(expr.subs(hole, 0), symbols)(X)
+        with np.errstate(all="ignore"):
+            target = (y - beta) / alpha
+        keep = np.isfinite(target) & (np.abs(alpha) > IMPLIED_MIN_SLOPE * np.median(np.abs(alpha)))
+        if keep.mean() < 0.5:
+            continue
+        Z = inputs[name].numpy()[keep]
+        try:
+            cands = _leaf_candidates(leaf.variables, Z, target[keep], 0.0, seed)
+        except ValueError:
+            continue
+        found[name] = [float_constants(e) for e in cands]
+    return found
 
 
 def _unit_scales(expr: sympy.Expr) -> sympy.Expr:
