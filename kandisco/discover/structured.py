@@ -34,6 +34,7 @@ from ..symbolic.formula import (
     to_callable,
 )
 from ..symbolic.select import suggest
+from .factor import shifted_product
 from .structure import (
     MULTIPLICATIVE_THRESHOLD,
     OUTER_FUNCTIONS,
@@ -173,7 +174,7 @@ def _fit_tree(
     yt = torch.as_tensor(y / scale, dtype=torch.float64)[:, None]
     stop = (lambda step, loss: time.perf_counter() > deadline) if deadline is not None else None
     t1 = time.perf_counter()
-    _warm_start(model, leaves, Xt, seed, stop)
+    _warm_start(model, tree, leaves, Xt, yt, seed, stop)
     model.fit(Xt, yt, steps=steps, verbose=False, seed=seed, callback=stop)
     timings["graph fit"] = time.perf_counter() - t1
 
@@ -238,8 +239,10 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
 
     A 1-D leaf is one edge: the library's ``c*f(a*u+b)+d`` fits (:func:`~kandisco.symbolic.select.suggest`,
     a fraction of a second) of the output, of its powers and of its log, plus the power law ``c*u**p``
-    cover it, and for a positive ``u`` fits of ``out/u`` and ``u/out``. Larger leaves are small discovery
-    problems (:func:`~kandisco.discover.pipeline.discover` with the flat strategies).
+    cover it, and for a positive ``u`` fits of ``out/u`` and ``u/out``. A 2-D leaf gets ``c + g*h``
+    candidates (:func:`_shifted_product_candidates`); larger leaves, and a 2-D leaf that is no such
+    product, are small discovery problems (:func:`~kandisco.discover.pipeline.discover` with the
+    flat strategies) when ``budget`` is positive.
     """
     from .pipeline import FLAT_LIBRARY, default_strategies, discover
 
@@ -277,12 +280,16 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
             expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)
             scored.append((formula_rmse(expr, ports, Z, out), expr))
     else:
-        data = load_dataset((Z, out), feature_names=list(variables), target_name="leaf")
-        plan = default_strategies(data, seed, structured=False)
-        res = discover(data, budget_seconds=budget, seed=seed, strategies=plan, stop_at=3e-6)
-        for cand in res.pareto:
-            expr = cand.expr(res.features)
-            scored.append((cand.loss, expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})))
+        if len(variables) == 2:
+            scored.extend(_shifted_product_candidates(variables, Z, out, seed))
+        factored = any(loss <= FACTORED_TOLERANCE * spread for loss, _ in scored)
+        if budget > 0 and not factored:
+            data = load_dataset((Z, out), feature_names=list(variables), target_name="leaf")
+            plan = default_strategies(data, seed, structured=False)
+            res = discover(data, budget_seconds=budget, seed=seed, strategies=plan, stop_at=3e-6)
+            for cand in res.pareto:
+                expr = cand.expr(res.features)
+                scored.append((cand.loss, expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})))
     scored = [(loss, e) for loss, e in scored if np.isfinite(loss)]
     if not scored:
         raise ValueError(f"no formula fits leaf {', '.join(variables)}")
@@ -330,7 +337,7 @@ def _implied_leaf_candidates(
     relative: bool,
     seed: int,
 ) -> dict[str, list[sympy.Expr]]:
-    """Candidates for each 1-D leaf of ``leaves`` fitted to what the *data* say it is, not to its module.
+    """Candidates for each 1-D or 2-D leaf of ``leaves`` fitted to what the *data* say it is, not to its module.
 
     A module is only ~0.1-1% accurate, too little to tell ``1/sqrt(1-u**2)`` from a bent look-alike.
     But where the law is linear in a leaf (sums and products above it), with the other leaves'
@@ -343,8 +350,8 @@ def _implied_leaf_candidates(
     hole = sympy.Symbol("_leaf_value", real=True)
     found: dict[str, list[sympy.Expr]] = {}
     for name, leaf in leaves.items():
-        if len(leaf.variables) != 1:
-            continue
+        if len(leaf.variables) > 2:
+            continue  # 2-D leaves get c + g*h candidates (no flat search on the implied values)
         (expr,), _ = model.formula(symbols, overrides={**{k: [v] for k, v in chosen.items()}, name: [hole]})
         expr = expr * scale
         if hole not in expr.free_symbols or sympy.diff(expr, hole, 2) != 0:
@@ -367,6 +374,39 @@ def _implied_leaf_candidates(
             continue
         found[name] = [float_constants(e) for e in cands]
     return found
+
+
+# a 2-D leaf's c + g*h candidates this close (relative to its spread) make its flat search unneeded
+FACTORED_TOLERANCE = 1e-4
+# 1-D formulas per factor combined into c + g*h candidates
+FACTOR_CANDIDATES = 2
+# a factorisation worse than this (relative RMS) is no c + g*h
+LEAF_FACTOR_MAX_ERROR = 1e-2
+
+
+def _shifted_product_candidates(
+    variables: Sequence[str], Z: np.ndarray, out: np.ndarray, seed: int
+) -> list[tuple[float, sympy.Expr]]:
+    """``c + g(a)*h(b)`` candidates for a 2-D leaf (:func:`~.factor.shifted_product`), scored on ``out``.
+
+    ``g`` and ``h`` come out of the factorisation point by point; each gets 1-D formulas, and the
+    best few of each are combined.
+    """
+    fit = shifted_product(Z[:, 0], Z[:, 1], out)
+    if not np.isfinite(fit.relative_error) or fit.relative_error > LEAF_FACTOR_MAX_ERROR:
+        return []
+    ports = [sympy.Symbol(v, real=True) for v in variables]
+    try:
+        g = _leaf_candidates(variables[:1], Z[:, :1], fit.g, 0.0, seed)[:FACTOR_CANDIDATES]
+        h = _leaf_candidates(variables[1:], Z[:, 1:], fit.h, 0.0, seed)[:FACTOR_CANDIDATES]
+    except ValueError:
+        return []
+    scored = []
+    for eg in g:
+        for eh in h:
+            expr = sympy.Float(fit.offset) + eg * eh
+            scored.append((formula_rmse(expr, ports, Z, out), expr))
+    return scored
 
 
 def _unit_scales(expr: sympy.Expr) -> sympy.Expr:
@@ -423,12 +463,14 @@ def _choose_leaves(
     return choice
 
 
-def _warm_start(model: Any, leaves: dict[str, Node], X: torch.Tensor, seed: int, stop: Any) -> None:
+def _warm_start(
+    model: Any, tree: Node, leaves: dict[str, Node], X: torch.Tensor, y: torch.Tensor, seed: int, stop: Any
+) -> None:
     """Fit each leaf module to its surrogate slice (scaled to unit size) before the joint fit.
 
     A product of several modules trained from scratch rarely finds the law (each factor's gradient
     is scaled by all the others); started from the right shapes, the joint fit only has to settle
-    the constants that the slices leave open.
+    the constants that the slices leave open. A product's size and sign are set here too.
     """
     inputs = model.module_inputs(X)
     for name, leaf in leaves.items():
@@ -442,6 +484,37 @@ def _warm_start(model: Any, leaves: dict[str, Node], X: torch.Tensor, seed: int,
         t = torch.as_tensor(target / size, dtype=torch.float64)[:, None]
         model.kans[name].fit(Z, t, steps=20, verbose=False, seed=seed, callback=stop)
     _scale_outer_inputs(model, X)
+    _match_product_scale(model, tree, leaves, X, y)
+
+
+def _match_product_scale(model: Any, tree: Node, leaves: dict[str, Node], X: torch.Tensor, y: torch.Tensor) -> None:
+    """Scale one factor of a product root so the warm-started law matches ``y`` in size and sign.
+
+    Each slice carries the sign of the others at the reference point: four factors can start as
+    ``-f``, and the joint fit would have to pass one factor through zero to flip it (it stalls
+    there instead). The least-squares factor ``k = <y, m>/<m, m>`` is moved into one leaf module.
+    """
+    factor = _linear_leaf(tree)
+    name = next((n for n, leaf in leaves.items() if leaf is factor), None)
+    if name is None:
+        return
+    with torch.no_grad():
+        m = model(X)[:, 0]
+        k = float((m * y[:, 0]).sum() / (m * m).sum())
+        if not np.isfinite(k) or k == 0:
+            return
+        kan = model.kans[name]  # its output node's affine node_scale * v + node_bias, times k
+        kan.node_scale[-1].mul_(k)
+        kan.node_bias[-1].mul_(k)
+
+
+def _linear_leaf(tree: Node) -> Node | None:
+    """A leaf that the output is proportional to (reached through products and substitutions only)."""
+    if tree.kind == "leaf":
+        return tree
+    if tree.kind not in ("product", "substitute"):
+        return None
+    return next((leaf for c in tree.children if (leaf := _linear_leaf(c)) is not None), None)
 
 
 def _scale_outer_inputs(model: Any, X: torch.Tensor) -> None:
