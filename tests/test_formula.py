@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import sympy
 
+from kandisco.symbolic.equivalence import check_equivalence
 from kandisco.symbolic.formula import (
     complexity,
     factor_powered_sums,
@@ -146,6 +147,36 @@ def test_a_scale_inside_a_powered_sum_moves_out_so_the_law_snaps():
     # a sum with an exact coefficient has no redundant scale: left alone
     exact_term = sympy.sqrt(c + F(0.5))
     assert factor_powered_sums(exact_term) == exact_term
+
+
+def test_a_scale_split_between_a_factor_and_a_multiplied_sum_moves_out_so_the_law_snaps():
+    # II.36.38 as the structured strategy left it: 1.5599*mom * (0.64107*H + 0.64107*M*alpha/(eps*c^2)),
+    # whose product of scales is 1: neither snaps alone, the product does
+    mom, H, M, al, eps, c, T, kb = sympy.symbols("mom H M alpha epsilon c T kb", positive=True)
+    symbols = [mom, H, M, al, eps, c, T, kb]
+    F = sympy.Float
+    found = (F(1.55988360964241) * mom) * (F(0.641073471006753) * H + F(0.641073471006753) * M * al / (c**2 * eps)) / (T * kb)
+    factored = merge_numeric_factors(factor_powered_sums(found))
+    assert len(factored.atoms(sympy.Float)) == 1
+    rng = np.random.default_rng(6)
+    X = rng.uniform(1, 5, size=(300, len(symbols)))
+    truth = mom * (H + M * al / (eps * c**2)) / (kb * T)
+    y = sympy.lambdify(symbols, truth)(*X.T)
+    assert snap_constants(factored, symbols, X[150:], y[150:], refit_on=(X[:150], y[:150])) == truth
+
+
+def test_tidy_writes_the_root_of_a_reciprocal_as_a_reciprocal_root():
+    # I.34.14 came out as omega*sqrt(c + v)*sqrt(1/(c - v)), which sympy does not match to the
+    # truth's (1 + v/c)/sqrt(1 - v^2/c^2)*omega
+    from kandisco.discover.pipeline import _tidy
+
+    c, v, w = sympy.symbols("c v omega", positive=True)
+    tidy = _tidy(w * sympy.sqrt(c + v) * sympy.sqrt(1 / (c - v)))
+    assert tidy == w * sympy.sqrt(c + v) / sympy.sqrt(c - v)
+    truth = (1 + v / c) / sympy.sqrt(1 - v**2 / c**2) * w
+    ranges = {"c": (3.0, 10.0), "v": (1.0, 2.0), "omega": (1.0, 5.0)}
+    assert check_equivalence(tidy, truth, ranges).recovered
+    assert not check_equivalence(w * sympy.sqrt(c + v) * sympy.sqrt(1 / (c - v)), truth, ranges).recovered
 
 
 def test_simplify_capped_and_exports():

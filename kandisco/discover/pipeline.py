@@ -183,10 +183,13 @@ def polish_formula(
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Cheap normalisation: merge powers and logs (symbols are positive where the data are), and
-    take redundant scales out of powered sums (:func:`factor_powered_sums`)."""
+    """Cheap normalisation: merge powers and logs (symbols are positive where the data are;
+    ``sqrt(1/x)`` -> ``1/sqrt(x)``), and take redundant scales out of powered and multiplied sums
+    (:func:`factor_powered_sums`)."""
     try:
         expr = sympy.powsimp(sympy.expand_log(expr, force=True), force=True)
+        # (1/x)**e -> x**-e: equal for x > 0, and both complex otherwise (not sqrt(x**2) -> x)
+        expr = expr.replace(lambda e: e.is_Pow and e.base.is_Pow and e.base.exp == -1, lambda e: e.base.base ** (-e.exp))
     except (TypeError, ValueError, RecursionError):
         pass
     return merge_numeric_factors(factor_powered_sums(expr))

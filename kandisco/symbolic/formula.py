@@ -288,7 +288,8 @@ def merge_numeric_factors(expr: sympy.Expr) -> sympy.Expr:
 
 
 def factor_powered_sums(expr: sympy.Expr) -> sympy.Expr:
-    """Move a float scale out of every powered sum: ``k/sqrt(a*X - a)`` -> ``(k/sqrt(a))/sqrt(X - 1)``.
+    """Move a float scale out of every powered or multiplied sum: ``k/sqrt(a*X - a)`` ->
+    ``(k/sqrt(a))/sqrt(X - 1)``, ``k*m*(a*H + a*M)`` -> ``(k*a)*m*(H + M)``.
 
     ``k`` and ``a`` there are one constant in two: a refit cannot tell them apart and neither
     snaps alone. Only sums whose coefficients are all floats have the redundancy; the scale taken
@@ -298,13 +299,27 @@ def factor_powered_sums(expr: sympy.Expr) -> sympy.Expr:
         return expr
     args = [factor_powered_sums(a) for a in expr.args]
     if expr.is_Pow and args[0].is_Add:
-        terms = [t.as_coeff_Mul() for t in args[0].args]
-        if all(isinstance(c, sympy.Float) and c != 0 for c, _ in terms):  # one exact term: no redundancy
-            scale = max(abs(c) for c, _ in terms)
-            unit = {scale: sympy.Integer(1), -scale: sympy.Integer(-1)}
-            inner = sympy.Add(*[unit.get(c, c / scale) * rest for c, rest in terms])
-            return scale ** args[1] * inner ** args[1]
+        split = _float_scale(args[0])
+        if split is not None:
+            return split[0] ** args[1] * split[1] ** args[1]
+    if expr.is_Mul and any(a.is_Add for a in args):
+        parts: list[sympy.Expr] = []
+        for a in args:
+            split = _float_scale(a) if a.is_Add else None
+            parts.extend(split if split is not None else [a])
+        return sympy.Mul(*parts)
     return expr.func(*args)
+
+
+def _float_scale(total: sympy.Expr) -> tuple[sympy.Float, sympy.Expr] | None:
+    """``(scale, total / scale)`` for a sum whose coefficients are all floats; None otherwise
+    (one exact term: no redundancy)."""
+    terms = [t.as_coeff_Mul() for t in total.args]
+    if not all(isinstance(c, sympy.Float) and c != 0 for c, _ in terms):
+        return None
+    scale = max(abs(c) for c, _ in terms)
+    unit = {scale: sympy.Integer(1), -scale: sympy.Integer(-1)}
+    return scale, sympy.Add(*[unit.get(c, c / scale) * rest for c, rest in terms])
 
 
 def float_constants(expr: sympy.Expr) -> sympy.Expr:
