@@ -69,6 +69,13 @@ def test_leaf_candidates_include_the_law_behind_an_approximate_module_output():
     rel = 1 / np.sqrt(1 - w**2) * (1 + 2e-5 * np.cos(7 * w))
     cands = _leaf_candidates(["w"], w[:, None], rel, budget=5.0, seed=0)
     assert any(c.has(sympy.Pow) and any(p.exp == sympy.Rational(-1, 2) for p in c.atoms(sympy.Pow)) for c in cands), cands
+    # ... square roots among them: u^4/(u^2 - 1)^2 is (1/u^2 - 1)^-2
+    q = np.linspace(0.2, 0.7, 400)
+    resonance = q**4 / (q**2 - 1) ** 2 * (1 + 2e-5 * np.cos(7 * q))
+    cands = _leaf_candidates(["q"], q[:, None], resonance, budget=5.0, seed=0)
+    qs = sympy.Symbol("q", real=True)
+    exact = q**4 / (q**2 - 1) ** 2
+    assert any(formula_rmse(refit_constants(c, [qs], q[:, None], exact), [qs], q[:, None], exact) < 1e-9 for c in cands), cands
     # ... and its log: a Boltzmann factor exp(-c/u), whose tail the module renders slightly negative
     b = np.linspace(0.1, 3.0, 400)
     boltzmann = 2.0 * np.exp(-1.5 / b) + 3e-5 * np.sin(5 * b) - 2e-5

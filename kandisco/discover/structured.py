@@ -227,7 +227,7 @@ def _fit_tree(
 LEAF_TOLERANCE = 1e-3
 LEAF_CANDIDATES = 5
 # powers p of a positive leaf's outputs that are also fitted (then the candidate is fit**(1/p))
-LEAF_POWERS = (-2, -1, 2)
+LEAF_POWERS = (sympy.Integer(-2), sympy.Integer(-1), sympy.Integer(2), sympy.Rational(1, 2), sympy.Rational(-1, 2))
 # a positive leaf output's log is fitted where it exceeds this fraction of its largest size
 LEAF_LOG_FLOOR = 1e-3
 # a 1-D fit explaining less than this share of the leaf's variance is no candidate
@@ -264,8 +264,8 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
 
         add_fits(out, 2 * LEAF_CANDIDATES)
         if np.all(out > 0):  # (c*f(a*u+b)+d)**(1/p): 1/sqrt(1 - u**2) is no affine f, its -2nd power is
-            for p in LEAF_POWERS:
-                add_fits(out**p, 3, lambda e, p=p: e ** sympy.Rational(1, p))
+            for p in LEAF_POWERS:  # (u^2/(1 - u^2))^2 (Feynman I.32.17) has the -1/2 power 1/u^2 - 1
+                add_fits(out ** float(p), 3, lambda e, p=p: e ** (1 / p))
         # exp(c/u + d), a Boltzmann factor: its tail near 0 may come out of the module slightly
         # negative, so the log is fitted where the output is clearly positive
         clear = out > LEAF_LOG_FLOOR * np.max(np.abs(out))
