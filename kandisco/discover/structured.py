@@ -392,7 +392,10 @@ def _shifted_product_candidates(
     ``g`` and ``h`` come out of the factorisation point by point; each gets 1-D formulas, and the
     best few of each are combined.
     """
-    fit = shifted_product(Z[:, 0], Z[:, 1], out)
+    try:
+        fit = shifted_product(Z[:, 0], Z[:, 1], out)
+    except (ValueError, np.linalg.LinAlgError):  # e.g. too few distinct points for the splines
+        return []
     if not np.isfinite(fit.relative_error) or fit.relative_error > LEAF_FACTOR_MAX_ERROR:
         return []
     ports = [sympy.Symbol(v, real=True) for v in variables]
