@@ -271,14 +271,14 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
         clear = out > LEAF_LOG_FLOOR * np.max(np.abs(out))
         if clear.mean() > 0.9:
             add_fits(np.log(out[clear]), 3, sympy.exp, clear)
+        one_sign = bool(np.all(out > 0) or np.all(out < 0))
         if np.all(u > 0):  # u*g(u) and u/g(u): u*tanh(u) and u/(exp(u) - 1) (Planck) are no c*f(a*u+b)+d
             add_fits(out / u, 3, lambda e: ports[0] * e)
-            if np.all(out > 0) or np.all(out < 0):
+            if one_sign:
                 add_fits(u / out, 3, lambda e: ports[0] / e)
-        if np.all(u > 0) and (np.all(out > 0) or np.all(out < 0)):
-            p, c = np.polyfit(np.log(u), np.log(np.abs(out)), 1)
-            expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)
-            scored.append((formula_rmse(expr, ports, Z, out), expr))
+                p, c = np.polyfit(np.log(u), np.log(np.abs(out)), 1)  # the power law c*u**p
+                expr = float(np.sign(out[0]) * np.exp(c)) * ports[0] ** sympy.Float(p)
+                scored.append((formula_rmse(expr, ports, Z, out), expr))
     else:
         if len(variables) == 2:
             scored.extend(_shifted_product_candidates(variables, Z, out, seed))
