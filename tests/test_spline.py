@@ -17,8 +17,15 @@ def _scipy_bases(x: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+@pytest.fixture(params=["dense", "local"])
+def basis_path(request, monkeypatch):
+    """Run a test once with whole-tensor Cox-de Boor and once with local de Boor evaluation."""
+    monkeypatch.setattr(spline, "DENSE_MAX_KNOTS", 10**6 if request.param == "dense" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
-def test_bases_match_scipy_on_random_nonuniform_knots(k):
+def test_bases_match_scipy_on_random_nonuniform_knots(k, basis_path):
     rng = np.random.default_rng(k)
     G, n_in = 9, 3
     knots = np.sort(rng.uniform(-3, 4, size=(n_in, G + 2 * k + 1)), axis=1)
@@ -32,6 +39,40 @@ def test_bases_match_scipy_on_random_nonuniform_knots(k):
         np.testing.assert_allclose(got[:, i, :], ref, atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_derivatives_match_scipy(k, basis_path):
+    """d/dx and d2/dx2 of a spline through autograd (the PDE-loss path) equal scipy's derivatives."""
+    rng = np.random.default_rng(10 + k)
+    G = 12
+    t = np.sort(rng.uniform(-2, 3, G + 2 * k + 1))
+    c = rng.normal(size=G + k)
+    x = rng.uniform(t[k], t[G + k], 400)  # scipy's base interval (the data range)
+    x = x[np.min(np.abs(x[:, None] - t[None, :]), axis=1) > 1e-6]  # derivatives jump at knots for small k
+    xt = torch.tensor(x)[:, None].requires_grad_(True)
+    y = spline.bspline_basis(xt, torch.tensor(t)[None], k)[:, 0, :] @ torch.tensor(c)  # (batch,)
+    d1 = torch.autograd.grad(y.sum(), xt, create_graph=True)[0]
+    d2 = torch.autograd.grad(d1.sum(), xt)[0]
+    ref = BSpline(t, c, k, extrapolate=False)
+    np.testing.assert_allclose(y.detach().numpy(), ref(x), atol=1e-11)
+    np.testing.assert_allclose(d1[:, 0].detach().numpy(), ref.derivative(1)(x), atol=1e-9)
+    np.testing.assert_allclose(d2[:, 0].numpy(), ref.derivative(2)(x), atol=1e-7)
+
+
+def test_both_basis_paths_give_the_same_gradients(monkeypatch):
+    """Dense and local evaluation agree on values and on first-order gradients (the training path)."""
+    g = torch.Generator().manual_seed(5)
+    grid = spline.grid_from_samples(torch.randn(300, 3, generator=g, dtype=torch.float64), 20, 3)
+    x = (torch.randn(500, 3, generator=g, dtype=torch.float64) * 1.5).requires_grad_(True)
+    w = torch.randn(500, 3, 23, generator=g, dtype=torch.float64)
+    results = []
+    for limit in (10**6, 0):
+        monkeypatch.setattr(spline, "DENSE_MAX_KNOTS", limit)
+        basis = spline.bspline_basis(x, grid, 3)
+        results.append((basis.detach(), torch.autograd.grad((basis * w).sum(), x)[0]))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-13, rtol=0)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=1e-10, rtol=1e-10)
+
+
 def test_bases_match_scipy_design_matrix_float32():
     rng = np.random.default_rng(7)
     k, G = 3, 6
@@ -43,7 +84,7 @@ def test_bases_match_scipy_design_matrix_float32():
     np.testing.assert_allclose(got[:, 0].numpy(), ref, atol=2e-5)
 
 
-def test_partition_of_unity_inside_and_zero_outside():
+def test_partition_of_unity_inside_and_zero_outside(basis_path):
     low, high = torch.tensor([-2.0, 100.0], dtype=torch.float64), torch.tensor([5.0, 1000.0], dtype=torch.float64)
     grid = spline.uniform_grid(low, high, 7, 3)
     x = low + (high - low) * torch.rand(1000, 2, dtype=torch.float64)

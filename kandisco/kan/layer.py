@@ -7,11 +7,11 @@ Every edge is in exactly one state (the design's "one edge, one state"):
   ``(a, b, c, d)``; the spline weights of the edge are masked out;
 * **pruned**: ``phi = 0`` (mask 0).
 
-The spline path is one matmul over ``(batch, n_in * (G + k))`` against the masked coefficients, as
-efficient-kan does; the ``(batch, n_out, n_in)`` tensor of edge values is only built when asked for
+The spline path is one matmul of the masked coefficients against the knot-major bases
+``(n_in * (G + k), batch)``, as efficient-kan does; the ``(batch, n_out, n_in)`` tensor of edge values is only built when asked for
 (:meth:`KANLayer.edge_values`). Symbolic edges are evaluated only for the edges that are symbolic,
 grouped by function. ``forward`` never writes to the module's parameters, buffers or settings (it
-only memoises the padded knots of the current grid).
+only memoises knot tables of the current grid).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class KANLayer(nn.Module):
         self.register_buffer("sym_index", torch.full((n_out, n_in), -1, dtype=torch.long))
         self.sym_names: list[str] = []  # index -> function name, for sym_index
         self.sym_functions: dict[str, object] = {}  # name -> SymbolicFunction (has .safe_torch_fn)
-        self.__dict__["_knot_cache"] = None  # memo of padded knots (see _padded_knots), not state
+        self.__dict__["_knot_cache"] = None  # memo of knot tables (see _knot_tables), not state
 
     # ------------------------------------------------------------------ state
     @property
@@ -130,8 +130,8 @@ class KANLayer(nn.Module):
             self.sym_index[j, i] = -1
 
     # ---------------------------------------------------------------- forward
-    def _padded_knots(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """:func:`spline.pad_knots` of the current grid, recomputed only when the grid changes.
+    def _knot_tables(self) -> spline.KnotTables:
+        """:func:`spline.knot_tables` of the current grid, recomputed only when the grid changes.
 
         A cache, not state: keyed on the grid tensor's identity and version counter, so in-place
         loads (``load_state_dict``) and replacements (grid updates) both invalidate it.
@@ -139,7 +139,7 @@ class KANLayer(nn.Module):
         key = (id(self.grid), self.grid._version)
         cache = self.__dict__.get("_knot_cache")
         if cache is None or cache[0] != key:
-            cache = (key, spline.pad_knots(self.grid, self.k))
+            cache = (key, spline.knot_tables(self.grid, self.k))
             self.__dict__["_knot_cache"] = cache
         return cache[1]
 
@@ -152,11 +152,12 @@ class KANLayer(nn.Module):
         if spline_w is None or bool(spline_w.any()):
             w_base = self.scale_base if spline_w is None else self.scale_base * spline_w
             w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
-            basis = spline.bspline_basis(x, self.grid, self.k, self._padded_knots())  # (batch, in, G+k)
-            weight = self.coef * w_sp[..., None]  # (out, in, G+k)
-            out = F.linear(basis.reshape(batch, -1), weight.reshape(self.n_out, -1))  # (batch, out)
+            basis = spline.basis_knot_major(x.t(), self._knot_tables())  # (G+k, in, batch)
+            weight = (self.coef * w_sp[..., None]).transpose(1, 2)  # (out, G+k, in)
+            # transposed operands go to BLAS as flags, not copies; the result is (batch, out) contiguous
+            out = torch.mm(basis.reshape(-1, batch).t(), weight.reshape(self.n_out, -1).t())
             if self.base_fun_name != "zero":
-                out = out + F.linear(self.base_fun(x), w_base)
+                out = torch.addmm(out, self.base_fun(x), w_base.t())
         if out is None:
             out = x.new_zeros(batch, self.n_out)
         if self.sym_names and has_other:

@@ -162,7 +162,7 @@ def fit(
         model.initialize_grids(X)
 
     def make_optimizer(rate: float) -> torch.optim.Optimizer:
-        params = [p for p in model.parameters() if p.requires_grad]
+        params = _optimised_parameters(model)
         if opt == "LBFGS":
             return torch.optim.LBFGS(
                 params, lr=rate, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe",
@@ -249,6 +249,22 @@ def fit(
         model.load_state_dict(best_state)
     model.train_inputs = X.detach()
     return hist
+
+
+def _optimised_parameters(model: Any) -> list[torch.nn.Parameter]:
+    """Trainable parameters that can move the output.
+
+    A layer's symbolic ``(a, b, c, d)`` block is left out while none of its edges is symbolic: it
+    gets no gradient, and LBFGS would still copy, add and concatenate it at every evaluation.
+    """
+    from .layer import EDGE_SYMBOLIC, KANLayer
+
+    idle = {
+        id(m.sym_params)
+        for m in model.modules()
+        if isinstance(m, KANLayer) and not bool((m.state == EDGE_SYMBOLIC).any())
+    }
+    return [p for p in model.parameters() if p.requires_grad and id(p) not in idle]
 
 
 def _params_finite(model: Any) -> bool:
