@@ -154,10 +154,13 @@ class KANLayer(nn.Module):
             w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
             basis = spline.basis_knot_major(x.t(), self._knot_tables())  # (G+k, in, batch)
             weight = (self.coef * w_sp[..., None]).transpose(1, 2)  # (out, G+k, in)
-            # transposed operands go to BLAS as flags, not copies; the result is (batch, out) contiguous
-            out = torch.mm(basis.reshape(-1, batch).t(), weight.reshape(self.n_out, -1).t())
+            # computed as (out, batch) so that autograd hands the bases' gradient back knot-major
+            # (a contiguous (G+k, in, batch) block, no transposing copy); transposed operands
+            # reach BLAS as flags, and the (batch, out) result is a transposed view
+            out_t = torch.mm(weight.reshape(self.n_out, -1), basis.reshape(-1, batch))
             if self.base_fun_name != "zero":
-                out = torch.addmm(out, self.base_fun(x), w_base.t())
+                out_t = torch.addmm(out_t, w_base, self.base_fun(x).t())
+            out = out_t.t()
         if out is None:
             out = x.new_zeros(batch, self.n_out)
         if self.sym_names and has_other:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import native
+
 __all__ = [
     "KnotTables",
     "basis_knot_major",
@@ -205,6 +207,18 @@ def _use_dense(xt: torch.Tensor, tables: KnotTables) -> bool:
     return n_knots <= DENSE_MAX_KNOTS and n_knots * xt.numel() * xt.element_size() <= DENSE_MAX_BYTES
 
 
+USE_FUSED = True  # False: always evaluate with torch operations (tests compare the two)
+
+
+def _fused_kernel(xt: torch.Tensor, tables: KnotTables):
+    """The compiled kernel when it can serve this call (CPU, float32/64, degree <= 15), else None."""
+    if not USE_FUSED or xt.device.type != "cpu" or xt.dtype not in (torch.float32, torch.float64) or tables.k > 15:
+        return None
+    if xt.dtype != tables.padded.dtype:
+        return None
+    return native.kernel()
+
+
 class _KnotMajorBasis(torch.autograd.Function):
     """Bases (``order`` 0) or their ``order``-th derivative at ``xt`` (n_in, batch), analytic backward.
 
@@ -218,6 +232,13 @@ class _KnotMajorBasis(torch.autograd.Function):
     def forward(ctx, xt: torch.Tensor, tables: KnotTables, order: int) -> torch.Tensor:  # type: ignore[override]
         ctx.tables, ctx.order, ctx.mode = tables, order, None
         need = ctx.needs_input_grad[0]
+        fused = _fused_kernel(xt, tables) if order == 0 else None
+        if fused is not None:
+            outs = fused.basis_forward(xt, tables.padded, tables.padded_closing, tables.k, need)
+            if need:
+                ctx.mode = "fused"
+                ctx.save_for_backward(xt, outs[1], outs[2])
+            return outs[0]
         if order == 0 and not _use_dense(xt, tables):
             dense, slope, idx = _local_basis(xt, tables, need)
             if need:
@@ -238,6 +259,8 @@ class _KnotMajorBasis(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph: keep the backward itself differentiable
             slope = _KnotMajorBasis.apply(saved[0], ctx.tables, ctx.order + 1)
             return (grad * slope).sum(0), None, None
+        if ctx.mode == "fused":
+            return native.kernel().basis_backward(grad, saved[1], saved[2], ctx.tables.k), None, None
         if ctx.mode == "local":
             return (grad.gather(0, saved[2]) * saved[1]).sum(0), None, None
         return (grad * saved[1]).sum(0), None, None

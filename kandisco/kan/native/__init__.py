@@ -1,0 +1,64 @@
+"""The fused C++ B-spline kernel (``bspline.cpp``), compiled on first use, with a pure-torch fallback.
+
+Evaluating bases with tensor operations costs dozens of small kernels per layer; the fused
+kernel does one pass per point and is several times faster on CPU. It is built once with
+:func:`torch.utils.cpp_extension.load` (a C++ compiler and ninja are needed; ninja is a
+dependency) and cached by torch under ``~/.cache/torch_extensions``. Where the build fails, or
+with ``KANDISCO_NATIVE=0`` in the environment, :func:`kernel` returns None and the layers use the
+torch implementation in :mod:`kandisco.kan.spline`, which gives the same values.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+__all__ = ["kernel", "unavailable_reason"]
+
+_SOURCE = Path(__file__).with_name("bspline.cpp")
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def _build() -> ModuleType:
+    from torch.utils import cpp_extension
+
+    start = time.perf_counter()
+    module = cpp_extension.load(
+        name="kandisco_bspline",
+        sources=[str(_SOURCE)],
+        extra_cflags=["-O3", "-fopenmp"],  # at::parallel_for is OpenMP-inline: without it, serial
+        extra_ldflags=["-fopenmp"],
+        verbose=False,
+    )
+    took = time.perf_counter() - start
+    if took > 5:  # a fresh compile, not a cache hit: say why the first fit paused
+        print(f"kandisco: compiled the B-spline kernel once ({took:.0f} s; cached from now on)", file=sys.stderr)
+    return module
+
+
+def kernel() -> ModuleType | None:
+    """The compiled extension, or None where it is disabled or cannot be built (reason kept)."""
+    if "module" in _state:
+        return _state["module"]  # type: ignore[return-value]
+    with _lock:
+        if "module" not in _state:
+            if os.environ.get("KANDISCO_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+                _state["module"], _state["reason"] = None, "disabled by KANDISCO_NATIVE=0"
+            else:
+                try:
+                    _state["module"], _state["reason"] = _build(), None
+                except Exception as exc:  # noqa: BLE001 - no compiler/ninja/headers: any failure means fall back
+                    _state["module"] = None
+                    _state["reason"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200]}"
+    return _state["module"]  # type: ignore[return-value]
+
+
+def unavailable_reason() -> str | None:
+    """Why :func:`kernel` is None (after it has been called), else None."""
+    kernel()
+    return _state.get("reason")  # type: ignore[return-value]
