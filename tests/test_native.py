@@ -15,11 +15,12 @@ needs_kernel = pytest.mark.skipif(
 
 @needs_kernel
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("width", [[3, 4, 1], [2, [3, 2], 2]])
-def test_network_outputs_and_gradients_match_the_torch_path(monkeypatch, dtype, width):
+@pytest.mark.parametrize(("width", "base_fun"), [([3, 4, 1], "silu"), ([2, [3, 2], 2], "silu"),
+                                                 ([3, 2, 1], "identity"), ([3, 2, 1], "zero")])
+def test_network_outputs_and_gradients_match_the_torch_path(monkeypatch, dtype, width, base_fun):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(300, width[0], generator=g, dtype=dtype) * 2
-    model = KAN(width, grid=7, k=3, seed=1, dtype=dtype)
+    model = KAN(width, grid=7, k=3, seed=1, dtype=dtype, base_fun=base_fun)
     model.initialize_grids(x[:200])  # the last 100 rows reach beyond the grids: zero bases there
     results = []
     for fused in (True, False):
@@ -61,3 +62,21 @@ def test_disabled_kernel_falls_back_and_says_why():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True disabled by KANDISCO_NATIVE=0 (5, 1)"
+
+
+@needs_kernel
+def test_input_hessian_of_a_network_matches_the_torch_path(monkeypatch):
+    """d2 out / dx2 (what a PDE residual needs) through the fused layers equals the reference."""
+    model = KAN([2, 3, 1], grid=6, k=3, seed=3, dtype=torch.float64)
+    x0 = torch.rand(40, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1
+    model.initialize_grids(x0)
+    second = []
+    for fused in (True, False):
+        monkeypatch.setattr(spline, "USE_FUSED", fused)
+        x = x0.clone().requires_grad_(True)
+        d1 = torch.autograd.grad(model(x).sum(), x, create_graph=True)[0]
+        d2 = torch.autograd.grad(d1[:, 0].sum(), x, create_graph=True)[0]
+        (g_coef,) = torch.autograd.grad(d2.square().sum(), model.layers[0].coef)
+        second.append((d2.detach(), g_coef))
+    torch.testing.assert_close(second[0][0], second[1][0], atol=1e-10, rtol=1e-9)
+    torch.testing.assert_close(second[0][1], second[1][1], atol=1e-9, rtol=1e-8)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import spline
+from .spline_linear import spline_linear
 
 __all__ = ["KANLayer", "BASE_FUNCTIONS", "EDGE_SPLINE", "EDGE_SYMBOLIC", "EDGE_PRUNED"]
 
@@ -152,15 +153,7 @@ class KANLayer(nn.Module):
         if spline_w is None or bool(spline_w.any()):
             w_base = self.scale_base if spline_w is None else self.scale_base * spline_w
             w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
-            basis = spline.basis_knot_major(x.t(), self._knot_tables())  # (G+k, in, batch)
-            weight = (self.coef * w_sp[..., None]).transpose(1, 2)  # (out, G+k, in)
-            # computed as (out, batch) so that autograd hands the bases' gradient back knot-major
-            # (a contiguous (G+k, in, batch) block, no transposing copy); transposed operands
-            # reach BLAS as flags, and the (batch, out) result is a transposed view
-            out_t = torch.mm(weight.reshape(self.n_out, -1), basis.reshape(-1, batch))
-            if self.base_fun_name != "zero":
-                out_t = torch.addmm(out_t, w_base, self.base_fun(x).t())
-            out = out_t.t()
+            out = spline_linear(x, self.coef, w_sp, w_base, self._knot_tables(), self.base_fun, self.base_fun_name)
         if out is None:
             out = x.new_zeros(batch, self.n_out)
         if self.sym_names and has_other:

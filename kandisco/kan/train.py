@@ -22,6 +22,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .flat_lbfgs import FlatLBFGS
+
 __all__ = ["fit", "History", "regularization"]
 
 LossFn = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -164,10 +166,14 @@ def fit(
     def make_optimizer(rate: float) -> torch.optim.Optimizer:
         params = _optimised_parameters(model)
         if opt == "LBFGS":
-            return torch.optim.LBFGS(
-                params, lr=rate, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe",
+            settings = dict(
+                lr=rate, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe",
                 tolerance_grad=1e-32, tolerance_change=1e-32,
             )
+            try:
+                return FlatLBFGS(params, **settings)
+            except ValueError:  # mixed dtypes or devices: torch's per-tensor bookkeeping
+                return torch.optim.LBFGS(params, **settings)
         return torch.optim.Adam(params, lr=rate)
 
     optimizer = make_optimizer(lr)
@@ -197,7 +203,7 @@ def fit(
             else:
                 data_loss = loss_fn(model, xb, yb)
                 reg = data_loss.new_zeros(())
-            objective = data_loss + lamb * reg
+            objective = data_loss + lamb * reg if use_reg else data_loss
             parts["loss"], parts["reg"] = float(data_loss.detach()), float(reg.detach())
             if not torch.isfinite(objective):
                 # report a huge finite loss with zero gradient: a line search backs off from it

@@ -90,6 +90,33 @@ void backward_kernel(const scalar_t* grad, const scalar_t* slope, const int64_t*
   });
 }
 
+// d out / d x through the splines, without the full (G+k, in, batch) gradient of the bases:
+// only the k + 1 live bases of each point carry weight, so
+// g_x[i, b] = sum_r slope[r, i, b] * sum_o weight[o, (q0 + r) * n_in + i] * grad[b, o].
+template <typename scalar_t>
+void input_grad_kernel(const scalar_t* grad, const scalar_t* weight, const scalar_t* slope, const int64_t* first,
+                       int64_t n_in, int64_t batch, int64_t n_out, int64_t k, int64_t n_basis, scalar_t* out) {
+  const int64_t row = n_basis * n_in;  // weight is (n_out, n_basis * n_in)
+  at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t i = p / batch, b = p % batch;
+      const scalar_t* g = grad + b * n_out;
+      scalar_t acc = scalar_t(0);
+      for (int64_t r = 0; r <= k; ++r) {
+        const int64_t q = first[p] + r;
+        if (q < 0 || q >= n_basis) continue;
+        const scalar_t s = slope[r * n_in * batch + p];
+        if (s == scalar_t(0)) continue;
+        const scalar_t* w = weight + q * n_in + i;
+        scalar_t dot = scalar_t(0);
+        for (int64_t o = 0; o < n_out; ++o) dot += w[o * row] * g[o];
+        acc += s * dot;
+      }
+      out[p] = acc;
+    }
+  });
+}
+
 }  // namespace
 
 std::vector<torch::Tensor> basis_forward(torch::Tensor xt, torch::Tensor knots, torch::Tensor closing,
@@ -140,7 +167,23 @@ torch::Tensor basis_backward(torch::Tensor grad, torch::Tensor slope, torch::Ten
   return out;
 }
 
+torch::Tensor input_grad(torch::Tensor grad, torch::Tensor weight, torch::Tensor slope, torch::Tensor first,
+                         int64_t k) {
+  grad = grad.contiguous();
+  weight = weight.contiguous();
+  const int64_t batch = grad.size(0), n_out = grad.size(1);
+  const int64_t n_in = first.size(0), n_basis = weight.size(1) / n_in;
+  TORCH_CHECK(weight.size(0) == n_out && weight.size(1) == n_basis * n_in, "weight must be (n_out, n_basis * n_in)");
+  auto out = torch::empty({n_in, batch}, grad.options());
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "kandisco_input_grad", [&] {
+    input_grad_kernel<scalar_t>(grad.data_ptr<scalar_t>(), weight.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(),
+                                first.data_ptr<int64_t>(), n_in, batch, n_out, k, n_basis, out.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("input_grad", &input_grad, "gradient of a spline layer's output with respect to its inputs");
   m.def("basis_forward", &basis_forward, "B-spline bases (knot-major) and their slopes");
   m.def("basis_backward", &basis_backward, "gradient of the bases with respect to the points");
 }

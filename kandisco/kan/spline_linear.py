@@ -1,0 +1,127 @@
+"""The spline part of a KAN layer, ``sum_i w_b[j,i] b(x_i) + w_s[j,i] spline_ji(x_i)``, as one matmul.
+
+Two implementations with the same values and gradients:
+
+* :func:`reference` - torch operations under autograd (any degree, dtype, device, base function,
+  and higher derivatives);
+* :class:`_Fused` - when the compiled kernel serves the call and the base function is one of
+  silu / identity / zero: one autograd node per layer with a hand-written backward, where the
+  bases' gradient is needed only at the k + 1 live rows the kernel recorded. A backward under
+  ``create_graph`` (PDE losses) recomputes through :func:`reference`, so it stays exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from . import spline
+
+__all__ = ["reference", "spline_linear"]
+
+_FUSED_BASES = ("silu", "identity", "zero")
+USE_FUSED_LAYER = True  # False: always the reference path (for comparisons)
+
+
+def reference(
+    x: torch.Tensor,
+    coef: torch.Tensor,
+    w_sp: torch.Tensor,
+    w_base: torch.Tensor,
+    tables: spline.KnotTables,
+    base_fun: Callable[[torch.Tensor], torch.Tensor],
+    base_name: str,
+) -> torch.Tensor:
+    """(batch, n_in) -> (batch, n_out) with torch operations (differentiable to any order)."""
+    batch, n_out = x.shape[0], coef.shape[0]
+    basis = spline.basis_knot_major(x.t(), tables)  # (G+k, in, batch)
+    weight = (coef * w_sp[..., None]).transpose(1, 2)  # (out, G+k, in)
+    # computed as (out, batch) so that autograd hands the bases' gradient back knot-major (a
+    # contiguous (G+k, in, batch) block); transposed operands reach BLAS as flags, not copies
+    out_t = torch.mm(weight.reshape(n_out, -1), basis.reshape(-1, batch))
+    if base_name != "zero":
+        out_t = torch.addmm(out_t, w_base, base_fun(x).t())
+    return out_t.t()
+
+
+def _base_and_slope(x: torch.Tensor, base_name: str, want_slope: bool):
+    """b(x) and, when asked, b'(x) for the fused base functions."""
+    if base_name == "silu":
+        sig = torch.sigmoid(x)
+        value = x * sig
+        return value, (sig * (1 + x * (1 - sig)) if want_slope else None)
+    if base_name == "identity":
+        return x, (torch.ones_like(x) if want_slope else None)
+    return None, None
+
+
+class _Fused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coef, w_sp, w_base, tables, base_name):  # type: ignore[override]
+        kernel = spline._fused_kernel(x, tables)
+        need_x = ctx.needs_input_grad[0]
+        batch, n_out = x.shape[0], coef.shape[0]
+        outs = kernel.basis_forward(x.t().contiguous(), tables.padded, tables.padded_closing, tables.k, need_x)
+        basis = outs[0]  # (G+k, in, batch)
+        weight = (coef * w_sp[..., None]).transpose(1, 2).reshape(n_out, -1)  # (out, (G+k)*in)
+        out_t = torch.mm(weight, basis.reshape(-1, batch))
+        base, base_slope = _base_and_slope(x, base_name, need_x)
+        if base is not None:
+            out_t.addmm_(w_base, base.t())
+        ctx.tables, ctx.base_name = tables, base_name
+        saved = [x, coef, w_sp, w_base, basis, weight]
+        saved += [outs[1], outs[2]] if need_x else [None, None]
+        saved += [base, base_slope]
+        ctx.save_for_backward(*saved)
+        return out_t.t()
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, coef, w_sp, w_base, basis, weight, slope, first, base, base_slope = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph: differentiate the reference path instead
+            inputs = [t for t, n in zip((x, coef, w_sp, w_base), needs[:4]) if n]
+            with torch.enable_grad():
+                out = reference(x, coef, w_sp, w_base, ctx.tables, _torch_base(ctx.base_name), ctx.base_name)
+            grads = iter(torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True))
+            return tuple(next(grads) if n else None for n in needs[:4]) + (None, None)
+        n_out, n_in, n_basis = coef.shape
+        batch = x.shape[0]
+        g_t = grad.t()  # (out, batch)
+        g_x = g_coef = g_sp = g_base_w = None
+        if needs[1] or needs[2]:
+            g_weight = torch.mm(g_t, basis.reshape(-1, batch).t()).view(n_out, n_basis, n_in).transpose(1, 2)
+            if needs[1]:
+                g_coef = g_weight * w_sp[..., None]
+            if needs[2]:
+                g_sp = (g_weight * coef).sum(-1)
+        if needs[3] and base is not None:
+            g_base_w = torch.mm(g_t, base)
+        if needs[0]:
+            kernel = spline._fused_kernel(x, ctx.tables)
+            g_x = kernel.input_grad(grad, weight, slope, first, ctx.tables.k).t()  # (batch, in)
+            if base is not None:
+                g_x = g_x + torch.mm(grad, w_base) * base_slope
+        return g_x, g_coef, g_sp, g_base_w, None, None
+
+
+def _torch_base(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    from .layer import BASE_FUNCTIONS
+
+    return BASE_FUNCTIONS[name]
+
+
+def spline_linear(
+    x: torch.Tensor,
+    coef: torch.Tensor,
+    w_sp: torch.Tensor,
+    w_base: torch.Tensor,
+    tables: spline.KnotTables,
+    base_fun: Callable[[torch.Tensor], torch.Tensor],
+    base_name: str,
+) -> torch.Tensor:
+    """(batch, n_in) -> (batch, n_out): the fused path where it applies, else :func:`reference`."""
+    if USE_FUSED_LAYER and base_name in _FUSED_BASES and x.dtype == coef.dtype and spline._fused_kernel(x, tables) is not None:
+        return _Fused.apply(x, coef, w_sp, w_base, tables, base_name)
+    return reference(x, coef, w_sp, w_base, tables, base_fun, base_name)
