@@ -122,6 +122,7 @@ def spline_linear(
     base_name: str,
 ) -> torch.Tensor:
     """(batch, n_in) -> (batch, n_out): the fused path where it applies, else :func:`reference`."""
-    if USE_FUSED_LAYER and base_name in _FUSED_BASES and x.dtype == coef.dtype and spline._fused_kernel(x, tables) is not None:
+    fusable = USE_FUSED_LAYER and base_name in _FUSED_BASES and x.dtype == coef.dtype
+    if fusable and spline._fused_kernel(x, tables) is not None:
         return _Fused.apply(x, coef, w_sp, w_base, tables, base_name)
     return reference(x, coef, w_sp, w_base, tables, base_fun, base_name)

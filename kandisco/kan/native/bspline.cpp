@@ -26,7 +26,10 @@ void basis_kernel(const scalar_t* xt, const scalar_t* knots, const scalar_t* clo
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
     scalar_t left[kMaxDegree + 1], right[kMaxDegree + 1], N[kMaxDegree + 1], temp[kMaxDegree + 1];
     // zero this chunk's columns here (in parallel, and hot in cache for the writes below)
-    for (int64_t q = 0; q < n_basis; ++q) std::fill(dense + q * n_in * batch + begin, dense + q * n_in * batch + end, scalar_t(0));
+    for (int64_t q = 0; q < n_basis; ++q) {
+      scalar_t* column = dense + q * n_in * batch;
+      std::fill(column + begin, column + end, scalar_t(0));
+    }
     for (int64_t p = begin; p < end; ++p) {
       const int64_t i = p / batch, b = p % batch;
       const scalar_t x = xt[p];
