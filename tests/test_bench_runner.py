@@ -27,7 +27,7 @@ def table(tmp_path_factory):
 
 @pytest.fixture
 def custom_methods(tmp_path, monkeypatch):
-    """A method that sleeps past its limit, one that raises and one that kills its process."""
+    """A method that sleeps past its limit, one that raises, one that kills its process, one slow to set up."""
     (tmp_path / "bench_test_methods.py").write_text(textwrap.dedent("""
         import os, time
         import sympy
@@ -45,6 +45,12 @@ def custom_methods(tmp_path, monkeypatch):
         class Crashing(Sleepy):
             def fit(self, X, y, features, target, budget, seed):
                 os._exit(3)
+
+        class SlowStart(Sleepy):
+            def prepare(self):
+                time.sleep(2)
+            def fit(self, X, y, features, target, budget, seed):
+                return sympy.Symbol(features[0]) * sympy.Symbol(features[1])
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the job processes import it too
@@ -84,6 +90,15 @@ def test_a_job_over_its_limit_is_a_timeout_row(table, tmp_path, custom_methods):
     assert rows["Broken"]["status"] == "error: ArithmeticError: no law here"
     assert rows["Crashing"]["status"].startswith("error: worker exited with code 3")
     assert not any(r["recovered"] for r in rows.values())
+
+
+def test_set_up_time_is_not_charged_to_the_fit(table, tmp_path, custom_methods):
+    """A method's prepare() (kandisco: building its kernel) runs before the job's clock starts."""
+    (task,) = load_tasks(table, ["prod"])
+    (row,) = run_bench(make_jobs([task], ["bench_test_methods:SlowStart"], [0.0], [0], budget=1, margin=30), tmp_path)
+    assert row["status"] == "ok" and row["recovered"]
+    assert row["seconds"] < 1
+    assert row["wall"] >= 2
 
 
 def test_mixing_budgets_in_one_directory_is_refused(table, tmp_path):

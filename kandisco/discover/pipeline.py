@@ -43,7 +43,7 @@ import sympy
 import torch
 
 from ..data import Dataset, load_dataset
-from ..kan import KAN
+from ..kan import KAN, native
 from ..symbolic.formula import (
     complexity,
     factor_powered_sums,
@@ -321,6 +321,7 @@ def discover(
     dataset = data if isinstance(data, Dataset) else load_dataset(data, target, features, dropna=dropna)
     if library is not None:
         get_library(library)  # validate early: a bad name is a clear error before any training
+    native.kernel()  # build (first run on a machine) or load the compiled kernel before the clock starts
     prog = _Progress()
     split = dataset.split(test=test_fraction, val=val_fraction, seed=seed)
     X, y = dataset.X, dataset.y

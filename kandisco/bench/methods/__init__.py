@@ -57,6 +57,9 @@ class Method:
         except Exception:  # noqa: BLE001 - a version is informative only
             return "unknown"
 
+    def prepare(self) -> None:
+        """One-off set-up that is not part of a fit (run before the job's clock starts)."""
+
     def fit(self, X: np.ndarray, y: np.ndarray, features: Sequence[str], target: str, budget: float, seed: int) -> sympy.Expr:
         """Fit ``y ~ f(X)`` within about ``budget`` seconds; return f in the names ``features``."""
         raise NotImplementedError

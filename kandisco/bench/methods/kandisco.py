@@ -16,6 +16,12 @@ class Kandisco(Method):
     name = "kandisco"
     distribution = "kandisco"
 
+    def prepare(self) -> None:
+        """Build (first time on a machine, ~30 s) or load the compiled B-spline kernel off the clock."""
+        from ...kan import native
+
+        native.kernel()
+
     def fit(self, X: np.ndarray, y: np.ndarray, features: Sequence[str], target: str, budget: float, seed: int) -> sympy.Expr:
         from ...data import load_dataset
         from ...discover import discover

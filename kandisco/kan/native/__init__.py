@@ -2,7 +2,7 @@
 
 Evaluating bases with tensor operations costs dozens of small kernels per layer; the fused
 kernel does one pass per point and is several times faster on CPU. It is built once with
-:func:`torch.utils.cpp_extension.load` (a C++ compiler and ninja are needed; ninja is a
+:func:`torch.utils.cpp_extension.load_inline` (a C++ compiler and ninja are needed; ninja is a
 dependency) and cached by torch under ``~/.cache/torch_extensions``. Where the build fails, or
 with ``KANDISCO_NATIVE=0`` in the environment, :func:`kernel` returns None and the layers use the
 torch implementation in :mod:`kandisco.kan.spline`, which gives the same values.
@@ -10,6 +10,7 @@ torch implementation in :mod:`kandisco.kan.spline`, which gives the same values.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -28,9 +29,14 @@ def _build() -> ModuleType:
     from torch.utils import cpp_extension
 
     start = time.perf_counter()
-    module = cpp_extension.load(
-        name="kandisco_bspline",
-        sources=[str(_SOURCE)],
+    source = _SOURCE.read_text()
+    # load_inline writes the source into the build directory, so the build does not depend on where
+    # this package lives (two checkouts share one build); the content hash in the name keeps
+    # different versions of the kernel in different builds instead of rebuilding back and forth
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    module = cpp_extension.load_inline(
+        name=f"kandisco_bspline_{digest}",
+        cpp_sources=[source],
         extra_cflags=["-O3", "-fopenmp"],  # at::parallel_for is OpenMP-inline: without it, serial
         extra_ldflags=["-fopenmp"],
         verbose=False,
