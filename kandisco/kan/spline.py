@@ -9,12 +9,13 @@ Conventions (shared by every function here):
 * Outside ``[t_0, t_last]`` every basis is zero (no extrapolation, as scipy's ``extrapolate=False``);
   inside ``[t_k, t_{G+k}]`` (the data range) the bases sum to one.
 
-Bases are computed in one of two ways, chosen by grid size (:data:`DENSE_MAX_KNOTS`): for coarse
-grids a whole-tensor Cox-de Boor over every basis (few operations, each on (batch, n_in, knots)),
-for fine grids de Boor's triangle on the ``k + 1`` live bases only (Piegl & Tiller, algorithm A2.2),
-scattered into the dense ``(batch, n_in, G + k)`` tensor the layer's matmul wants. Either way the
-x-derivative is analytic (a custom autograd function), so backward costs one multiply-sum instead
-of replaying the recursion, and higher derivatives (PDE losses) stay exact.
+Bases come from the compiled kernel (:mod:`kandisco.kan.native`: one pass per point) where it is
+available, otherwise from torch operations chosen by size (:func:`_use_dense`): for small tensors a
+whole-tensor Cox-de Boor over every basis, for large ones or fine grids de Boor's triangle on the
+``k + 1`` live bases only (Piegl & Tiller, algorithm A2.2), scattered into the dense tensor the
+layer's matmul wants. All paths give the same values (tested against scipy). The x-derivative is
+analytic (a custom autograd function), so backward costs one multiply-sum instead of replaying the
+recursion, and higher derivatives (PDE losses) stay exact.
 """
 
 from __future__ import annotations
