@@ -10,9 +10,9 @@ Every edge is in exactly one state (the design's "one edge, one state"):
 The spline path is one matmul of the masked coefficients against the knot-major bases
 ``(n_in * (G + k), batch)``, as efficient-kan does (:mod:`kandisco.kan.spline_linear`, fused with
 the compiled kernel where available); the ``(batch, n_out, n_in)`` tensor of edge values is only
-built when asked for (:meth:`KANLayer.edge_values`). Symbolic edges are evaluated only for the edges that are symbolic,
-grouped by function. ``forward`` never writes to the module's parameters, buffers or settings (it
-only memoises knot tables of the current grid).
+built when asked for (:meth:`KANLayer.edge_values`). Symbolic edges are evaluated only for the
+edges that are symbolic, grouped by function. ``forward`` never writes to the module's parameters,
+buffers or settings (it only memoises knot tables of the current grid).
 """
 
 from __future__ import annotations
