@@ -130,3 +130,41 @@ def test_bad_arguments_are_clear_errors(kwargs, match):
     rest = {k: v for k, v in kwargs.items() if k not in args}
     with pytest.raises(ValueError, match=match):
         KAN([2, 1]).fit(args["X"], args["y"], steps=1, verbose=False, **rest)
+
+
+def test_flat_lbfgs_takes_torch_lbfgs_iterates():
+    """FlatLBFGS only changes the bookkeeping: from the same start it visits the same parameters."""
+    from kandisco.kan.flat_lbfgs import FlatLBFGS
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(200, 2, generator=g, dtype=torch.float64) * 2 - 1
+    y = torch.sin(3 * X[:, :1]) * X[:, 1:]
+    finals = []
+    for cls in (FlatLBFGS, torch.optim.LBFGS):
+        model = KAN([2, 3, 1], grid=5, seed=1)
+        model.initialize_grids(X)
+        idle = {id(layer.sym_params) for layer in model.layers}  # no symbolic edges: no gradient
+        params = [p for p in model.parameters() if id(p) not in idle]
+        start = torch.cat([p.detach().reshape(-1) for p in params])
+        opt = cls(params, lr=1, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.mean((model(X) - y) ** 2)
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        finals.append(torch.cat([p.detach().reshape(-1) for p in params]))
+    torch.testing.assert_close(finals[0], finals[1], atol=1e-10, rtol=0)
+    assert float((finals[0] - start).abs().max()) > 1e-3  # the steps did move the parameters
+
+
+def test_flat_lbfgs_refuses_mixed_dtypes():
+    from kandisco.kan.flat_lbfgs import FlatLBFGS
+
+    a = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    b = torch.nn.Parameter(torch.zeros(3, dtype=torch.float32))
+    with pytest.raises(ValueError, match="one dtype"):
+        FlatLBFGS([a, b])
