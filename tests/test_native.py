@@ -80,3 +80,17 @@ def test_input_hessian_of_a_network_matches_the_torch_path(monkeypatch):
         second.append((d2.detach(), g_coef))
     torch.testing.assert_close(second[0][0], second[1][0], atol=1e-10, rtol=1e-9)
     torch.testing.assert_close(second[0][1], second[1][1], atol=1e-9, rtol=1e-8)
+
+
+@needs_kernel
+def test_a_build_killed_midway_does_not_hang_later_runs():
+    """torch's lock file, left by a killed build, is cleared by the next run instead of waited on."""
+    code = (
+        "from kandisco.kan import native\n"
+        "d = native._build_directory(native._build_name())\n"
+        "(d / 'lock').write_text('')  # what a build killed midway leaves behind\n"
+        "print(native.kernel() is not None, (d / 'lock').exists())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True False"

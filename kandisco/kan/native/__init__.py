@@ -10,6 +10,7 @@ torch implementation in :mod:`kandisco.kan.spline`, which gives the same values.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -25,25 +26,68 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
+def _build_directory(name: str) -> Path:
+    """Where the build of ``name`` lives: torch's extension root (``TORCH_EXTENSIONS_DIR`` if set)."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or str(Path.home() / ".cache" / "torch_extensions")
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}_cpu"
+    path = Path(root) / tag / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """An inter-process lock that dies with its holder (``flock``), where the OS has one."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): torch's own lock file is all there is
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_name() -> str:
+    """The extension's name, with a hash of the kernel source and torch version.
+
+    load_inline writes the source into the build directory, so the build does not depend on where
+    this package lives (two checkouts share one build); the hash keeps different kernels (or torch
+    versions) in different builds instead of rebuilding back and forth.
+    """
+    import torch
+
+    digest = hashlib.sha1(f"{_SOURCE.read_text()}\n{torch.__version__}".encode()).hexdigest()[:12]
+    return f"kandisco_bspline_{digest}"
+
+
 def _build() -> ModuleType:
     from torch.utils import cpp_extension
 
     start = time.perf_counter()
     source = _SOURCE.read_text()
-    # load_inline writes the source into the build directory, so the build does not depend on where
-    # this package lives (two checkouts share one build); the content hash in the name keeps
-    # different versions of the kernel in different builds instead of rebuilding back and forth
-    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
-    module = cpp_extension.load_inline(
-        name=f"kandisco_bspline_{digest}",
-        cpp_sources=[source],
-        extra_cflags=["-O3", "-fopenmp"],  # at::parallel_for is OpenMP-inline: without it, serial
-        extra_ldflags=["-fopenmp"],
-        verbose=False,
-    )
+    name = _build_name()
+    build_dir = _build_directory(name)
+    # torch guards a build with a plain lock file and waits forever while it exists, so a build
+    # killed midway (Ctrl-C in the first fit) would hang every later run. Builders take this flock
+    # first (released by the OS even when a holder dies); whoever holds it knows that a torch lock
+    # file left in the directory is stale and removes it.
+    with _exclusive(build_dir / "kandisco.lock"):
+        (build_dir / "lock").unlink(missing_ok=True)
+        module = cpp_extension.load_inline(
+            name=name,
+            cpp_sources=[source],
+            extra_cflags=["-O3", "-fopenmp"],  # at::parallel_for is OpenMP-inline: without it, serial
+            extra_ldflags=["-fopenmp"],
+            build_directory=str(build_dir),
+            verbose=False,
+        )
     took = time.perf_counter() - start
     if took > 5:  # a fresh compile, not a cache hit: say why the first fit paused
-        print(f"kandisco: compiled the B-spline kernel once ({took:.0f} s; cached from now on)", file=sys.stderr)
+        print(f"kandisco: building the B-spline kernel took {took:.0f} s (once per machine; cached)", file=sys.stderr)
     return module
 
 
