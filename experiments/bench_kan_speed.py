@@ -453,6 +453,21 @@ def _ratio(a, b):
     return a / b
 
 
+def _git_state() -> str:
+    """The checkout's commit, and whether kandisco/ differs from it (so a table names its code)."""
+    import subprocess
+
+    def git(*args):
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit is None:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--", "kandisco")
+    return f"commit {commit}" + (" + uncommitted changes in kandisco/" if dirty else "")
+
+
 def machine_info():
     import torch
 
@@ -481,10 +496,11 @@ def machine_info():
 
     h = hashlib.sha1()
     kdir = ROOT / "kandisco" / "kan"
-    for fp in sorted(kdir.glob("*.py")):
-        h.update(fp.name.encode() + b"\0" + fp.read_bytes())
+    for fp in sorted([*kdir.rglob("*.py"), *kdir.rglob("*.cpp")]):  # the compiled kernel's source too
+        h.update(str(fp.relative_to(kdir)).encode() + b"\0" + fp.read_bytes())
     return dict(
         kandisco_src=h.hexdigest()[:12],
+        kandisco_commit=_git_state(),
         date=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         torch=torch.__version__,
         pykan=pkv,
@@ -523,8 +539,8 @@ def build_report(args, rows, results, info, profiles, wall_s):
     L.append("# KAN speed: kandisco vs pykan 0.2.8\n")
     L.append(f"- command: `{' '.join([Path(sys.executable).name] + sys.argv)}`")
     L.append(f"- date: {info['date']}; total wall time {wall_s / 60:.1f} min")
-    L.append(f"- torch {info['torch']}, pykan {info['pykan']}, python {info['python']}; kandisco/kan/*.py sha1 "
-             f"{info['kandisco_src']} (working tree, uncommitted)")
+    L.append(f"- torch {info['torch']}, pykan {info['pykan']}, python {info['python']}; kandisco/kan sources sha1 "
+             f"{info['kandisco_src']} ({info.get('kandisco_commit', 'commit unknown')})")
     L.append(f"- machine: nproc={info['nproc']}, {info['cpu']}, {info['mem_gb']} GiB RAM; "
              f"torch.set_num_threads({info['threads']}) for every method")
     L.append(f"- k={K}, seed={SEED}; data x ~ U[-1,1]^n_in (fixed generator), y = sin(pi x0) + mean(x1..^2) + 0.5 x0 x_last")
