@@ -204,6 +204,7 @@ DENSE_MAX_BYTES = 4 * 2**20
 
 
 def _use_dense(xt: torch.Tensor, tables: KnotTables) -> bool:
+    """Torch path choice: whole-tensor Cox-de Boor for coarse grids and cache-sized tensors."""
     n_knots = tables.grid.shape[1]
     return n_knots <= DENSE_MAX_KNOTS and n_knots * xt.numel() * xt.element_size() <= DENSE_MAX_BYTES
 
