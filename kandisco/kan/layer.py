@@ -17,29 +17,15 @@ buffers or settings (it only memoises knot tables of the current grid).
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import spline
-from .spline_linear import spline_linear
+from .spline_linear import BASE_FUNCTIONS, spline_linear
 
 __all__ = ["KANLayer", "BASE_FUNCTIONS", "EDGE_SPLINE", "EDGE_SYMBOLIC", "EDGE_PRUNED"]
 
 EDGE_SPLINE, EDGE_SYMBOLIC, EDGE_PRUNED = 0, 1, 2
-
-
-def _zero(x: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(x)
-
-
-BASE_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "silu": F.silu,
-    "identity": lambda x: x,
-    "zero": _zero,
-}
 
 
 class KANLayer(nn.Module):
@@ -154,7 +140,7 @@ class KANLayer(nn.Module):
         if spline_w is None or bool(spline_w.any()):
             w_base = self.scale_base if spline_w is None else self.scale_base * spline_w
             w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
-            out = spline_linear(x, self.coef, w_sp, w_base, self._knot_tables(), self.base_fun, self.base_fun_name)
+            out = spline_linear(x, self.coef, w_sp, w_base, self._knot_tables(), self.base_fun_name)
         if out is None:
             out = x.new_zeros(batch, self.n_out)
         if self.sym_names and has_other:

@@ -18,10 +18,24 @@ import torch
 
 from . import spline
 
-__all__ = ["reference", "spline_linear"]
+__all__ = ["BASE_FUNCTIONS", "reference", "spline_linear"]
 
-_FUSED_BASES = ("silu", "identity", "zero")
-USE_FUSED_LAYER = True  # False: always the reference path (for comparisons)
+
+def _zero(x: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(x)
+
+
+BASE_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "silu": torch.nn.functional.silu,
+    "identity": lambda x: x,
+    "zero": _zero,
+}
+_FUSED_BASES = ("silu", "identity", "zero")  # those _base_and_slope differentiates by hand
+
+
+def _spline_weight(coef: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
+    """Scaled coefficients (out, in, G+k) as the (out, (G+k)*in) matrix the knot-major bases meet."""
+    return (coef * w_sp[..., None]).transpose(1, 2).reshape(coef.shape[0], -1)
 
 
 def reference(
@@ -30,18 +44,15 @@ def reference(
     w_sp: torch.Tensor,
     w_base: torch.Tensor,
     tables: spline.KnotTables,
-    base_fun: Callable[[torch.Tensor], torch.Tensor],
     base_name: str,
 ) -> torch.Tensor:
     """(batch, n_in) -> (batch, n_out) with torch operations (differentiable to any order)."""
-    batch, n_out = x.shape[0], coef.shape[0]
     basis = spline.basis_knot_major(x.t(), tables)  # (G+k, in, batch)
-    weight = (coef * w_sp[..., None]).transpose(1, 2)  # (out, G+k, in)
     # computed as (out, batch) so that autograd hands the bases' gradient back knot-major (a
     # contiguous (G+k, in, batch) block); transposed operands reach BLAS as flags, not copies
-    out_t = torch.mm(weight.reshape(n_out, -1), basis.reshape(-1, batch))
+    out_t = torch.mm(_spline_weight(coef, w_sp), basis.reshape(-1, x.shape[0]))
     if base_name != "zero":
-        out_t = torch.addmm(out_t, w_base, base_fun(x).t())
+        out_t = torch.addmm(out_t, w_base, BASE_FUNCTIONS[base_name](x).t())
     return out_t.t()
 
 
@@ -61,10 +72,10 @@ class _Fused(torch.autograd.Function):
     def forward(ctx, x, coef, w_sp, w_base, tables, base_name):  # type: ignore[override]
         kernel = spline._fused_kernel(x, tables)
         need_x = ctx.needs_input_grad[0]
-        batch, n_out = x.shape[0], coef.shape[0]
+        batch = x.shape[0]
         outs = kernel.basis_forward(x.t().contiguous(), tables.padded, tables.padded_closing, tables.k, need_x)
         basis = outs[0]  # (G+k, in, batch)
-        weight = (coef * w_sp[..., None]).transpose(1, 2).reshape(n_out, -1)  # (out, (G+k)*in)
+        weight = _spline_weight(coef, w_sp)  # (out, (G+k)*in)
         out_t = torch.mm(weight, basis.reshape(-1, batch))
         base, base_slope = _base_and_slope(x, base_name, need_x)
         if base is not None:
@@ -83,7 +94,7 @@ class _Fused(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph: differentiate the reference path instead
             inputs = [t for t, n in zip((x, coef, w_sp, w_base), needs[:4]) if n]
             with torch.enable_grad():
-                out = reference(x, coef, w_sp, w_base, ctx.tables, _torch_base(ctx.base_name), ctx.base_name)
+                out = reference(x, coef, w_sp, w_base, ctx.tables, ctx.base_name)
             grads = iter(torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True))
             return tuple(next(grads) if n else None for n in needs[:4]) + (None, None)
         n_out, n_in, n_basis = coef.shape
@@ -106,23 +117,15 @@ class _Fused(torch.autograd.Function):
         return g_x, g_coef, g_sp, g_base_w, None, None
 
 
-def _torch_base(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    from .layer import BASE_FUNCTIONS
-
-    return BASE_FUNCTIONS[name]
-
-
 def spline_linear(
     x: torch.Tensor,
     coef: torch.Tensor,
     w_sp: torch.Tensor,
     w_base: torch.Tensor,
     tables: spline.KnotTables,
-    base_fun: Callable[[torch.Tensor], torch.Tensor],
     base_name: str,
 ) -> torch.Tensor:
     """(batch, n_in) -> (batch, n_out): the fused path where it applies, else :func:`reference`."""
-    fusable = USE_FUSED_LAYER and base_name in _FUSED_BASES and x.dtype == coef.dtype
-    if fusable and spline._fused_kernel(x, tables) is not None:
+    if base_name in _FUSED_BASES and x.dtype == coef.dtype and spline._fused_kernel(x, tables) is not None:
         return _Fused.apply(x, coef, w_sp, w_base, tables, base_name)
-    return reference(x, coef, w_sp, w_base, tables, base_fun, base_name)
+    return reference(x, coef, w_sp, w_base, tables, base_name)

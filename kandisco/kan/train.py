@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .flat_lbfgs import FlatLBFGS
+from .layer import EDGE_SYMBOLIC, KANLayer
 
 __all__ = ["fit", "History", "regularization"]
 
@@ -263,8 +264,6 @@ def _optimised_parameters(model: Any) -> list[torch.nn.Parameter]:
     A layer's symbolic ``(a, b, c, d)`` block is left out while none of its edges is symbolic: it
     gets no gradient, and LBFGS would still copy, add and concatenate it at every evaluation.
     """
-    from .layer import EDGE_SYMBOLIC, KANLayer
-
     idle = {
         id(m.sym_params)
         for m in model.modules()
