@@ -132,33 +132,80 @@ def test_bad_arguments_are_clear_errors(kwargs, match):
         KAN([2, 1]).fit(args["X"], args["y"], steps=1, verbose=False, **rest)
 
 
-def test_flat_lbfgs_takes_torch_lbfgs_iterates():
-    """FlatLBFGS only changes the bookkeeping: from the same start it visits the same parameters."""
+@pytest.mark.parametrize(
+    "dtype, line_search, steps, atol",
+    [(torch.float64, "strong_wolfe", 3, 1e-10), (torch.float64, None, 3, 1e-10), (torch.float32, "strong_wolfe", 1, 1e-4)],
+)
+def test_flat_lbfgs_takes_torch_lbfgs_iterates(dtype, line_search, steps, atol):
+    """FlatLBFGS is torch's algorithm with other bookkeeping: from the same start it visits the same
+    parameters, to rounding. In float32 its scalars are Python floats where torch's are float32
+    tensors, and those roundings grow chaotically over many iterations: compare one step."""
     from kandisco.kan.flat_lbfgs import FlatLBFGS
 
     g = torch.Generator().manual_seed(0)
-    X = torch.rand(200, 2, generator=g, dtype=torch.float64) * 2 - 1
+    X = torch.rand(200, 2, generator=g, dtype=dtype) * 2 - 1
     y = torch.sin(3 * X[:, :1]) * X[:, 1:]
-    finals = []
+    finals, losses = [], []
     for cls in (FlatLBFGS, torch.optim.LBFGS):
-        model = KAN([2, 3, 1], grid=5, seed=1)
+        model = KAN([2, 3, 1], grid=5, seed=1, dtype=dtype)
         model.initialize_grids(X)
         idle = {id(layer.sym_params) for layer in model.layers}  # no symbolic edges: no gradient
         params = [p for p in model.parameters() if id(p) not in idle]
         start = torch.cat([p.detach().reshape(-1) for p in params])
-        opt = cls(params, lr=1, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
+        lr = 1 if line_search else 0.05
+        opt = cls(params, lr=lr, max_iter=20, history_size=10, line_search_fn=line_search)
 
-        def closure():
+        def closure(opt=opt, model=model):
             opt.zero_grad()
             loss = torch.mean((model(X) - y) ** 2)
             loss.backward()
             return loss
 
-        for _ in range(3):
+        for _ in range(steps):
             opt.step(closure)
         finals.append(torch.cat([p.detach().reshape(-1) for p in params]))
-    torch.testing.assert_close(finals[0], finals[1], atol=1e-10, rtol=0)
+        losses.append(float(closure().detach()))
+    torch.testing.assert_close(finals[0], finals[1], atol=atol, rtol=0)
     assert float((finals[0] - start).abs().max()) > 1e-3  # the steps did move the parameters
+    assert losses[0] < 0.5 * float(torch.mean(y**2))
+
+
+def test_flat_lbfgs_minimises_rosenbrock_to_its_closed_form_minimum():
+    from kandisco.kan.flat_lbfgs import FlatLBFGS
+
+    xy = torch.nn.Parameter(torch.tensor([-1.2, 1.0], dtype=torch.float64))
+    opt = FlatLBFGS([xy], lr=1, max_iter=200, history_size=10, line_search_fn="strong_wolfe",
+                    tolerance_grad=1e-12, tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad()
+        loss = (1 - xy[0]) ** 2 + 100 * (xy[1] - xy[0] ** 2) ** 2
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    torch.testing.assert_close(xy.detach(), torch.tensor([1.0, 1.0], dtype=torch.float64), atol=1e-7, rtol=0)
+
+
+def test_flat_lbfgs_line_search_survives_non_finite_losses():
+    """A loss that is NaN beyond a wall: the line search backs off instead of raising."""
+    from kandisco.kan.flat_lbfgs import FlatLBFGS
+
+    w = torch.nn.Parameter(torch.tensor([0.0], dtype=torch.float64))
+    opt = FlatLBFGS([w], lr=1, max_iter=20, history_size=10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (w - 0.9) ** 2 + torch.where(w > 0.95, torch.nan, 0.0)  # NaN past the wall
+        loss = loss.sum()
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    assert abs(float(w.detach()) - 0.9) < 1e-6
 
 
 def test_flat_lbfgs_refuses_mixed_dtypes():

@@ -82,6 +82,7 @@ class KANLayer(nn.Module):
         self.sym_names: list[str] = []  # index -> function name, for sym_index
         self.sym_functions: dict[str, object] = {}  # name -> SymbolicFunction (has .safe_torch_fn)
         self.__dict__["_knot_cache"] = None  # memo of knot tables (see _knot_tables), not state
+        self.__dict__["_layout_cache"] = None  # memo of the edge states' summary (see _edge_layout)
 
     # ------------------------------------------------------------------ state
     @property
@@ -118,26 +119,40 @@ class KANLayer(nn.Module):
             self.sym_index[j, i] = -1
 
     # ---------------------------------------------------------------- forward
-    def _knot_tables(self) -> spline.KnotTables:
-        """:func:`spline.knot_tables` of the current grid, recomputed only when the grid changes.
+    def _memo(self, slot: str, source: torch.Tensor, extra: object, compute):
+        """``compute()``, recomputed only when ``source`` (the tensor object or its version counter)
+        or ``extra`` changes: in-place writes (``load_state_dict``, edge state setters) and
+        replacements (grid updates) both invalidate it. A cache, not state."""
+        cache = self.__dict__.get(slot)
+        if cache is None or cache[0] is not source or cache[1] != (source._version, extra):
+            cache = (source, (source._version, extra), compute())
+            self.__dict__[slot] = cache
+        return cache[2]
 
-        A cache, not state: keyed on the grid tensor's identity and version counter, so in-place
-        loads (``load_state_dict``) and replacements (grid updates) both invalidate it.
+    def _knot_tables(self) -> spline.KnotTables:
+        """:func:`spline.knot_tables` of the current grid (memoised)."""
+        return self._memo("_knot_cache", self.grid, self.k, lambda: spline.knot_tables(self.grid, self.k))
+
+    def _edge_layout(self) -> tuple[bool, torch.Tensor | None, bool]:
+        """``(any edge not a spline, spline mask or None when all are splines, any spline edge)``.
+
+        Memoised: the answers need a device-to-host read, which costs more than a small layer's
+        arithmetic.
         """
-        key = (id(self.grid), self.grid._version)
-        cache = self.__dict__.get("_knot_cache")
-        if cache is None or cache[0] != key:
-            cache = (key, spline.knot_tables(self.grid, self.k))
-            self.__dict__["_knot_cache"] = cache
-        return cache[1]
+
+        def compute():
+            has_other = bool(self.state.any())  # any symbolic or pruned edge?
+            spline_w = self.spline_mask if has_other else None
+            return has_other, spline_w, spline_w is None or bool(spline_w.any())
+
+        return self._memo("_layout_cache", self.state, self.coef.dtype, compute)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_in) -> (batch, n_out): the sum over inputs of every active edge."""
         batch = x.shape[0]
         out = None
-        has_other = bool(self.state.any())  # any symbolic or pruned edge?
-        spline_w = self.spline_mask if has_other else None  # (out, in); None: all edges are splines
-        if spline_w is None or bool(spline_w.any()):
+        has_other, spline_w, any_spline = self._edge_layout()
+        if any_spline:
             w_base = self.scale_base if spline_w is None else self.scale_base * spline_w
             w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
             out = spline_linear(x, self.coef, w_sp, w_base, self._knot_tables(), self.base_fun_name)

@@ -206,7 +206,13 @@ class KAN(nn.Module):
             return sub
         parts = [sub[:, :n_sum]]
         if len(set(arity)) == 1:
-            parts.append(sub[:, n_sum:].reshape(sub.shape[0], len(arity), arity[0]).prod(-1))
+            # a chain of multiplications, not prod(): prod's backward divides and checks for zeros
+            # (for arity 2 that backward costs more than the whole rest of this function)
+            factors = sub[:, n_sum:].reshape(sub.shape[0], len(arity), arity[0])
+            product = factors[..., 0]
+            for r in range(1, arity[0]):
+                product = product * factors[..., r]
+            parts.append(product)
         else:
             start = n_sum
             cols = []

@@ -16,8 +16,9 @@ from __future__ import annotations
 import copy
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ import torch
 from .flat_lbfgs import FlatLBFGS
 from .layer import EDGE_SYMBOLIC, KANLayer
 
-__all__ = ["fit", "History", "regularization"]
+__all__ = ["History", "fit", "regularization"]
 
 LossFn = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -167,10 +168,10 @@ def fit(
     def make_optimizer(rate: float) -> torch.optim.Optimizer:
         params = _optimised_parameters(model)
         if opt == "LBFGS":
-            settings = dict(
-                lr=rate, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe",
-                tolerance_grad=1e-32, tolerance_change=1e-32,
-            )
+            settings = {
+                "lr": rate, "max_iter": max_iter, "history_size": 10, "line_search_fn": "strong_wolfe",
+                "tolerance_grad": 1e-32, "tolerance_change": 1e-32,
+            }
             try:
                 return FlatLBFGS(params, **settings)
             except ValueError:  # mixed dtypes or devices: torch's per-tensor bookkeeping
@@ -193,7 +194,7 @@ def fit(
         yb = y if idx is None else y[idx]
         parts: dict[str, float] = {}
 
-        def closure() -> torch.Tensor:
+        def closure(optimizer=optimizer, xb=xb, yb=yb, parts=parts) -> torch.Tensor:  # bound: this step's
             optimizer.zero_grad()
             if use_reg:
                 acts = model.activations(xb)
@@ -201,12 +202,14 @@ def fit(
                     torch.mean((acts.output - yb) ** 2) if loss_fn is _mse else loss_fn(model, xb, yb)
                 )
                 reg = regularization(model, acts, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff)
+                objective = data_loss + lamb * reg
+                parts["reg"] = float(reg.detach())
             else:
-                data_loss = loss_fn(model, xb, yb)
-                reg = data_loss.new_zeros(())
-            objective = data_loss + lamb * reg if use_reg else data_loss
-            parts["loss"], parts["reg"] = float(data_loss.detach()), float(reg.detach())
-            if not torch.isfinite(objective):
+                objective = data_loss = loss_fn(model, xb, yb)
+                parts["reg"] = 0.0
+            parts["loss"] = float(data_loss.detach())
+            value = parts["loss"] if objective is data_loss else float(objective.detach())
+            if not math.isfinite(value):
                 # report a huge finite loss with zero gradient: a line search backs off from it
                 hist.nonfinite_losses += 1
                 return objective.new_tensor(_HUGE)
