@@ -38,6 +38,27 @@ def test_network_outputs_and_gradients_match_the_torch_path(monkeypatch, dtype, 
 
 
 @needs_kernel
+def test_strided_inputs_read_the_same_points_as_contiguous_ones():
+    """The kernel reads the points through their strides: a column-sliced view needs no copy."""
+    g = torch.Generator().manual_seed(3)
+    wide = torch.randn(64, 6, generator=g, dtype=torch.float64)
+    model = KAN([3, 2, 1], grid=5, seed=0)
+    model.initialize_grids(wide[:, ::2].contiguous())
+    column_major = wide.t().contiguous().t()
+    grads = []
+    for x in (wide[:, ::2].contiguous(), wide[:, ::2], column_major[:, ::2], column_major[:, :3]):
+        xg = x.detach().requires_grad_(True)  # a leaf with x's strides
+        out = model(xg)
+        out.sum().backward()
+        grads.append((out.detach(), xg.grad))
+    for out, grad in grads[1:3]:
+        torch.testing.assert_close(out, grads[0][0], atol=1e-13, rtol=0)
+        torch.testing.assert_close(grad, grads[0][1], atol=1e-13, rtol=0)
+    reference = model(column_major[:, :3].contiguous())  # a different slice: its own points
+    torch.testing.assert_close(grads[3][0], reference.detach(), atol=1e-13, rtol=0)
+
+
+@needs_kernel
 def test_second_derivatives_through_the_kernel_stay_exact():
     """create_graph (PDE losses) goes through the differentiable torch path one order up."""
     grid = spline.uniform_grid(torch.tensor([-1.0], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64), 8, 3)

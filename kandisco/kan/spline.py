@@ -236,7 +236,7 @@ class _KnotMajorBasis(torch.autograd.Function):
         need = ctx.needs_input_grad[0]
         fused = _fused_kernel(xt, tables) if order == 0 else None
         if fused is not None:
-            outs = fused.basis_forward(xt, tables.padded, tables.padded_closing, tables.k, need)
+            outs = fused.basis_forward(xt, tables.padded, tables.padded_closing, tables.k, need, 0)  # 0: no base row
             if need:
                 ctx.mode = "fused"
                 ctx.save_for_backward(xt, outs[1], outs[2])

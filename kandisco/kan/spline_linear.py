@@ -5,9 +5,10 @@ Two implementations with the same values and gradients:
 * :func:`reference` - torch operations under autograd (any degree, dtype, device, base function,
   and higher derivatives);
 * :class:`_Fused` - when the compiled kernel serves the call and the base function is one of
-  silu / identity / zero: one autograd node per layer with a hand-written backward, where the
-  bases' gradient is needed only at the k + 1 live rows the kernel recorded. A backward under
-  ``create_graph`` (PDE losses) recomputes through :func:`reference`, so it stays exact.
+  silu / identity / zero: one autograd node per layer with a hand-written backward. The kernel
+  returns b(x) as one more row of the bases, so spline and base terms are a single matmul, and
+  the input gradient needs only the k + 1 live rows (plus b') the kernel recorded. A backward
+  under ``create_graph`` (PDE losses) recomputes through :func:`reference`, so it stays exact.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ BASE_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "identity": lambda x: x,
     "zero": _zero,
 }
-_FUSED_BASES = ("silu", "identity", "zero")  # those _base_and_slope differentiates by hand
 
 
 def _spline_weight(coef: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
@@ -56,40 +56,34 @@ def reference(
     return out_t.t()
 
 
-def _base_and_slope(x: torch.Tensor, base_name: str, want_slope: bool):
-    """b(x) and, when asked, b'(x) for the fused base functions."""
-    if base_name == "silu":
-        sig = torch.sigmoid(x)
-        value = x * sig
-        return value, (sig * (1 + x * (1 - sig)) if want_slope else None)
-    if base_name == "identity":
-        return x, (torch.ones_like(x) if want_slope else None)
-    return None, None
+_BASE_CODES = {"zero": 0, "identity": 1, "silu": 2}  # the kernel's base_kind argument
 
 
 class _Fused(torch.autograd.Function):
+    """The layer as one matmul of ``[spline weights | base weights]`` against the kernel's bases,
+    whose last row is the base function b(x) (no row for ``zero``); hand-written backward."""
+
     @staticmethod
     def forward(ctx, x, coef, w_sp, w_base, tables, base_name):  # type: ignore[override]
         kernel = spline._fused_kernel(x, tables)
         need_x = ctx.needs_input_grad[0]
         batch = x.shape[0]
-        outs = kernel.basis_forward(x.t().contiguous(), tables.padded, tables.padded_closing, tables.k, need_x)
-        basis = outs[0]  # (G+k, in, batch)
+        has_base = base_name != "zero"
+        outs = kernel.basis_forward(x.t(), tables.padded, tables.padded_closing, tables.k, need_x, _BASE_CODES[base_name])
+        basis = outs[0].view(-1, batch)  # ((G+k+has_base) * in, batch)
         weight = _spline_weight(coef, w_sp)  # (out, (G+k)*in)
-        out_t = torch.mm(weight, basis.reshape(-1, batch))
-        base, base_slope = _base_and_slope(x, base_name, need_x)
-        if base is not None:
-            out_t.addmm_(w_base, base.t())
-        ctx.tables, ctx.base_name = tables, base_name
+        if has_base:
+            weight = torch.cat([weight, w_base], dim=1)
+        out_t = torch.mm(weight, basis)
+        ctx.tables, ctx.base_name, ctx.has_base = tables, base_name, has_base
         saved = [x, coef, w_sp, w_base, basis, weight]
         saved += [outs[1], outs[2]] if need_x else [None, None]
-        saved += [base, base_slope]
         ctx.save_for_backward(*saved)
         return out_t.t()
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        x, coef, w_sp, w_base, basis, weight, slope, first, base, base_slope = ctx.saved_tensors
+        x, coef, w_sp, w_base, basis, weight, slope, first = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph: differentiate the reference path instead
             inputs = [t for t, n in zip((x, coef, w_sp, w_base), needs[:4]) if n]
@@ -98,22 +92,19 @@ class _Fused(torch.autograd.Function):
             grads = iter(torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True))
             return tuple(next(grads) if n else None for n in needs[:4]) + (None, None)
         n_out, n_in, n_basis = coef.shape
-        batch = x.shape[0]
-        g_t = grad.t()  # (out, batch)
         g_x = g_coef = g_sp = g_base_w = None
-        if needs[1] or needs[2]:
-            g_weight = torch.mm(g_t, basis.reshape(-1, batch).t()).view(n_out, n_basis, n_in).transpose(1, 2)
+        if needs[1] or needs[2] or (needs[3] and ctx.has_base):
+            g_weight = torch.mm(grad.t(), basis.t())  # (out, (G+k+has_base) * in)
+            g_spline = g_weight[:, : n_basis * n_in].view(n_out, n_basis, n_in).transpose(1, 2)
             if needs[1]:
-                g_coef = g_weight * w_sp[..., None]
+                g_coef = g_spline * w_sp[..., None]
             if needs[2]:
-                g_sp = (g_weight * coef).sum(-1)
-        if needs[3] and base is not None:
-            g_base_w = torch.mm(g_t, base)
+                g_sp = (g_spline * coef).sum(-1)
+            if needs[3] and ctx.has_base:
+                g_base_w = g_weight[:, n_basis * n_in :]
         if needs[0]:
             kernel = spline._fused_kernel(x, ctx.tables)
-            g_x = kernel.input_grad(grad, weight, slope, first, ctx.tables.k).t()  # (batch, in)
-            if base is not None:
-                g_x = g_x + torch.mm(grad, w_base) * base_slope
+            g_x = kernel.input_grad(grad, weight, slope, first, ctx.tables.k, n_basis, ctx.has_base).t()
         return g_x, g_coef, g_sp, g_base_w, None, None
 
 
@@ -126,6 +117,6 @@ def spline_linear(
     base_name: str,
 ) -> torch.Tensor:
     """(batch, n_in) -> (batch, n_out): the fused path where it applies, else :func:`reference`."""
-    if base_name in _FUSED_BASES and x.dtype == coef.dtype and spline._fused_kernel(x, tables) is not None:
+    if base_name in _BASE_CODES and x.dtype == coef.dtype and spline._fused_kernel(x, tables) is not None:
         return _Fused.apply(x, coef, w_sp, w_base, tables, base_name)
     return reference(x, coef, w_sp, w_base, tables, base_name)

@@ -5,10 +5,15 @@
 // padded knots, de Boor's triangle (Piegl & Tiller A2.2) gives the k + 1 live bases, and their
 // first derivatives come from the last stage of the same triangle. The backward pass is a
 // gather-multiply-sum over those k + 1 rows. Exactness is tested against scipy's BSpline.
+//
+// A KAN layer's base function b(x) (silu or identity) can ride along as one more row of the bases
+// (row n_basis, with its slope in slope row k + 1): the layer is then a single matmul against
+// [spline weights | base weights], and its input gradient one more term in input_grad.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -17,22 +22,44 @@ namespace {
 constexpr int64_t kMaxDegree = 15;
 constexpr int64_t kGrain = 1024;
 
+enum BaseKind : int64_t { kNoBase = 0, kIdentity = 1, kSilu = 2 };
+
+template <typename scalar_t>
+inline void base_value_and_slope(int64_t kind, scalar_t x, scalar_t* value, scalar_t* slope) {
+  if (kind == kIdentity) {
+    *value = x;
+    *slope = scalar_t(1);
+  } else {  // silu: x * sigmoid(x), derivative sigmoid(x) * (1 + x * (1 - sigmoid(x)))
+    const scalar_t sig = scalar_t(1) / (scalar_t(1) + std::exp(-x));
+    *value = x * sig;
+    *slope = sig * (scalar_t(1) + x * (scalar_t(1) - sig));
+  }
+}
+
 // K > 0: the degree is known at compile time (loops unroll); K = 0: the runtime ``k_runtime``.
+// Points are read through strides (stride_in, stride_b), so a transposed (batch, n_in) view needs no copy.
 template <typename scalar_t, int64_t K>
-void basis_kernel(const scalar_t* xt, const scalar_t* knots, const scalar_t* closing, int64_t n_in,
-                  int64_t batch, int64_t n_pad, int64_t k_runtime, int64_t n_basis, int64_t last,
-                  scalar_t* dense, scalar_t* slope, int64_t* first) {
+void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const scalar_t* knots,
+                  const scalar_t* closing, int64_t n_in, int64_t batch, int64_t n_pad, int64_t k_runtime,
+                  int64_t n_basis, int64_t last, int64_t base_kind, scalar_t* dense, scalar_t* slope,
+                  int64_t* first) {
   const int64_t k = K > 0 ? K : k_runtime;
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
     scalar_t left[kMaxDegree + 1], right[kMaxDegree + 1], N[kMaxDegree + 1], temp[kMaxDegree + 1];
-    // zero this chunk's columns here (in parallel, and hot in cache for the writes below)
+    // zero this chunk's spline columns here (in parallel, and hot in cache for the writes below)
     for (int64_t q = 0; q < n_basis; ++q) {
       scalar_t* column = dense + q * n_in * batch;
       std::fill(column + begin, column + end, scalar_t(0));
     }
     for (int64_t p = begin; p < end; ++p) {
       const int64_t i = p / batch, b = p % batch;
-      const scalar_t x = xt[p];
+      const scalar_t x = xt[i * stride_in + b * stride_b];
+      if (base_kind != kNoBase) {
+        scalar_t value, base_slope;
+        base_value_and_slope(base_kind, x, &value, &base_slope);
+        dense[n_basis * n_in * batch + p] = value;
+        if (slope != nullptr) slope[(k + 1) * n_in * batch + p] = base_slope;
+      }
       const scalar_t* t = knots + i * n_pad;
       const scalar_t* tc = closing + i * n_pad;
       // m: last padded index with tc[m] <= x (upper_bound - 1); the closing knot keeps t_last inside
@@ -95,11 +122,13 @@ void backward_kernel(const scalar_t* grad, const scalar_t* slope, const int64_t*
 
 // d out / d x through the splines, without the full (G+k, in, batch) gradient of the bases:
 // only the k + 1 live bases of each point carry weight, so
-// g_x[i, b] = sum_r slope[r, i, b] * sum_o weight[o, (q0 + r) * n_in + i] * grad[b, o].
+// g_x[i, b] = sum_r slope[r, i, b] * sum_o weight[o, (q0 + r) * n_in + i] * grad[b, o],
+// plus the base row's term when the layer carries one (weight columns n_basis * n_in + i).
 template <typename scalar_t>
 void input_grad_kernel(const scalar_t* grad, const scalar_t* weight, const scalar_t* slope, const int64_t* first,
-                       int64_t n_in, int64_t batch, int64_t n_out, int64_t k, int64_t n_basis, scalar_t* out) {
-  const int64_t row = n_basis * n_in;  // weight is (n_out, n_basis * n_in)
+                       int64_t n_in, int64_t batch, int64_t n_out, int64_t k, int64_t n_basis, bool has_base,
+                       scalar_t* out) {
+  const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;  // weight is (n_out, row)
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int64_t i = p / batch, b = p % batch;
@@ -115,6 +144,12 @@ void input_grad_kernel(const scalar_t* grad, const scalar_t* weight, const scala
         for (int64_t o = 0; o < n_out; ++o) dot += w[o * row] * g[o];
         acc += s * dot;
       }
+      if (has_base) {
+        const scalar_t* w = weight + n_basis * n_in + i;
+        scalar_t dot = scalar_t(0);
+        for (int64_t o = 0; o < n_out; ++o) dot += w[o * row] * g[o];
+        acc += slope[(k + 1) * n_in * batch + p] * dot;
+      }
       out[p] = acc;
     }
   });
@@ -122,30 +157,33 @@ void input_grad_kernel(const scalar_t* grad, const scalar_t* weight, const scala
 
 }  // namespace
 
+// base_kind: 0 none, 1 identity, 2 silu; a base adds row n_basis to the bases (and row k + 1 to the slopes).
 std::vector<torch::Tensor> basis_forward(torch::Tensor xt, torch::Tensor knots, torch::Tensor closing,
-                                         int64_t k, bool with_slope) {
+                                         int64_t k, bool with_slope, int64_t base_kind) {
   TORCH_CHECK(xt.dim() == 2 && knots.dim() == 2 && closing.sizes() == knots.sizes(), "bad shapes");
   TORCH_CHECK(xt.size(0) == knots.size(0), "one knot vector per input row");
   TORCH_CHECK(k >= 0 && k <= kMaxDegree, "degree out of range");
+  TORCH_CHECK(base_kind >= kNoBase && base_kind <= kSilu, "unknown base function code");
   TORCH_CHECK(xt.scalar_type() == knots.scalar_type() && xt.scalar_type() == closing.scalar_type(),
               "points and knots must share a dtype");
-  xt = xt.contiguous();
   knots = knots.contiguous();
   closing = closing.contiguous();
   const int64_t n_in = xt.size(0), batch = xt.size(1), n_pad = knots.size(1);
   const int64_t n_knots = n_pad - 2 * k, n_basis = n_knots - k - 1, last = k + n_knots - 2;
   TORCH_CHECK(n_basis >= 1, "too few knots");
-  auto dense = torch::empty({n_basis, n_in, batch}, xt.options());  // zeroed chunk by chunk by the kernel
+  const int64_t has_base = base_kind != kNoBase ? 1 : 0;
+  auto dense = torch::empty({n_basis + has_base, n_in, batch}, xt.options());  // zeroed chunk by chunk by the kernel
   torch::Tensor slope, first;
   if (with_slope) {
-    slope = torch::empty({k + 1, n_in, batch}, xt.options());
+    slope = torch::empty({k + 1 + has_base, n_in, batch}, xt.options());
     first = torch::empty({n_in, batch}, xt.options().dtype(torch::kInt64));
   }
   AT_DISPATCH_FLOATING_TYPES(xt.scalar_type(), "kandisco_basis_forward", [&] {
     auto run = [&](auto degree) {
       basis_kernel<scalar_t, decltype(degree)::value>(
-          xt.data_ptr<scalar_t>(), knots.data_ptr<scalar_t>(), closing.data_ptr<scalar_t>(), n_in, batch,
-          n_pad, k, n_basis, last, dense.data_ptr<scalar_t>(), with_slope ? slope.data_ptr<scalar_t>() : nullptr,
+          xt.data_ptr<scalar_t>(), xt.stride(0), xt.stride(1), knots.data_ptr<scalar_t>(),
+          closing.data_ptr<scalar_t>(), n_in, batch, n_pad, k, n_basis, last, base_kind,
+          dense.data_ptr<scalar_t>(), with_slope ? slope.data_ptr<scalar_t>() : nullptr,
           with_slope ? first.data_ptr<int64_t>() : nullptr);
     };
     switch (k) {
@@ -171,16 +209,18 @@ torch::Tensor basis_backward(torch::Tensor grad, torch::Tensor slope, torch::Ten
 }
 
 torch::Tensor input_grad(torch::Tensor grad, torch::Tensor weight, torch::Tensor slope, torch::Tensor first,
-                         int64_t k) {
+                         int64_t k, int64_t n_basis, bool has_base) {
   grad = grad.contiguous();
   weight = weight.contiguous();
-  const int64_t batch = grad.size(0), n_out = grad.size(1);
-  const int64_t n_in = first.size(0), n_basis = weight.size(1) / n_in;
-  TORCH_CHECK(weight.size(0) == n_out && weight.size(1) == n_basis * n_in, "weight must be (n_out, n_basis * n_in)");
+  const int64_t batch = grad.size(0), n_out = grad.size(1), n_in = first.size(0);
+  TORCH_CHECK(weight.size(0) == n_out && weight.size(1) == (n_basis + (has_base ? 1 : 0)) * n_in,
+              "weight must be (n_out, (n_basis + has_base) * n_in)");
+  TORCH_CHECK(slope.size(0) == k + 1 + (has_base ? 1 : 0), "slope rows must match the degree and base");
   auto out = torch::empty({n_in, batch}, grad.options());
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "kandisco_input_grad", [&] {
     input_grad_kernel<scalar_t>(grad.data_ptr<scalar_t>(), weight.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(),
-                                first.data_ptr<int64_t>(), n_in, batch, n_out, k, n_basis, out.data_ptr<scalar_t>());
+                                first.data_ptr<int64_t>(), n_in, batch, n_out, k, n_basis, has_base,
+                                out.data_ptr<scalar_t>());
   });
   return out;
 }
