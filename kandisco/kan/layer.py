@@ -23,7 +23,7 @@ from torch import nn
 from . import spline
 from .spline_linear import BASE_FUNCTIONS, spline_linear
 
-__all__ = ["KANLayer", "BASE_FUNCTIONS", "EDGE_SPLINE", "EDGE_SYMBOLIC", "EDGE_PRUNED"]
+__all__ = ["BASE_FUNCTIONS", "EDGE_PRUNED", "EDGE_SPLINE", "EDGE_SYMBOLIC", "KANLayer"]
 
 EDGE_SPLINE, EDGE_SYMBOLIC, EDGE_PRUNED = 0, 1, 2
 
