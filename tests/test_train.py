@@ -122,6 +122,9 @@ def test_regularisation_is_scale_free_and_favours_sparsity():
         ({"opt": "SGD"}, "optimiser"),
         ({"X": torch.zeros(10, 3)}, "3 columns"),
         ({"y": torch.zeros(9, 1)}, "y has 9"),
+        ({"y": torch.zeros(10, 3)}, "y has 3 columns but the model has 1 output"),
+        ({"X_val": torch.zeros(4, 2), "y_val": torch.zeros(5, 1)}, "validation data"),
+        ({"X_val": torch.zeros(4, 2), "y_val": torch.zeros(4, 2)}, "validation data"),
     ],
 )
 def test_bad_arguments_are_clear_errors(kwargs, match):

@@ -64,8 +64,7 @@ class _Fused(torch.autograd.Function):
     whose last row is the base function b(x) (no row for ``zero``); hand-written backward."""
 
     @staticmethod
-    def forward(ctx, x, coef, w_sp, w_base, tables, base_name):  # type: ignore[override]
-        kernel = spline._fused_kernel(x, tables)
+    def forward(ctx, x, coef, w_sp, w_base, tables, base_name, kernel):  # type: ignore[override]
         need_x = ctx.needs_input_grad[0]
         batch = x.shape[0]
         has_base = base_name != "zero"
@@ -75,7 +74,7 @@ class _Fused(torch.autograd.Function):
         if has_base:
             weight = torch.cat([weight, w_base], dim=1)
         out_t = torch.mm(weight, basis)
-        ctx.tables, ctx.base_name, ctx.has_base = tables, base_name, has_base
+        ctx.tables, ctx.base_name, ctx.has_base, ctx.kernel = tables, base_name, has_base, kernel
         saved = [x, coef, w_sp, w_base, basis, weight]
         saved += [outs[1], outs[2]] if need_x else [None, None]
         ctx.save_for_backward(*saved)
@@ -90,7 +89,7 @@ class _Fused(torch.autograd.Function):
             with torch.enable_grad():
                 out = reference(x, coef, w_sp, w_base, ctx.tables, ctx.base_name)
             grads = iter(torch.autograd.grad(out, inputs, grad, create_graph=True, allow_unused=True))
-            return tuple(next(grads) if n else None for n in needs[:4]) + (None, None)
+            return tuple(next(grads) if n else None for n in needs[:4]) + (None, None, None)
         n_out, n_in, n_basis = coef.shape
         g_x = g_coef = g_sp = g_base_w = None
         if needs[1] or needs[2] or (needs[3] and ctx.has_base):
@@ -103,9 +102,8 @@ class _Fused(torch.autograd.Function):
             if needs[3] and ctx.has_base:
                 g_base_w = g_weight[:, n_basis * n_in :]
         if needs[0]:
-            kernel = spline._fused_kernel(x, ctx.tables)
-            g_x = kernel.input_grad(grad, weight, slope, first, ctx.tables.k, n_basis, ctx.has_base).t()
-        return g_x, g_coef, g_sp, g_base_w, None, None
+            g_x = ctx.kernel.input_grad(grad, weight, slope, first, ctx.tables.k, n_basis, ctx.has_base).t()
+        return g_x, g_coef, g_sp, g_base_w, None, None, None
 
 
 def spline_linear(
@@ -117,6 +115,7 @@ def spline_linear(
     base_name: str,
 ) -> torch.Tensor:
     """(batch, n_in) -> (batch, n_out): the fused path where it applies, else :func:`reference`."""
-    if base_name in _BASE_CODES and x.dtype == coef.dtype and spline._fused_kernel(x, tables) is not None:
-        return _Fused.apply(x, coef, w_sp, w_base, tables, base_name)
+    kernel = spline._fused_kernel(x, tables) if base_name in _BASE_CODES and x.dtype == coef.dtype else None
+    if kernel is not None:
+        return _Fused.apply(x, coef, w_sp, w_base, tables, base_name, kernel)
     return reference(x, coef, w_sp, w_base, tables, base_name)

@@ -96,7 +96,7 @@ def regularization(
 
 
 def _mse(model: Any, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-    return torch.mean((model(xb) - yb) ** 2)
+    return torch.nn.functional.mse_loss(model(xb), yb)  # one op and one backward node
 
 
 def fit(
@@ -151,12 +151,19 @@ def fit(
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     if X.shape[1] != model.n_inputs:
         raise ValueError(f"X has {X.shape[1]} columns but the model has {model.n_inputs} inputs")
+    if loss_fn is None and y.shape[1] != model.n_outputs:  # a custom loss may take any y
+        raise ValueError(f"y has {y.shape[1]} columns but the model has {model.n_outputs} outputs")
     if opt not in ("LBFGS", "Adam"):
         raise ValueError(f"unknown optimiser {opt!r}; choose 'LBFGS' or 'Adam'")
     has_val = X_val is not None
     if has_val:
         X_val = _as_tensor(X_val, "X_val", dtype)
         y_val = _as_tensor(y_val, "y_val", dtype)
+        if X_val.shape[1] != X.shape[1] or X_val.shape[0] != y_val.shape[0] or y_val.shape[1] != y.shape[1]:
+            raise ValueError(
+                f"validation data X_val {tuple(X_val.shape)}, y_val {tuple(y_val.shape)} do not match "
+                f"the training data X {tuple(X.shape)}, y {tuple(y.shape)}"
+            )
     loss_fn = loss_fn or _mse
     n = X.shape[0]
     gen = torch.Generator().manual_seed(int(seed))
