@@ -122,7 +122,22 @@ def test_grid_from_samples_is_increasing_even_for_discrete_data():
     grid = spline.grid_from_samples(x, 10, 3)
     assert grid.shape == (2, 17)
     assert bool((torch.diff(grid, dim=1) > 0).all())
-    assert grid[0, 3] == 0.0 and grid[0, -4] == pytest.approx(2.0)
+    assert grid[0, 3] == pytest.approx(0.0, abs=1e-5) and grid[0, -4] == pytest.approx(2.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_grid_from_samples_keeps_the_extreme_samples_strictly_inside(dtype):
+    """The end knots sit a hair beyond the data: a sample recomputed an ulp larger (a hidden layer's
+    input under different rounding) must not fall off the grid, where every basis is zero."""
+    x = (torch.rand(200, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 40 + 1e3).to(dtype)
+    k = 3
+    grid = spline.grid_from_samples(x, 5, k)
+    lo, hi = grid[:, k], grid[:, -k - 1]
+    nudged = torch.stack([x.min(0).values, x.max(0).values])
+    nudged = torch.nextafter(nudged, torch.stack([lo, hi]))  # one ulp further out
+    assert bool((lo < nudged[0]).all() and (nudged[1] < hi).all())
+    assert bool(((hi - lo) < 1.001 * (x.max(0).values - x.min(0).values)).all())  # only a hair
+    assert bool((spline.bspline_basis(nudged, grid, k).sum(-1) > 0.99).all())  # partition of unity there
 
 
 def _rel_rms(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -346,6 +346,10 @@ def grid_from_samples(x: torch.Tensor, num: int, k: int, grid_eps: float = 0.02)
     degenerate = width <= 1e-12 * torch.maximum(lo.abs(), hi.abs()).clamp_min(1.0)
     lo = torch.where(degenerate, lo - 0.5, lo)
     hi = torch.where(degenerate, hi + 0.5, hi)
+    # a hair beyond the extreme samples: a point on the end knot that later arrives an ulp outside (a
+    # hidden layer's input, recomputed with different rounding) would otherwise drop to zero bases
+    pad = 1e-6 * (hi - lo) + 16 * torch.finfo(xs.dtype).eps * torch.maximum(lo.abs(), hi.abs())
+    lo, hi = lo - pad, hi + pad
     qs = torch.linspace(0, 1, num + 1, dtype=xs.dtype, device=xs.device)  # (num+1,)
     adaptive = torch.quantile(xs.t(), qs, dim=1).t()  # (n_in, num+1)
     uniform = lo[:, None] + qs[None, :] * (hi - lo)[:, None]  # (n_in, num+1)

@@ -44,6 +44,16 @@ void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const
                   int64_t n_basis, int64_t last, int64_t base_kind, scalar_t* dense, scalar_t* slope,
                   int64_t* first) {
   const int64_t k = K > 0 ? K : k_runtime;
+  // de Boor divides by knot spans t[q] - t[q - j] (j = 1..k) that depend on the knots only: invert
+  // them once per call, so the per-point triangle multiplies instead of dividing (a zero span, from
+  // repeated knots, gives 0: the 0/0 := 0 convention of B-splines)
+  std::vector<scalar_t> inv_span(n_in * n_pad * (k + 1), scalar_t(0));
+  for (int64_t i = 0; i < n_in; ++i)
+    for (int64_t q = 0; q < n_pad; ++q)
+      for (int64_t j = 1; j <= k && j <= q; ++j) {
+        const scalar_t span = knots[i * n_pad + q] - knots[i * n_pad + q - j];
+        inv_span[(i * n_pad + q) * (k + 1) + j] = span > scalar_t(0) ? scalar_t(1) / span : scalar_t(0);
+      }
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
     scalar_t left[kMaxDegree + 1], right[kMaxDegree + 1], N[kMaxDegree + 1], temp[kMaxDegree + 1];
     // zero this chunk's spline columns here (in parallel, and hot in cache for the writes below)
@@ -62,6 +72,7 @@ void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const
       }
       const scalar_t* t = knots + i * n_pad;
       const scalar_t* tc = closing + i * n_pad;
+      const scalar_t* inv = inv_span.data() + i * n_pad * (k + 1);  // inv[q * (k + 1) + j] = 1 / (t[q] - t[q - j])
       // m: last padded index with tc[m] <= x (upper_bound - 1); the closing knot keeps t_last inside
       const int64_t m = (std::upper_bound(tc, tc + n_pad, x) - tc) - 1;
       const bool inside = (m >= k) && (m <= last);
@@ -79,7 +90,7 @@ void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const
         right[j] = t[mm + j] - x;
         scalar_t saved = scalar_t(0);
         for (int64_t r = 0; r < j; ++r) {
-          const scalar_t tmp = N[r] / (right[r + 1] + left[j - r]);
+          const scalar_t tmp = N[r] * inv[(mm + r + 1) * (k + 1) + j];  // N[r] / (right[r + 1] + left[j - r])
           temp[r] = tmp;
           N[r] = saved + right[r + 1] * tmp;
           saved = left[j - r] * tmp;
