@@ -61,6 +61,20 @@ def test_pareto_front_and_pick_rules():
         pick_candidate(front, "fastest")
 
 
+def test_pick_treats_losses_at_rounding_level_as_equally_exact():
+    """Two exact forms of one law (losses 2e-14 and 5e-15 on a target of size ~100): the simpler one
+    is picked, not the float-laden copy that rounding happened to favour."""
+    front = pareto_front([
+        Candidate("approx", "a", 12, 0.29, "s", 0.0),
+        Candidate("c**3*m/sqrt(c**2 - v**2)", "e", 16, 2.1e-14, "s", 0.0),
+        Candidate("1.0*c**2.0*m**1.0/sqrt(1 - 1.0*(v/c - 9.7e-18)**2)", "f", 23, 4.9e-15, "s", 0.0),
+    ])
+    assert front[pick_candidate(front, "best")].formula == "1.0*c**2.0*m**1.0/sqrt(1 - 1.0*(v/c - 9.7e-18)**2)"
+    for rule in ("best", "simplest"):
+        assert front[pick_candidate(front, rule, exact_loss=1e-9 * 100)].formula == "c**3*m/sqrt(c**2 - v**2)"
+    assert front[pick_candidate(front, "accuracy", exact_loss=1e-7)].complexity == 23  # literal: lowest loss
+
+
 def test_constant_data_and_bad_library_are_clear_errors():
     X = np.linspace(1, 2, 50)[:, None]
     with pytest.raises(DataError, match="constant"):

@@ -384,7 +384,7 @@ def discover(
     except KeyboardInterrupt:
         interrupted = True
     front = pareto_front(candidates)
-    chosen = pick_candidate(front, pick)
+    chosen = pick_candidate(front, pick, exact_loss=EXACT_RELATIVE_RMSE * y_spread)
     best = front[chosen]
     expr = best.expr(dataset.feature_names)
     user_symbols = [sympy.Symbol(n, real=True) for n in dataset.feature_names]

@@ -4,7 +4,8 @@ The front follows PySR's hall of fame: for each complexity the candidate with th
 validation loss, kept only if it beats every simpler candidate. A front entry's *score* is
 ``-d log(loss) / d complexity`` against the previous (simpler) entry. The pick ("best") is the
 highest score among entries whose loss is within ``1.5x`` of the lowest loss; ``"accuracy"`` picks
-the lowest loss and ``"simplest"`` the simplest entry within 1.5x of the lowest loss.
+the lowest loss and ``"simplest"`` the simplest entry within 1.5x of the lowest loss. Entries whose
+loss is at rounding level (``exact_loss``) all count as within the window.
 """
 
 from __future__ import annotations
@@ -70,14 +71,19 @@ def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
     return front
 
 
-def pick_candidate(front: list[Candidate], rule: str = "best") -> int:
-    """Index into ``front`` chosen by ``rule`` (see module docstring)."""
+def pick_candidate(front: list[Candidate], rule: str = "best", exact_loss: float = 0.0) -> int:
+    """Index into ``front`` chosen by ``rule`` (see module docstring).
+
+    Losses at or below ``exact_loss`` (the level of rounding noise) count as equally exact: all such
+    entries join the window, so ``c**3*m/sqrt(c**2 - v**2)`` at 2e-14 is not passed over for a
+    float-laden copy at 5e-15.
+    """
     if rule not in PICK_RULES:
         raise ValueError(f"unknown pick rule {rule!r}; choose one of {', '.join(PICK_RULES)}")
     if not front:
         raise ValueError("no candidate formula to pick from")
     lowest = min(c.loss for c in front)
-    window = [i for i, c in enumerate(front) if c.loss <= LOSS_WINDOW * lowest + 1e-300]
+    window = [i for i, c in enumerate(front) if c.loss <= max(LOSS_WINDOW * lowest, exact_loss) + 1e-300]
     if rule == "accuracy":
         return min(range(len(front)), key=lambda i: front[i].loss)
     if rule == "simplest":
