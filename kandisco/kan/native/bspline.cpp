@@ -132,35 +132,29 @@ void backward_kernel(const scalar_t* grad, const scalar_t* slope, const int64_t*
 }
 
 // d out / d x through the splines, without the full (G+k, in, batch) gradient of the bases:
-// only the k + 1 live bases of each point carry weight, so
-// g_x[i, b] = sum_r slope[r, i, b] * sum_o weight[o, (q0 + r) * n_in + i] * grad[b, o],
-// plus the base row's term when the layer carries one (weight columns n_basis * n_in + i).
+// only the k + 1 live bases of each point carry weight, so with gw = grad @ weight (one BLAS matmul,
+// (batch, row) with row = (n_basis + has_base) * n_in)
+// g_x[i, b] = sum_r slope[r, i, b] * gw[b, (q0 + r) * n_in + i],
+// plus the base row's term when the layer carries one (gw columns n_basis * n_in + i).
+// (Per-point dot products over the outputs instead were latency-bound: 4x slower at 8 outputs.)
 template <typename scalar_t>
-void input_grad_kernel(const scalar_t* grad, const scalar_t* weight, const scalar_t* slope, const int64_t* first,
-                       int64_t n_in, int64_t batch, int64_t n_out, int64_t k, int64_t n_basis, bool has_base,
-                       scalar_t* out) {
-  const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;  // weight is (n_out, row)
+void input_grad_kernel(const scalar_t* gw, const scalar_t* slope, const int64_t* first, int64_t n_in,
+                       int64_t batch, int64_t k, int64_t n_basis, bool has_base, scalar_t* out) {
+  const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      const int64_t i = p / batch, b = p % batch;
-      const scalar_t* g = grad + b * n_out;
+    int64_t i = begin / batch, b = begin % batch;
+    for (int64_t p = begin; p < end; ++p, ++b) {
+      if (b == batch) {
+        b = 0;
+        ++i;
+      }
+      const scalar_t* g = gw + b * row + i;
       scalar_t acc = scalar_t(0);
       for (int64_t r = 0; r <= k; ++r) {
         const int64_t q = first[p] + r;
-        if (q < 0 || q >= n_basis) continue;
-        const scalar_t s = slope[r * n_in * batch + p];
-        if (s == scalar_t(0)) continue;
-        const scalar_t* w = weight + q * n_in + i;
-        scalar_t dot = scalar_t(0);
-        for (int64_t o = 0; o < n_out; ++o) dot += w[o * row] * g[o];
-        acc += s * dot;
+        if (q >= 0 && q < n_basis) acc += slope[r * n_in * batch + p] * g[q * n_in];
       }
-      if (has_base) {
-        const scalar_t* w = weight + n_basis * n_in + i;
-        scalar_t dot = scalar_t(0);
-        for (int64_t o = 0; o < n_out; ++o) dot += w[o * row] * g[o];
-        acc += slope[(k + 1) * n_in * batch + p] * dot;
-      }
+      if (has_base) acc += slope[(k + 1) * n_in * batch + p] * g[n_basis * n_in];
       out[p] = acc;
     }
   });
@@ -227,11 +221,11 @@ torch::Tensor input_grad(torch::Tensor grad, torch::Tensor weight, torch::Tensor
   TORCH_CHECK(weight.size(0) == n_out && weight.size(1) == (n_basis + (has_base ? 1 : 0)) * n_in,
               "weight must be (n_out, (n_basis + has_base) * n_in)");
   TORCH_CHECK(slope.size(0) == k + 1 + (has_base ? 1 : 0), "slope rows must match the degree and base");
+  const auto gw = torch::mm(grad, weight);  // (batch, row), contiguous
   auto out = torch::empty({n_in, batch}, grad.options());
   AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "kandisco_input_grad", [&] {
-    input_grad_kernel<scalar_t>(grad.data_ptr<scalar_t>(), weight.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(),
-                                first.data_ptr<int64_t>(), n_in, batch, n_out, k, n_basis, has_base,
-                                out.data_ptr<scalar_t>());
+    input_grad_kernel<scalar_t>(gw.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(), first.data_ptr<int64_t>(), n_in,
+                                batch, k, n_basis, has_base, out.data_ptr<scalar_t>());
   });
   return out;
 }
