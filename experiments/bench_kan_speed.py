@@ -552,8 +552,9 @@ def build_report(args, rows, results, info, profiles, wall_s):
 
     # (a)
     L.append(f"Close calls: a row whose fb or fit ratio lies within {args.close_margin:g}x of a target (either side) is "
-             f"measured in {args.close_runs} fresh processes per method and the medians are reported (marked "
-             "`(median of N)`): between fresh processes this machine's timings vary by about +-30%.\n")
+             f"measured in {args.close_runs} rounds of fresh processes (the methods interleaved, so a slow spell of "
+             "the machine hits all of them) and the medians are reported (marked `(median of N)`): between fresh "
+             "processes this machine's timings vary by about +-30%.\n")
     L.append("## (a) forward + backward (median ms; loss = mean(y^2))\n")
     L.append("| config | kandisco | pykan | pykan_speed | pykan/kd | pykan_speed/kd | ok |")
     L.append("|---|---:|---:|---:|---:|---:|:-:|")
@@ -823,18 +824,18 @@ def main(argv=None):
         close = close_calls(results[key], args.close_margin)
         if close and args.close_runs > 1:
             print(f"    ({key}: {', '.join(close)} within {args.close_margin:g}x of a target; "
-                  f"{args.close_runs - 1} more run(s) per method, medians kept)", flush=True)
-            for m in order:
-                if "error" in results[key][m]:
-                    continue
-                task = dict(tasks[m], fit_steps=results[key][m].get("fit_steps") or 0)
-                extra = []
-                for _ in range(args.close_runs - 1):
+                  f"{args.close_runs - 1} more round(s) of all methods, medians kept)", flush=True)
+            live = [m for m in order if "error" not in results[key][m]]
+            extra: dict[str, list] = {m: [] for m in live}
+            for _ in range(args.close_runs - 1):  # rounds interleave the methods: a slow spell hits all
+                for m in live:
+                    task = dict(tasks[m], fit_steps=results[key][m].get("fit_steps") or 0)
                     wait_for_idle(args.idle_threshold, args.max_wait)
                     st, pl = run_isolated(ctx, measure, task, args.timeout)
                     if st == "ok":
-                        extra.append(pl)
-                merge_timing_runs(results[key][m], extra)
+                        extra[m].append(pl)
+            for m in live:
+                merge_timing_runs(results[key][m], extra[m])
                 d = results[key][m]
                 print(f"[{i + 1}/{len(rows)}] {key:32s} {m:12s} fb {d['fb_ms']:9.2f} ms  fit50 "
                       f"{d.get('fit_s_50', float('nan')):8.2f} s  (median of {d['timing_runs']}: fit50 {d['fit_s_50_all']})",
