@@ -142,12 +142,8 @@ void input_grad_kernel(const scalar_t* gw, const scalar_t* slope, const int64_t*
                        int64_t batch, int64_t k, int64_t n_basis, bool has_base, scalar_t* out) {
   const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
-    int64_t i = begin / batch, b = begin % batch;
-    for (int64_t p = begin; p < end; ++p, ++b) {
-      if (b == batch) {
-        b = 0;
-        ++i;
-      }
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t i = p / batch, b = p % batch;
       const scalar_t* g = gw + b * row + i;
       scalar_t acc = scalar_t(0);
       for (int64_t r = 0; r <= k; ++r) {
