@@ -24,13 +24,14 @@ constexpr int64_t kGrain = 1024;
 
 enum BaseKind : int64_t { kNoBase = 0, kIdentity = 1, kSilu = 2 };
 
+// sig: sigmoid(x) for silu, precomputed by ATen's vectorised sigmoid (a scalar expf and division
+// per point were over half of this kernel's time); unused for identity
 template <typename scalar_t>
-inline void base_value_and_slope(int64_t kind, scalar_t x, scalar_t* value, scalar_t* slope) {
+inline void base_value_and_slope(int64_t kind, scalar_t x, scalar_t sig, scalar_t* value, scalar_t* slope) {
   if (kind == kIdentity) {
     *value = x;
     *slope = scalar_t(1);
   } else {  // silu: x * sigmoid(x), derivative sigmoid(x) * (1 + x * (1 - sigmoid(x)))
-    const scalar_t sig = scalar_t(1) / (scalar_t(1) + std::exp(-x));
     *value = x * sig;
     *slope = sig * (scalar_t(1) + x * (scalar_t(1) - sig));
   }
@@ -41,8 +42,9 @@ inline void base_value_and_slope(int64_t kind, scalar_t x, scalar_t* value, scal
 template <typename scalar_t, int64_t K>
 void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const scalar_t* knots,
                   const scalar_t* closing, int64_t n_in, int64_t batch, int64_t n_pad, int64_t k_runtime,
-                  int64_t n_basis, int64_t last, int64_t base_kind, scalar_t* dense, scalar_t* slope,
-                  int64_t* first) {
+                  int64_t n_basis, int64_t last, int64_t base_kind, const scalar_t* sigmoid, int64_t sig_stride_in,
+                  int64_t sig_stride_b, scalar_t* dense,
+                  scalar_t* slope, int64_t* first) {
   const int64_t k = K > 0 ? K : k_runtime;
   // de Boor divides by knot spans t[q] - t[q - j] (j = 1..k) that depend on the knots only: invert
   // them once per call, so the per-point triangle multiplies instead of dividing (a zero span, from
@@ -66,7 +68,7 @@ void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const
       const scalar_t x = xt[i * stride_in + b * stride_b];
       if (base_kind != kNoBase) {
         scalar_t value, base_slope;
-        base_value_and_slope(base_kind, x, &value, &base_slope);
+        base_value_and_slope(base_kind, x, sigmoid != nullptr ? sigmoid[i * sig_stride_in + b * sig_stride_b] : scalar_t(0), &value, &base_slope);
         dense[n_basis * n_in * batch + p] = value;
         if (slope != nullptr) slope[(k + 1) * n_in * batch + p] = base_slope;
       }
@@ -179,12 +181,16 @@ std::vector<torch::Tensor> basis_forward(torch::Tensor xt, torch::Tensor knots, 
     slope = torch::empty({k + 1 + has_base, n_in, batch}, xt.options());
     first = torch::empty({n_in, batch}, xt.options().dtype(torch::kInt64));
   }
+  // read through its own strides: sigmoid keeps a transposed input's layout, and a copy to
+  // contiguous would cost more than the sigmoid
+  const torch::Tensor sigmoid = base_kind == kSilu ? torch::sigmoid(xt) : torch::Tensor();
   AT_DISPATCH_FLOATING_TYPES(xt.scalar_type(), "kandisco_basis_forward", [&] {
     auto run = [&](auto degree) {
       basis_kernel<scalar_t, decltype(degree)::value>(
           xt.data_ptr<scalar_t>(), xt.stride(0), xt.stride(1), knots.data_ptr<scalar_t>(),
           closing.data_ptr<scalar_t>(), n_in, batch, n_pad, k, n_basis, last, base_kind,
-          dense.data_ptr<scalar_t>(), with_slope ? slope.data_ptr<scalar_t>() : nullptr,
+          sigmoid.defined() ? sigmoid.data_ptr<scalar_t>() : nullptr, sigmoid.defined() ? sigmoid.stride(0) : 0,
+          sigmoid.defined() ? sigmoid.stride(1) : 0, dense.data_ptr<scalar_t>(), with_slope ? slope.data_ptr<scalar_t>() : nullptr,
           with_slope ? first.data_ptr<int64_t>() : nullptr);
     };
     switch (k) {
