@@ -115,3 +115,64 @@ def test_a_build_killed_midway_does_not_hang_later_runs():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True False"
+
+
+def _outputs_and_grads(model, x, monkeypatch, fused, retain=False):
+    """Output, input gradient and parameter gradients of ``sum(out^2)``, fused or on the torch path."""
+    monkeypatch.setattr(spline, "USE_FUSED", fused)
+    model.zero_grad(set_to_none=True)
+    xg = x.clone().requires_grad_(True)
+    out = model(xg)
+    loss = out.square().sum()
+    loss.backward(retain_graph=retain)
+    if retain:  # a second backward through the same graph accumulates the same gradients again
+        loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    return out, xg.grad, grads
+
+
+@needs_kernel
+@pytest.mark.parametrize("mult_arity", [2, [[], [2, 3], []]])
+def test_the_compiled_network_matches_the_torch_path_with_pruned_edges(monkeypatch, mult_arity):
+    """One autograd node for the whole network, also with pruned edges and mixed arities."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(200, 3, generator=g, dtype=torch.float64)
+    model = KAN([3, [2, 2], 2], grid=6, k=3, seed=2, mult_arity=mult_arity)
+    model.initialize_grids(x)
+    model.layers[0].prune_edge(1, 2)
+    model.layers[1].prune_edge(0, slice(None))  # output 0's first subnode gets no edge at all
+    fused = _outputs_and_grads(model, x, monkeypatch, True, retain=True)
+    plain = _outputs_and_grads(model, x, monkeypatch, False, retain=True)
+    assert type(fused[0].grad_fn).__name__ == "_FusedNetworkBackward"
+    assert type(plain[0].grad_fn).__name__ != "_FusedNetworkBackward"
+    torch.testing.assert_close(fused[0], plain[0], atol=1e-12, rtol=1e-11)
+    torch.testing.assert_close(fused[1], plain[1], atol=1e-12, rtol=1e-11)
+    assert fused[2].keys() == plain[2].keys()
+    for name in plain[2]:
+        torch.testing.assert_close(fused[2][name], plain[2][name], atol=1e-12, rtol=1e-11, msg=name)
+    assert float(fused[2]["layers.0.scale_sp"][1, 2]) == 0.0  # a pruned edge learns nothing
+
+
+class _Sin:
+    """A library entry as the layer sees it: a name and a safe torch function."""
+
+    name = "sin"
+    safe_torch_fn = staticmethod(torch.sin)
+
+
+@needs_kernel
+def test_a_symbolic_edge_sends_the_network_down_the_per_layer_path(monkeypatch):
+    model = KAN([2, 2, 1], grid=5, seed=0)
+    x = torch.rand(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    model.initialize_grids(x)
+    assert type(model(x).grad_fn).__name__ == "_FusedNetworkBackward"
+    model.layers[0].set_symbolic(0, 1, _Sin(), (2.0, 0.5, 3.0, -1.0))
+    fused = _outputs_and_grads(model, x, monkeypatch, True)
+    plain = _outputs_and_grads(model, x, monkeypatch, False)
+    assert type(fused[0].grad_fn).__name__ != "_FusedNetworkBackward"
+    torch.testing.assert_close(fused[0], plain[0], atol=1e-12, rtol=1e-11)
+    for name in plain[2]:
+        torch.testing.assert_close(fused[2][name], plain[2][name], atol=1e-12, rtol=1e-11, msg=name)
+    model.layers[0].set_spline(0, 1)
+    monkeypatch.setattr(spline, "USE_FUSED", True)
+    assert type(model(x).grad_fn).__name__ == "_FusedNetworkBackward"

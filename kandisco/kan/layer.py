@@ -17,6 +17,8 @@ buffers or settings (it only memoises knot tables of the current grid).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -26,6 +28,15 @@ from .spline_linear import BASE_FUNCTIONS, spline_linear
 __all__ = ["BASE_FUNCTIONS", "EDGE_PRUNED", "EDGE_SPLINE", "EDGE_SYMBOLIC", "KANLayer"]
 
 EDGE_SPLINE, EDGE_SYMBOLIC, EDGE_PRUNED = 0, 1, 2
+
+
+class EdgeLayout(NamedTuple):
+    """A summary of a layer's edge states."""
+
+    has_other: bool  # some edge is symbolic or pruned
+    spline_mask: torch.Tensor | None  # (out, in) 1.0 on spline edges; None when every edge is one
+    any_spline: bool
+    any_symbolic: bool
 
 
 class KANLayer(nn.Module):
@@ -133,32 +144,37 @@ class KANLayer(nn.Module):
         """:func:`spline.knot_tables` of the current grid (memoised)."""
         return self._memo("_knot_cache", self.grid, self.k, lambda: spline.knot_tables(self.grid, self.k))
 
-    def _edge_layout(self) -> tuple[bool, torch.Tensor | None, bool]:
-        """``(any edge not a spline, spline mask or None when all are splines, any spline edge)``.
-
-        Memoised: the answers need a device-to-host read, which costs more than a small layer's
-        arithmetic.
-        """
+    def _edge_layout(self) -> EdgeLayout:
+        """Which edge states the layer has (memoised: the answers need a device-to-host read,
+        which costs more than a small layer's arithmetic)."""
 
         def compute():
             has_other = bool(self.state.any())  # any symbolic or pruned edge?
             spline_w = self.spline_mask if has_other else None
-            return has_other, spline_w, spline_w is None or bool(spline_w.any())
+            any_symbolic = has_other and bool((self.state == EDGE_SYMBOLIC).any())
+            return EdgeLayout(has_other, spline_w, spline_w is None or bool(spline_w.any()), any_symbolic)
 
         return self._memo("_layout_cache", self.state, self.coef.dtype, compute)
+
+    def spline_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(w_sp, w_base)`` with symbolic and pruned edges masked out (the parameters themselves
+        when every edge is a spline)."""
+        spline_w = self._edge_layout().spline_mask
+        if spline_w is None:
+            return self.scale_sp, self.scale_base
+        return self.scale_sp * spline_w, self.scale_base * spline_w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_in) -> (batch, n_out): the sum over inputs of every active edge."""
         batch = x.shape[0]
         out = None
-        has_other, spline_w, any_spline = self._edge_layout()
-        if any_spline:
-            w_base = self.scale_base if spline_w is None else self.scale_base * spline_w
-            w_sp = self.scale_sp if spline_w is None else self.scale_sp * spline_w
+        layout = self._edge_layout()
+        if layout.any_spline:
+            w_sp, w_base = self.spline_weights()
             out = spline_linear(x, self.coef, w_sp, w_base, self._knot_tables(), self.base_fun_name)
         if out is None:
             out = x.new_zeros(batch, self.n_out)
-        if self.sym_names and has_other:
+        if layout.any_symbolic:
             for js, is_, values in self._symbolic_terms(x):
                 out = out.index_add(1, js, values)
         return out

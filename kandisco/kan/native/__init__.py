@@ -1,4 +1,8 @@
-"""The fused C++ B-spline kernel (``bspline.cpp``), compiled on first use, with a pure-torch fallback.
+"""The fused C++ kernels, compiled on first use, with a pure-torch fallback.
+
+``bspline.cpp`` evaluates B-spline bases (and the base function) per point; ``network.cpp`` runs a
+whole KAN, forward and backward, on top of it; ``bindings.cpp`` exposes both. They are compiled
+as one translation unit, in that order.
 
 Evaluating bases with tensor operations costs dozens of small kernels per layer; the fused
 kernel does one pass per point and is several times faster on CPU. It is built once with
@@ -21,7 +25,7 @@ from types import ModuleType
 
 __all__ = ["kernel", "unavailable_reason"]
 
-_SOURCE = Path(__file__).with_name("bspline.cpp")
+_SOURCES = [Path(__file__).with_name(name) for name in ("bspline.cpp", "network.cpp", "bindings.cpp")]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
 
@@ -51,6 +55,11 @@ def _exclusive(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _source() -> str:
+    """The kernels' C++ source, one translation unit."""
+    return "\n".join(path.read_text() for path in _SOURCES)
+
+
 def _build_name() -> str:
     """The extension's name, with a hash of the kernel source and torch version.
 
@@ -60,7 +69,7 @@ def _build_name() -> str:
     """
     import torch
 
-    digest = hashlib.sha1(f"{_SOURCE.read_text()}\n{torch.__version__}".encode()).hexdigest()[:12]
+    digest = hashlib.sha1(f"{_source()}\n{torch.__version__}".encode()).hexdigest()[:12]
     return f"kandisco_bspline_{digest}"
 
 
@@ -68,7 +77,7 @@ def _build() -> ModuleType:
     from torch.utils import cpp_extension
 
     start = time.perf_counter()
-    source = _SOURCE.read_text()
+    source = _source()
     name = _build_name()
     build_dir = _build_directory(name)
     # torch guards a build with a plain lock file and waits forever while it exists, so a build

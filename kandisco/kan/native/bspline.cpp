@@ -231,9 +231,3 @@ torch::Tensor input_grad(torch::Tensor grad, torch::Tensor weight, torch::Tensor
   });
   return out;
 }
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("input_grad", &input_grad, "gradient of a spline layer's output with respect to its inputs");
-  m.def("basis_forward", &basis_forward, "B-spline bases (knot-major) and their slopes");
-  m.def("basis_backward", &basis_backward, "gradient of the bases with respect to the points");
-}
