@@ -176,3 +176,17 @@ def test_a_symbolic_edge_sends_the_network_down_the_per_layer_path(monkeypatch):
     model.layers[0].set_spline(0, 1)
     monkeypatch.setattr(spline, "USE_FUSED", True)
     assert type(model(x).grad_fn).__name__ == "_FusedNetworkBackward"
+
+
+@needs_kernel
+def test_the_compiled_network_splits_large_batches_across_threads_with_the_same_result(monkeypatch):
+    """At 17,000 points the node loops run in parallel chunks (one node per chunk)."""
+    x = torch.rand(17_000, 2, generator=torch.Generator().manual_seed(7), dtype=torch.float64) * 4 - 2
+    model = KAN([2, [2, 2], 3], grid=5, k=3, seed=4, mult_arity=3)
+    model.initialize_grids(x)
+    fused = _outputs_and_grads(model, x, monkeypatch, True)
+    plain = _outputs_and_grads(model, x, monkeypatch, False)
+    torch.testing.assert_close(fused[0], plain[0], atol=1e-12, rtol=1e-11)
+    torch.testing.assert_close(fused[1], plain[1], atol=1e-12, rtol=1e-11)
+    for name in plain[2]:
+        torch.testing.assert_close(fused[2][name], plain[2][name], atol=1e-10, rtol=1e-10, msg=name)

@@ -16,74 +16,157 @@ namespace {
 constexpr int64_t kPerLayer = 5;  // tensors per layer in params
 constexpr int64_t kSaved = 6;     // tensors per layer in the saved list
 
+// The glue between matmuls is plain loops over raw pointers: with ATen operations instead (about
+// 15 per layer, narrow/view/mul/sum/copy), dispatch cost more than the arithmetic at these sizes.
+
 // (out, in, n_basis) coefficients times w_sp, knot-major, then the base weights: the
 // (out, (n_basis + has_base) * in) matrix the kernel's bases meet
-torch::Tensor layer_weight(const torch::Tensor& coef, const torch::Tensor& w_sp, const torch::Tensor& w_base,
+torch::Tensor layer_weight(const torch::Tensor& coef_in, const torch::Tensor& w_sp_in, const torch::Tensor& w_base_in,
                            bool has_base) {
+  const auto coef = coef_in.contiguous(), w_sp = w_sp_in.contiguous(), w_base = w_base_in.contiguous();
   const int64_t n_out = coef.size(0), n_in = coef.size(1), n_basis = coef.size(2);
-  auto weight = torch::empty({n_out, (n_basis + (has_base ? 1 : 0)) * n_in}, coef.options());
-  auto spline_part = weight.narrow(1, 0, n_basis * n_in).view({n_out, n_basis, n_in});
-  at::mul_out(spline_part, coef.transpose(1, 2), w_sp.unsqueeze(1));
-  if (has_base) weight.narrow(1, n_basis * n_in, n_in).copy_(w_base);
+  const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;
+  auto weight = torch::empty({n_out, row}, coef.options());
+  AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "kandisco_layer_weight", [&] {
+    const scalar_t *c = coef.data_ptr<scalar_t>(), *ws = w_sp.data_ptr<scalar_t>(), *wb = w_base.data_ptr<scalar_t>();
+    scalar_t* w = weight.data_ptr<scalar_t>();
+    for (int64_t j = 0; j < n_out; ++j)
+      for (int64_t i = 0; i < n_in; ++i) {
+        const int64_t e = j * n_in + i;
+        for (int64_t q = 0; q < n_basis; ++q) w[j * row + q * n_in + i] = c[e * n_basis + q] * ws[e];
+        if (has_base) w[j * row + n_basis * n_in + i] = wb[e];
+      }
+  });
   return weight;
 }
 
-bool uniform_arity(const std::vector<int64_t>& arity) {
-  return std::all_of(arity.begin(), arity.end(), [&](int64_t a) { return a == arity.front(); });
-}
-
-// calls visit(first subnode row, first node row, number of nodes, arity) for runs of equal arity
-template <typename Visit>
-void for_each_mult_group(int64_t n_sum, const std::vector<int64_t>& arity, Visit visit) {
-  if (arity.empty()) return;
-  if (uniform_arity(arity)) {
-    visit(n_sum, n_sum, static_cast<int64_t>(arity.size()), arity.front());
-    return;
-  }
-  int64_t sub_row = n_sum;
-  for (size_t j = 0; j < arity.size(); ++j) {
-    visit(sub_row, n_sum + static_cast<int64_t>(j), 1, arity[j]);
-    sub_row += arity[j];
-  }
-}
-
-// subnodes (n_sub, batch) -> nodes (n_nodes, batch): sums pass through, products as a chain of
-// multiplications in subnode order (the order the torch path uses)
-torch::Tensor combine(const torch::Tensor& sub, int64_t n_sum, const std::vector<int64_t>& arity) {
-  if (arity.empty()) return sub;
-  const int64_t batch = sub.size(1);
-  auto node = torch::empty({n_sum + static_cast<int64_t>(arity.size()), batch}, sub.options());
-  node.narrow(0, 0, n_sum).copy_(sub.narrow(0, 0, n_sum));
-  for_each_mult_group(n_sum, arity, [&](int64_t sub_row, int64_t node_row, int64_t m, int64_t a) {
-    auto factors = sub.narrow(0, sub_row, m * a).view({m, a, batch});
-    auto product = node.narrow(0, node_row, m);
-    at::mul_out(product, factors.select(1, 0), factors.select(1, 1));
-    for (int64_t r = 2; r < a; ++r) product.mul_(factors.select(1, r));
-  });
-  return node;
-}
-
-// gradient of the nodes (n_nodes, batch) -> gradient of the subnodes (n_sub, batch)
-torch::Tensor uncombine(const torch::Tensor& g_node, const torch::Tensor& sub, int64_t n_sum,
-                        const std::vector<int64_t>& arity) {
-  if (arity.empty()) return g_node;
-  const int64_t batch = sub.size(1);
-  auto g_sub = torch::empty_like(sub);
-  g_sub.narrow(0, 0, n_sum).copy_(g_node.narrow(0, 0, n_sum));
-  for_each_mult_group(n_sum, arity, [&](int64_t sub_row, int64_t node_row, int64_t m, int64_t a) {
-    auto factors = sub.narrow(0, sub_row, m * a).view({m, a, batch});
-    auto g_factors = g_sub.narrow(0, sub_row, m * a).view({m, a, batch});
-    auto g_product = g_node.narrow(0, node_row, m);
-    for (int64_t r = 0; r < a; ++r) {  // d(f_0 ... f_{a-1}) / d f_r = product of the other factors
-      auto g_r = g_factors.select(1, r);
-      bool started = false;
-      for (int64_t q = 0; q < a; ++q) {
-        if (q == r) continue;
-        if (!started) at::mul_out(g_r, g_product, factors.select(1, q));
-        else g_r.mul_(factors.select(1, q));
-        started = true;
+// gradients of coef, w_sp and w_base from the gradient of layer_weight's matrix (out, row)
+void layer_weight_backward(const torch::Tensor& g_weight, const torch::Tensor& coef_in, const torch::Tensor& w_sp_in,
+                           bool has_base, torch::Tensor* g_coef, torch::Tensor* g_sp, torch::Tensor* g_base) {
+  const auto coef = coef_in.contiguous(), w_sp = w_sp_in.contiguous();
+  const int64_t n_out = coef.size(0), n_in = coef.size(1), n_basis = coef.size(2), row = g_weight.size(1);
+  *g_coef = torch::empty_like(coef);
+  *g_sp = torch::empty_like(w_sp);
+  AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "kandisco_layer_weight_backward", [&] {
+    const scalar_t *gw = g_weight.data_ptr<scalar_t>(), *c = coef.data_ptr<scalar_t>(), *ws = w_sp.data_ptr<scalar_t>();
+    scalar_t *gc = g_coef->data_ptr<scalar_t>(), *gs = g_sp->data_ptr<scalar_t>();
+    for (int64_t j = 0; j < n_out; ++j)
+      for (int64_t i = 0; i < n_in; ++i) {
+        const int64_t e = j * n_in + i;
+        double acc = 0;
+        for (int64_t q = 0; q < n_basis; ++q) {
+          const scalar_t g = gw[j * row + q * n_in + i];
+          gc[e * n_basis + q] = g * ws[e];
+          acc += static_cast<double>(g) * c[e * n_basis + q];
+        }
+        gs[e] = static_cast<scalar_t>(acc);
       }
+  });
+  if (has_base) *g_base = g_weight.narrow(1, n_basis * n_in, n_in);
+}
+
+// nodes per parallel chunk: threads only pay off with some 16k values each
+int64_t node_grain(int64_t batch) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(batch, 1)); }
+
+int64_t subnode_count(int64_t n_sum, const std::vector<int64_t>& arity) {
+  int64_t n = n_sum;
+  for (int64_t a : arity) n += a;
+  return n;
+}
+
+// subnodes (n_sub, batch) -> the level's values h = node * scale + bias (n_nodes, batch); nodes
+// are the sums, then each multiplication node's product of its consecutive subnodes (multiplied in
+// subnode order, as the torch path does). `node` (n_nodes, batch) receives the nodes when the
+// level has multiplication nodes (the backward needs them); otherwise the nodes are the subnodes.
+torch::Tensor level_forward(const torch::Tensor& sub, int64_t n_sum, const std::vector<int64_t>& arity,
+                            const torch::Tensor& scale_in, const torch::Tensor& bias_in, torch::Tensor* node) {
+  const auto scale = scale_in.contiguous(), bias = bias_in.contiguous();
+  const int64_t batch = sub.size(1), n_nodes = n_sum + static_cast<int64_t>(arity.size());
+  auto h = torch::empty({n_nodes, batch}, sub.options());
+  *node = arity.empty() ? sub : torch::empty({n_nodes, batch}, sub.options());
+  std::vector<int64_t> first_sub(n_nodes), n_factors(n_nodes, 1);
+  for (int64_t n = 0; n < n_sum; ++n) first_sub[n] = n;
+  for (int64_t j = 0, r = n_sum; j < static_cast<int64_t>(arity.size()); r += arity[j], ++j) {
+    first_sub[n_sum + j] = r;
+    n_factors[n_sum + j] = arity[j];
+  }
+  AT_DISPATCH_FLOATING_TYPES(sub.scalar_type(), "kandisco_level_forward", [&] {
+    const scalar_t *s = sub.data_ptr<scalar_t>(), *sc = scale.data_ptr<scalar_t>(), *bi = bias.data_ptr<scalar_t>();
+    scalar_t *out = h.data_ptr<scalar_t>(), *nd = node->data_ptr<scalar_t>();
+    at::parallel_for(0, n_nodes, node_grain(batch), [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        const scalar_t* f = s + first_sub[n] * batch;
+        scalar_t* o = out + n * batch;
+        if (n_factors[n] == 1) {
+          for (int64_t b = 0; b < batch; ++b) o[b] = f[b] * sc[n] + bi[n];
+          if (!arity.empty()) std::copy(f, f + batch, nd + n * batch);
+          continue;
+        }
+        scalar_t* v = nd + n * batch;
+        for (int64_t b = 0; b < batch; ++b) v[b] = f[b] * f[batch + b];
+        for (int64_t r = 2; r < n_factors[n]; ++r)
+          for (int64_t b = 0; b < batch; ++b) v[b] *= f[r * batch + b];
+        for (int64_t b = 0; b < batch; ++b) o[b] = v[b] * sc[n] + bi[n];
+      }
+    });
+  });
+  return h;
+}
+
+// gradient g of the level's values (n_nodes, batch; any strides) -> gradient of the subnodes
+// (n_sub, batch), and of node_scale and node_bias (sums over the batch, accumulated in double)
+torch::Tensor level_backward(const torch::Tensor& g, const torch::Tensor& sub, const torch::Tensor& node,
+                             int64_t n_sum, const std::vector<int64_t>& arity, const torch::Tensor& scale_in,
+                             torch::Tensor* g_scale, torch::Tensor* g_bias) {
+  const auto scale = scale_in.contiguous();
+  const int64_t batch = sub.size(1), n_nodes = n_sum + static_cast<int64_t>(arity.size());
+  auto g_sub = torch::empty({subnode_count(n_sum, arity), batch}, sub.options());
+  *g_scale = torch::empty({n_nodes}, sub.options());
+  *g_bias = torch::empty({n_nodes}, sub.options());
+  const int64_t gs_n = g.stride(0), gs_b = g.stride(1);
+  AT_DISPATCH_FLOATING_TYPES(sub.scalar_type(), "kandisco_level_backward", [&] {
+    const scalar_t *gp = g.data_ptr<scalar_t>(), *s = sub.data_ptr<scalar_t>(), *nd = node.data_ptr<scalar_t>();
+    const scalar_t* sc = scale.data_ptr<scalar_t>();
+    scalar_t *gsub = g_sub.data_ptr<scalar_t>(), *gsc = g_scale->data_ptr<scalar_t>(), *gbi = g_bias->data_ptr<scalar_t>();
+    std::vector<int64_t> first_sub(n_nodes), n_factors(n_nodes, 1);
+    for (int64_t n = 0; n < n_sum; ++n) first_sub[n] = n;
+    for (int64_t j = 0, r = n_sum; j < static_cast<int64_t>(arity.size()); r += arity[j], ++j) {
+      first_sub[n_sum + j] = r;
+      n_factors[n_sum + j] = arity[j];
     }
+    at::parallel_for(0, n_nodes, node_grain(batch), [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        const scalar_t* gn = gp + n * gs_n;
+        const scalar_t* v = nd + n * batch;
+        const int64_t a = n_factors[n];
+        scalar_t* out = gsub + first_sub[n] * batch;  // this node's a subnode rows
+        const scalar_t* f = s + first_sub[n] * batch;
+        double acc_scale = 0, acc_bias = 0;
+        for (int64_t b = 0; b < batch; ++b) {
+          const scalar_t gv = gn[b * gs_b];
+          acc_bias += gv;
+          acc_scale += static_cast<double>(gv) * v[b];
+          out[b] = gv * sc[n];  // the node's gradient, in the first factor's row for now
+        }
+        gsc[n] = static_cast<scalar_t>(acc_scale);
+        gbi[n] = static_cast<scalar_t>(acc_bias);
+        if (a == 1) continue;
+        // d(f_0 ... f_{a-1}) / d f_r = product of the other factors; row 0 is overwritten last
+        for (int64_t r = a - 1; r >= 0; --r) {
+          scalar_t* o = out + r * batch;
+          for (int64_t b = 0; b < batch; ++b) {
+            scalar_t other = scalar_t(1);
+            bool started = false;
+            for (int64_t q = 0; q < a; ++q) {
+              if (q == r) continue;
+              other = started ? other * f[q * batch + b] : f[q * batch + b];
+              started = true;
+            }
+            o[b] = out[b] * other;
+          }
+        }
+      }
+    });
   });
   return g_sub;
 }
@@ -146,9 +229,8 @@ std::vector<torch::Tensor> network_forward(torch::Tensor x, std::vector<torch::T
     auto basis = outs[0].view({-1, batch});
     auto weight = layer_weight(p[0], p[1], p[2], has_base);
     auto sub = torch::mm(weight, basis);  // (n_sub, batch)
-    auto node = combine(sub, n_sum[l], arity[l]);
-    h = node * p[3].unsqueeze(1);
-    h.add_(p[4].unsqueeze(1));
+    torch::Tensor node;
+    h = level_forward(sub, n_sum[l], arity[l], p[3], p[4], &node);
     auto* saved = &result[1 + l * kSaved];
     saved[0] = basis;
     saved[1] = weight;
@@ -175,17 +257,11 @@ std::vector<torch::Tensor> network_backward(torch::Tensor grad, std::vector<torc
   for (int64_t l = depth - 1; l >= 0; --l) {
     const auto* p = &params[l * kPerLayer];
     const auto* s = &saved[l * kSaved];
-    const auto& coef = p[0];
-    const int64_t n_out = coef.size(0), n_in = coef.size(1), n_basis = coef.size(2);
+    const int64_t n_basis = p[0].size(2);
     auto* out = &grads[1 + l * kPerLayer];
-    out[4] = g.sum(1);
-    out[3] = (g * s[5]).sum(1);
-    auto g_sub = uncombine(g * p[3].unsqueeze(1), s[4], n_sum[l], arity[l]);  // (n_sub, batch)
+    auto g_sub = level_backward(g, s[4], s[5], n_sum[l], arity[l], p[3], &out[3], &out[4]);  // (n_sub, batch)
     auto g_weight = torch::mm(g_sub, s[0].t());  // (out, row)
-    auto g_spline = g_weight.narrow(1, 0, n_basis * n_in).view({n_out, n_basis, n_in}).transpose(1, 2);
-    out[0] = g_spline * p[1].unsqueeze(-1);
-    out[1] = (g_spline * coef).sum(-1);
-    if (has_base) out[2] = g_weight.narrow(1, n_basis * n_in, n_in);
+    layer_weight_backward(g_weight, p[0], p[1], has_base, &out[0], &out[1], &out[2]);
     if (l > 0 || need_x_grad) g = layer_input_grad(g_sub, s[1], s[2], s[3], k, n_basis, has_base);
   }
   if (need_x_grad) grads[0] = g.t();
