@@ -1,6 +1,8 @@
 """Training: physics-informed custom losses, NaN guards, validation and early stopping, Adam, errors."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -218,3 +220,18 @@ def test_flat_lbfgs_refuses_mixed_dtypes():
     b = torch.nn.Parameter(torch.zeros(3, dtype=torch.float32))
     with pytest.raises(ValueError, match="one dtype"):
         FlatLBFGS([a, b])
+
+
+def test_a_first_fit_does_not_import_torch_dynamo():
+    """torch.optim.Optimizer's constructor imports torch._dynamo (about 1 s); FlatLBFGS is not one,
+    so a process's first fit (every CLI run) does not pay for it."""
+    code = (
+        "import sys, torch\n"
+        "from kandisco.kan import KAN\n"
+        "x = torch.rand(40, 2, dtype=torch.float64)\n"
+        "KAN([2, 3, 1], seed=0).fit(x, x[:, :1] * x[:, 1:], steps=2, verbose=False)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

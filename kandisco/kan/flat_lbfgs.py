@@ -154,13 +154,17 @@ def _strong_wolfe(
     return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
 
 
-class FlatLBFGS(torch.optim.Optimizer):
+class FlatLBFGS:
     """L-BFGS (torch's algorithm and arguments) with parameters and gradients in two flat buffers.
 
     After construction each parameter's ``.data`` is a view of ``self.flat`` (values unchanged)
     and its ``.grad`` a view of ``self.flat_grad``; ``zero_grad`` zeroes that buffer in place so
     autograd keeps accumulating into the views. Dense real CPU parameters of one dtype only (what
     KANs have); anything else raises ``ValueError`` (use ``torch.optim.LBFGS`` there).
+
+    It has the optimiser interface train.fit uses (``step(closure)``, ``zero_grad``,
+    ``param_groups``) but is not a ``torch.optim.Optimizer``: constructing the first one of those
+    in a process imports torch._dynamo, 0.6-1.4 s on this machine, which every first fit paid.
     """
 
     def __init__(
@@ -187,6 +191,8 @@ class FlatLBFGS(torch.optim.Optimizer):
             for p in params
         ):
             raise ValueError("FlatLBFGS needs dense real CPU parameters of one dtype")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("FlatLBFGS was given the same parameter twice")
         defaults = {
             "lr": float(lr),
             "max_iter": int(max_iter),
@@ -196,7 +202,8 @@ class FlatLBFGS(torch.optim.Optimizer):
             "history_size": int(history_size),
             "line_search_fn": line_search_fn,
         }
-        super().__init__(params, defaults)
+        self.defaults = defaults
+        self.param_groups = [{"params": params, **defaults}]
         with torch.no_grad():
             self.flat = torch.cat([p.detach().reshape(-1) for p in params])
         self.flat_grad = torch.zeros_like(self.flat)

@@ -11,9 +11,10 @@ uses the per-layer path in :mod:`kandisco.kan.layer`, which computes the same va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -172,7 +172,7 @@ def fit(
     if not bool(model.grids_initialized):
         model.initialize_grids(X)
 
-    def make_optimizer(rate: float) -> torch.optim.Optimizer:
+    def make_optimizer(rate: float) -> FlatLBFGS | torch.optim.Optimizer:
         params = _optimised_parameters(model)
         if opt == "LBFGS":
             settings = {

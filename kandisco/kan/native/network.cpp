@@ -171,19 +171,6 @@ torch::Tensor level_backward(const torch::Tensor& g, const torch::Tensor& sub, c
   return g_sub;
 }
 
-// d out / d x of one layer from the gradient of its subnodes g_sub (n_out, batch): (n_in, batch)
-torch::Tensor layer_input_grad(const torch::Tensor& g_sub, const torch::Tensor& weight, const torch::Tensor& slope,
-                               const torch::Tensor& first, int64_t k, int64_t n_basis, bool has_base) {
-  const int64_t n_in = first.size(0), batch = first.size(1);
-  const auto gw = torch::mm(g_sub.t(), weight);  // (batch, row), contiguous
-  auto out = torch::empty({n_in, batch}, g_sub.options());
-  AT_DISPATCH_FLOATING_TYPES(g_sub.scalar_type(), "kandisco_network_input_grad", [&] {
-    input_grad_kernel<scalar_t>(gw.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(), first.data_ptr<int64_t>(), n_in,
-                                batch, k, n_basis, has_base, out.data_ptr<scalar_t>());
-  });
-  return out;
-}
-
 void check_plan(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& knots,
                 const std::vector<torch::Tensor>& closing, const std::vector<int64_t>& n_sum,
                 const std::vector<std::vector<int64_t>>& arity) {
@@ -262,7 +249,7 @@ std::vector<torch::Tensor> network_backward(torch::Tensor grad, std::vector<torc
     auto g_sub = level_backward(g, s[4], s[5], n_sum[l], arity[l], p[3], &out[3], &out[4]);  // (n_sub, batch)
     auto g_weight = torch::mm(g_sub, s[0].t());  // (out, row)
     layer_weight_backward(g_weight, p[0], p[1], has_base, &out[0], &out[1], &out[2]);
-    if (l > 0 || need_x_grad) g = layer_input_grad(g_sub, s[1], s[2], s[3], k, n_basis, has_base);
+    if (l > 0 || need_x_grad) g = spline_input_grad(g_sub, s[1], s[2], s[3], k, n_basis, has_base);
   }
   if (need_x_grad) grads[0] = g.t();
   return grads;
