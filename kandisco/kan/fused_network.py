@@ -54,7 +54,7 @@ def plan(model: Any, x: torch.Tensor) -> NetworkPlan | None:
             return None
         tables.append(layer._knot_tables())
     kernel = spline._fused_kernel(x, tables[0])
-    if kernel is None or not hasattr(kernel, "network_forward"):
+    if kernel is None:
         return None
     depth = len(model.layers)
     return NetworkPlan(

@@ -68,11 +68,22 @@ void layer_weight_backward(const torch::Tensor& g_weight, const torch::Tensor& c
 // nodes per parallel chunk: threads only pay off with some 16k values each
 int64_t node_grain(int64_t batch) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(batch, 1)); }
 
-int64_t subnode_count(int64_t n_sum, const std::vector<int64_t>& arity) {
-  int64_t n = n_sum;
-  for (int64_t a : arity) n += a;
-  return n;
-}
+// where each node of a level finds its subnodes: sums take one, multiplication nodes `arity`
+// consecutive ones after the sums
+struct NodeLayout {
+  std::vector<int64_t> first_sub, n_factors;
+  int64_t n_sub;
+
+  NodeLayout(int64_t n_sum, const std::vector<int64_t>& arity)
+      : first_sub(n_sum + arity.size()), n_factors(n_sum + arity.size(), 1), n_sub(n_sum) {
+    for (int64_t n = 0; n < n_sum; ++n) first_sub[n] = n;
+    for (size_t j = 0; j < arity.size(); ++j) {
+      first_sub[n_sum + j] = n_sub;
+      n_factors[n_sum + j] = arity[j];
+      n_sub += arity[j];
+    }
+  }
+};
 
 // subnodes (n_sub, batch) -> the level's values h = node * scale + bias (n_nodes, batch); nodes
 // are the sums, then each multiplication node's product of its consecutive subnodes (multiplied in
@@ -84,27 +95,22 @@ torch::Tensor level_forward(const torch::Tensor& sub, int64_t n_sum, const std::
   const int64_t batch = sub.size(1), n_nodes = n_sum + static_cast<int64_t>(arity.size());
   auto h = torch::empty({n_nodes, batch}, sub.options());
   *node = arity.empty() ? sub : torch::empty({n_nodes, batch}, sub.options());
-  std::vector<int64_t> first_sub(n_nodes), n_factors(n_nodes, 1);
-  for (int64_t n = 0; n < n_sum; ++n) first_sub[n] = n;
-  for (int64_t j = 0, r = n_sum; j < static_cast<int64_t>(arity.size()); r += arity[j], ++j) {
-    first_sub[n_sum + j] = r;
-    n_factors[n_sum + j] = arity[j];
-  }
+  const NodeLayout nodes(n_sum, arity);
   AT_DISPATCH_FLOATING_TYPES(sub.scalar_type(), "kandisco_level_forward", [&] {
     const scalar_t *s = sub.data_ptr<scalar_t>(), *sc = scale.data_ptr<scalar_t>(), *bi = bias.data_ptr<scalar_t>();
     scalar_t *out = h.data_ptr<scalar_t>(), *nd = node->data_ptr<scalar_t>();
     at::parallel_for(0, n_nodes, node_grain(batch), [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
-        const scalar_t* f = s + first_sub[n] * batch;
+        const scalar_t* f = s + nodes.first_sub[n] * batch;
         scalar_t* o = out + n * batch;
-        if (n_factors[n] == 1) {
+        if (nodes.n_factors[n] == 1) {
           for (int64_t b = 0; b < batch; ++b) o[b] = f[b] * sc[n] + bi[n];
           if (!arity.empty()) std::copy(f, f + batch, nd + n * batch);
           continue;
         }
         scalar_t* v = nd + n * batch;
         for (int64_t b = 0; b < batch; ++b) v[b] = f[b] * f[batch + b];
-        for (int64_t r = 2; r < n_factors[n]; ++r)
+        for (int64_t r = 2; r < nodes.n_factors[n]; ++r)
           for (int64_t b = 0; b < batch; ++b) v[b] *= f[r * batch + b];
         for (int64_t b = 0; b < batch; ++b) o[b] = v[b] * sc[n] + bi[n];
       }
@@ -120,7 +126,8 @@ torch::Tensor level_backward(const torch::Tensor& g, const torch::Tensor& sub, c
                              torch::Tensor* g_scale, torch::Tensor* g_bias) {
   const auto scale = scale_in.contiguous();
   const int64_t batch = sub.size(1), n_nodes = n_sum + static_cast<int64_t>(arity.size());
-  auto g_sub = torch::empty({subnode_count(n_sum, arity), batch}, sub.options());
+  const NodeLayout nodes(n_sum, arity);
+  auto g_sub = torch::empty({nodes.n_sub, batch}, sub.options());
   *g_scale = torch::empty({n_nodes}, sub.options());
   *g_bias = torch::empty({n_nodes}, sub.options());
   const int64_t gs_n = g.stride(0), gs_b = g.stride(1);
@@ -128,19 +135,13 @@ torch::Tensor level_backward(const torch::Tensor& g, const torch::Tensor& sub, c
     const scalar_t *gp = g.data_ptr<scalar_t>(), *s = sub.data_ptr<scalar_t>(), *nd = node.data_ptr<scalar_t>();
     const scalar_t* sc = scale.data_ptr<scalar_t>();
     scalar_t *gsub = g_sub.data_ptr<scalar_t>(), *gsc = g_scale->data_ptr<scalar_t>(), *gbi = g_bias->data_ptr<scalar_t>();
-    std::vector<int64_t> first_sub(n_nodes), n_factors(n_nodes, 1);
-    for (int64_t n = 0; n < n_sum; ++n) first_sub[n] = n;
-    for (int64_t j = 0, r = n_sum; j < static_cast<int64_t>(arity.size()); r += arity[j], ++j) {
-      first_sub[n_sum + j] = r;
-      n_factors[n_sum + j] = arity[j];
-    }
     at::parallel_for(0, n_nodes, node_grain(batch), [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
         const scalar_t* gn = gp + n * gs_n;
         const scalar_t* v = nd + n * batch;
-        const int64_t a = n_factors[n];
-        scalar_t* out = gsub + first_sub[n] * batch;  // this node's a subnode rows
-        const scalar_t* f = s + first_sub[n] * batch;
+        const int64_t a = nodes.n_factors[n];
+        scalar_t* out = gsub + nodes.first_sub[n] * batch;  // this node's a subnode rows
+        const scalar_t* f = s + nodes.first_sub[n] * batch;
         double acc_scale = 0, acc_bias = 0;
         for (int64_t b = 0; b < batch; ++b) {
           const scalar_t gv = gn[b * gs_b];
@@ -179,13 +180,10 @@ void check_plan(const std::vector<torch::Tensor>& params, const std::vector<torc
                   n_sum.size() == depth && arity.size() == depth,
               "network plan: one entry per layer in every list (", kPerLayer, " parameters each)");
   for (size_t l = 0; l < depth; ++l) {
-    int64_t n_sub = n_sum[l];
-    for (int64_t a : arity[l]) {
-      TORCH_CHECK(a >= 2, "multiplication nodes need arity >= 2");
-      n_sub += a;
-    }
+    for (int64_t a : arity[l]) TORCH_CHECK(a >= 2, "multiplication nodes need arity >= 2");
     const auto& coef = params[l * kPerLayer];
-    TORCH_CHECK(coef.dim() == 3 && coef.size(0) == n_sub, "layer ", l, ": coef rows must equal its subnodes");
+    TORCH_CHECK(coef.dim() == 3 && coef.size(0) == NodeLayout(n_sum[l], arity[l]).n_sub,
+                "layer ", l, ": coef rows must equal its subnodes");
     TORCH_CHECK(params[l * kPerLayer + 3].numel() == n_sum[l] + static_cast<int64_t>(arity[l].size()),
                 "layer ", l, ": one node scale per node");
     if (l + 1 < depth)
