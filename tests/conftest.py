@@ -1,7 +1,25 @@
 """Shared test fixtures."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
+
+
+@pytest.fixture
+def run_snippet():
+    """Run Python code in a fresh interpreter (what a new process sees: imports, builds, caches);
+    returns its stripped stdout and fails the test on a non-zero exit, showing stderr."""
+
+    def run(code: str, env: dict | None = None, timeout: float = 300) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    return run
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,5 @@
 """The compiled B-spline kernel: same network as the torch path, and a clean fallback without it."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -71,7 +68,7 @@ def test_second_derivatives_through_the_kernel_stay_exact():
     torch.testing.assert_close(d2[:, 0], direct)
 
 
-def test_disabled_kernel_falls_back_and_says_why():
+def test_disabled_kernel_falls_back_and_says_why(run_snippet):
     code = (
         "from kandisco.kan import KAN, native\n"
         "import torch\n"
@@ -80,9 +77,7 @@ def test_disabled_kernel_falls_back_and_says_why():
         "print(native.kernel() is None, native.unavailable_reason(), tuple(y.shape))\n"
     )
     env = {"KANDISCO_NATIVE": "0", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True disabled by KANDISCO_NATIVE=0 (5, 1)"
+    assert run_snippet(code, env=env) == "True disabled by KANDISCO_NATIVE=0 (5, 1)"
 
 
 @needs_kernel
@@ -104,7 +99,7 @@ def test_input_hessian_of_a_network_matches_the_torch_path(monkeypatch):
 
 
 @needs_kernel
-def test_a_build_killed_midway_does_not_hang_later_runs():
+def test_a_build_killed_midway_does_not_hang_later_runs(run_snippet):
     """torch's lock file, left by a killed build, is cleared by the next run instead of waited on."""
     code = (
         "from kandisco.kan import native\n"
@@ -112,9 +107,7 @@ def test_a_build_killed_midway_does_not_hang_later_runs():
         "(d / 'lock').write_text('')  # what a build killed midway leaves behind\n"
         "print(native.kernel() is not None, (d / 'lock').exists())\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True False"
+    assert run_snippet(code, timeout=120) == "True False"
 
 
 def _outputs_and_grads(model, x, monkeypatch, fused, retain=False):

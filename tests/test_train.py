@@ -1,8 +1,6 @@
 """Training: physics-informed custom losses, NaN guards, validation and early stopping, Adam, errors."""
 
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -222,7 +220,7 @@ def test_flat_lbfgs_refuses_mixed_dtypes():
         FlatLBFGS([a, b])
 
 
-def test_a_first_fit_does_not_import_torch_dynamo():
+def test_a_first_fit_does_not_import_torch_dynamo(run_snippet):
     """torch.optim.Optimizer's constructor imports torch._dynamo (about 1 s); FlatLBFGS is not one,
     so a process's first fit (every CLI run) does not pay for it."""
     code = (
@@ -232,6 +230,4 @@ def test_a_first_fit_does_not_import_torch_dynamo():
         "KAN([2, 3, 1], seed=0).fit(x, x[:, :1] * x[:, 1:], steps=2, verbose=False)\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert run_snippet(code) == "False"
