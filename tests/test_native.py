@@ -183,3 +183,14 @@ def test_the_compiled_network_splits_large_batches_across_threads_with_the_same_
     torch.testing.assert_close(fused[1], plain[1], atol=1e-12, rtol=1e-11)
     for name in plain[2]:
         torch.testing.assert_close(fused[2][name], plain[2][name], atol=1e-10, rtol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(monkeypatch, fused):
+    if fused and native.kernel() is None:
+        pytest.skip(f"compiled B-spline kernel unavailable: {native.unavailable_reason()}")
+    model = KAN([2, [2, 1], 1], grid=5, seed=0)
+    model.initialize_grids(torch.rand(30, 2, generator=torch.Generator().manual_seed(8), dtype=torch.float64))
+    out, x_grad, grads = _outputs_and_grads(model, torch.empty(0, 2, dtype=torch.float64), monkeypatch, fused)
+    assert out.shape == (0, 1) and x_grad.shape == (0, 2)
+    assert grads and all(float(g.abs().max()) == 0.0 for g in grads.values())

@@ -50,7 +50,7 @@ def reference(
     basis = spline.basis_knot_major(x.t(), tables)  # (G+k, in, batch)
     # computed as (out, batch) so that autograd hands the bases' gradient back knot-major (a
     # contiguous (G+k, in, batch) block); transposed operands reach BLAS as flags, not copies
-    out_t = torch.mm(_spline_weight(coef, w_sp), basis.reshape(-1, x.shape[0]))
+    out_t = torch.mm(_spline_weight(coef, w_sp), basis.flatten(0, 1))  # not reshape(-1, batch): batch may be 0
     if base_name != "zero":
         out_t = torch.addmm(out_t, w_base, BASE_FUNCTIONS[base_name](x).t())
     return out_t.t()
@@ -69,7 +69,7 @@ class _Fused(torch.autograd.Function):
         batch = x.shape[0]
         has_base = base_name != "zero"
         outs = kernel.basis_forward(x.t(), tables.padded, tables.padded_closing, tables.k, need_x, _BASE_CODES[base_name])
-        basis = outs[0].view(-1, batch)  # ((G+k+has_base) * in, batch)
+        basis = outs[0].flatten(0, 1)  # ((G+k+has_base) * in, batch); not view(-1, batch): batch may be 0
         weight = _spline_weight(coef, w_sp)  # (out, (G+k)*in)
         if has_base:
             weight = torch.cat([weight, w_base], dim=1)

@@ -211,7 +211,7 @@ std::vector<torch::Tensor> network_forward(torch::Tensor x, std::vector<torch::T
     const auto* p = &params[l * kPerLayer];
     const bool with_slope = l > 0 || need_x_grad;
     auto outs = basis_forward(h, knots[l], closing[l], k, with_slope, base_kind);
-    auto basis = outs[0].view({-1, batch});
+    auto basis = outs[0].flatten(0, 1);  // (rows, batch); view({-1, batch}) fails on an empty batch
     auto weight = layer_weight(p[0], p[1], p[2], has_base);
     auto sub = torch::mm(weight, basis);  // (n_sub, batch)
     torch::Tensor node;
