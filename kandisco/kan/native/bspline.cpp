@@ -43,8 +43,7 @@ template <typename scalar_t, int64_t K>
 void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const scalar_t* knots,
                   const scalar_t* closing, int64_t n_in, int64_t batch, int64_t n_pad, int64_t k_runtime,
                   int64_t n_basis, int64_t last, int64_t base_kind, const scalar_t* sigmoid, int64_t sig_stride_in,
-                  int64_t sig_stride_b, scalar_t* dense,
-                  scalar_t* slope, int64_t* first) {
+                  int64_t sig_stride_b, scalar_t* dense, scalar_t* slope, int64_t* first) {
   const int64_t k = K > 0 ? K : k_runtime;
   // de Boor divides by knot spans t[q] - t[q - j] (j = 1..k) that depend on the knots only: invert
   // them once per call, so the per-point triangle multiplies instead of dividing (a zero span, from
@@ -67,8 +66,9 @@ void basis_kernel(const scalar_t* xt, int64_t stride_in, int64_t stride_b, const
       const int64_t i = p / batch, b = p % batch;
       const scalar_t x = xt[i * stride_in + b * stride_b];
       if (base_kind != kNoBase) {
+        const scalar_t sig = sigmoid != nullptr ? sigmoid[i * sig_stride_in + b * sig_stride_b] : scalar_t(0);
         scalar_t value, base_slope;
-        base_value_and_slope(base_kind, x, sigmoid != nullptr ? sigmoid[i * sig_stride_in + b * sig_stride_b] : scalar_t(0), &value, &base_slope);
+        base_value_and_slope(base_kind, x, sig, &value, &base_slope);
         dense[n_basis * n_in * batch + p] = value;
         if (slope != nullptr) slope[(k + 1) * n_in * batch + p] = base_slope;
       }
@@ -193,8 +193,9 @@ constexpr int64_t kDirectOutputs = 4;
 
 // d layer / d x (n_in, batch) from the gradient of the layer's outputs, grad_rows (n_out, batch),
 // any strides; weight (n_out, row) as the forward used it, slope and first from basis_forward
-torch::Tensor spline_input_grad(const torch::Tensor& grad_rows, const torch::Tensor& weight_in, const torch::Tensor& slope,
-                                const torch::Tensor& first, int64_t k, int64_t n_basis, bool has_base) {
+torch::Tensor spline_input_grad(const torch::Tensor& grad_rows, const torch::Tensor& weight_in,
+                                const torch::Tensor& slope, const torch::Tensor& first, int64_t k, int64_t n_basis,
+                                bool has_base) {
   const auto weight = weight_in.contiguous();
   const int64_t n_out = grad_rows.size(0), batch = grad_rows.size(1), n_in = first.size(0);
   TORCH_CHECK(weight.size(0) == n_out && weight.size(1) == (n_basis + (has_base ? 1 : 0)) * n_in,
@@ -245,14 +246,15 @@ std::vector<torch::Tensor> basis_forward(torch::Tensor xt, torch::Tensor knots, 
   // read through its own strides: sigmoid keeps a transposed input's layout, and a copy to
   // contiguous would cost more than the sigmoid
   const torch::Tensor sigmoid = base_kind == kSilu ? torch::sigmoid(xt) : torch::Tensor();
+  const bool has_sigmoid = sigmoid.defined();
   AT_DISPATCH_FLOATING_TYPES(xt.scalar_type(), "kandisco_basis_forward", [&] {
     auto run = [&](auto degree) {
       basis_kernel<scalar_t, decltype(degree)::value>(
           xt.data_ptr<scalar_t>(), xt.stride(0), xt.stride(1), knots.data_ptr<scalar_t>(),
           closing.data_ptr<scalar_t>(), n_in, batch, n_pad, k, n_basis, last, base_kind,
-          sigmoid.defined() ? sigmoid.data_ptr<scalar_t>() : nullptr, sigmoid.defined() ? sigmoid.stride(0) : 0,
-          sigmoid.defined() ? sigmoid.stride(1) : 0, dense.data_ptr<scalar_t>(), with_slope ? slope.data_ptr<scalar_t>() : nullptr,
-          with_slope ? first.data_ptr<int64_t>() : nullptr);
+          has_sigmoid ? sigmoid.data_ptr<scalar_t>() : nullptr, has_sigmoid ? sigmoid.stride(0) : 0,
+          has_sigmoid ? sigmoid.stride(1) : 0, dense.data_ptr<scalar_t>(),
+          with_slope ? slope.data_ptr<scalar_t>() : nullptr, with_slope ? first.data_ptr<int64_t>() : nullptr);
     };
     switch (k) {
       case 1: run(std::integral_constant<int64_t, 1>{}); break;

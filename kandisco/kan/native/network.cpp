@@ -134,7 +134,8 @@ torch::Tensor level_backward(const torch::Tensor& g, const torch::Tensor& sub, c
   AT_DISPATCH_FLOATING_TYPES(sub.scalar_type(), "kandisco_level_backward", [&] {
     const scalar_t *gp = g.data_ptr<scalar_t>(), *s = sub.data_ptr<scalar_t>(), *nd = node.data_ptr<scalar_t>();
     const scalar_t* sc = scale.data_ptr<scalar_t>();
-    scalar_t *gsub = g_sub.data_ptr<scalar_t>(), *gsc = g_scale->data_ptr<scalar_t>(), *gbi = g_bias->data_ptr<scalar_t>();
+    scalar_t* gsub = g_sub.data_ptr<scalar_t>();
+    scalar_t *gsc = g_scale->data_ptr<scalar_t>(), *gbi = g_bias->data_ptr<scalar_t>();
     at::parallel_for(0, n_nodes, node_grain(batch), [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
         const scalar_t* gn = gp + n * gs_n;
