@@ -124,6 +124,14 @@ def _outputs_and_grads(model, x, monkeypatch, fused, retain=False):
     return out, xg.grad, grads
 
 
+def test_each_python_environment_gets_its_own_build(monkeypatch, tmp_path):
+    """Two virtual environments sharing one build directory used to rebuild it back and forth."""
+    here = native._build_name()
+    assert native._build_name() == here  # stable within an environment
+    monkeypatch.setattr(native.sys, "prefix", str(tmp_path))
+    assert native._build_name() != here
+
+
 @needs_kernel
 @pytest.mark.parametrize("mult_arity", [2, [[], [2, 3], []]])
 def test_the_compiled_network_matches_the_torch_path_with_pruned_edges(monkeypatch, mult_arity):
