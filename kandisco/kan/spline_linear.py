@@ -66,7 +66,6 @@ class _Fused(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, coef, w_sp, w_base, tables, base_name, kernel):  # type: ignore[override]
         need_x = ctx.needs_input_grad[0]
-        batch = x.shape[0]
         has_base = base_name != "zero"
         outs = kernel.basis_forward(x.t(), tables.padded, tables.padded_closing, tables.k, need_x, _BASE_CODES[base_name])
         basis = outs[0].flatten(0, 1)  # ((G+k+has_base) * in, batch); not view(-1, batch): batch may be 0
