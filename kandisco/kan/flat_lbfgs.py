@@ -202,7 +202,6 @@ class FlatLBFGS:
             "history_size": int(history_size),
             "line_search_fn": line_search_fn,
         }
-        self.defaults = defaults
         self.param_groups = [{"params": params, **defaults}]
         with torch.no_grad():
             self.flat = torch.cat([p.detach().reshape(-1) for p in params])

@@ -56,12 +56,8 @@ def plan(model: Any, x: torch.Tensor) -> NetworkPlan | None:
     kernel = spline._fused_kernel(x, tables[0])
     if kernel is None:
         return None
-    depth = len(model.layers)
-    return NetworkPlan(
-        kernel, tables, model.k, model.base_fun,
-        [model.n_sum[l + 1] for l in range(depth)], [model.mult_arity[l + 1] for l in range(depth)],
-        model._combine,
-    )
+    # a layer's outputs are the next level's nodes: levels 1..depth
+    return NetworkPlan(kernel, tables, model.k, model.base_fun, model.n_sum[1:], model.mult_arity[1:], model._combine)
 
 
 def run(model: Any, x: torch.Tensor, network: NetworkPlan) -> torch.Tensor:

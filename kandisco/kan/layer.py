@@ -33,7 +33,6 @@ EDGE_SPLINE, EDGE_SYMBOLIC, EDGE_PRUNED = 0, 1, 2
 class EdgeLayout(NamedTuple):
     """A summary of a layer's edge states."""
 
-    has_other: bool  # some edge is symbolic or pruned
     spline_mask: torch.Tensor | None  # (out, in) 1.0 on spline edges; None when every edge is one
     any_spline: bool
     any_symbolic: bool
@@ -152,7 +151,7 @@ class KANLayer(nn.Module):
             has_other = bool(self.state.any())  # any symbolic or pruned edge?
             spline_w = self.spline_mask if has_other else None
             any_symbolic = has_other and bool((self.state == EDGE_SYMBOLIC).any())
-            return EdgeLayout(has_other, spline_w, spline_w is None or bool(spline_w.any()), any_symbolic)
+            return EdgeLayout(spline_w, spline_w is None or bool(spline_w.any()), any_symbolic)
 
         return self._memo("_layout_cache", self.state, self.coef.dtype, compute)
 
