@@ -133,62 +133,31 @@ void backward_kernel(const scalar_t* grad, const scalar_t* slope, const int64_t*
   });
 }
 
-// d out / d x through the splines, without the full (G+k, in, batch) gradient of the bases:
-// only the k + 1 live bases of each point carry weight, so with gw = grad @ weight (one BLAS matmul,
-// (batch, row) with row = (n_basis + has_base) * n_in)
+// d out / d x through the splines, without the full (G+k, in, batch) gradient of the bases: only
+// the k + 1 live bases of each point carry weight, so with gw = grad @ weight ((batch, row), row =
+// (n_basis + has_base) * n_in)
 // g_x[i, b] = sum_r slope[r, i, b] * gw[b, (q0 + r) * n_in + i],
-// plus the base row's term when the layer carries one (gw columns n_basis * n_in + i).
-// (Per-point dot products over many outputs are latency-bound: at 8 outputs, 101 vs 61 us at
-// batch 1000. With few outputs they win; see input_grad_direct_kernel.)
-template <typename scalar_t>
-void input_grad_kernel(const scalar_t* gw, const scalar_t* slope, const int64_t* first, int64_t n_in,
+// plus the base row's term when the layer carries one (gw column n_basis * n_in + i).
+// column(b, col) supplies gw[b, col]: read from a BLAS-made gw, or formed on the spot (see
+// spline_input_grad for which).
+template <typename scalar_t, typename Column>
+void input_grad_kernel(const Column& column, const scalar_t* slope, const int64_t* first, int64_t n_in,
                        int64_t batch, int64_t k, int64_t n_basis, bool has_base, scalar_t* out) {
-  const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;
   at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int64_t i = p / batch, b = p % batch;
-      const scalar_t* g = gw + b * row + i;
       scalar_t acc = scalar_t(0);
       for (int64_t r = 0; r <= k; ++r) {
         const int64_t q = first[p] + r;
-        if (q >= 0 && q < n_basis) acc += slope[r * n_in * batch + p] * g[q * n_in];
+        if (q >= 0 && q < n_basis) acc += slope[r * n_in * batch + p] * column(b, q * n_in + i);
       }
-      if (has_base) acc += slope[(k + 1) * n_in * batch + p] * g[n_basis * n_in];
+      if (has_base) acc += slope[(k + 1) * n_in * batch + p] * column(b, n_basis * n_in + i);
       out[p] = acc;
     }
   });
 }
 
-// The same sum with gw's entries computed where they are needed, sum_j grad[j, b] * weight[j, col]:
-// (k + 2) * n_out products per point instead of a (batch, row) matrix. For layers with few outputs
-// (a network's last layers) the matrix is mostly waste: at batch 10^4 and G = 20 it is 17 MB in
-// float64, and writing it cost more than the rest of the backward. grad is (n_out, batch), any strides.
-template <typename scalar_t>
-void input_grad_direct_kernel(const scalar_t* grad, int64_t grad_stride_j, int64_t grad_stride_b,
-                              const scalar_t* weight, const scalar_t* slope, const int64_t* first, int64_t n_in,
-                              int64_t batch, int64_t n_out, int64_t k, int64_t n_basis, bool has_base, scalar_t* out) {
-  const int64_t row = (n_basis + (has_base ? 1 : 0)) * n_in;
-  at::parallel_for(0, n_in * batch, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      const int64_t i = p / batch, b = p % batch;
-      const scalar_t* g = grad + b * grad_stride_b;
-      auto column = [&](int64_t col) {  // (grad @ weight)[b, col]
-        scalar_t dot = scalar_t(0);
-        for (int64_t j = 0; j < n_out; ++j) dot += g[j * grad_stride_j] * weight[j * row + col];
-        return dot;
-      };
-      scalar_t acc = scalar_t(0);
-      for (int64_t r = 0; r <= k; ++r) {
-        const int64_t q = first[p] + r;
-        if (q >= 0 && q < n_basis) acc += slope[r * n_in * batch + p] * column(q * n_in + i);
-      }
-      if (has_base) acc += slope[(k + 1) * n_in * batch + p] * column(n_basis * n_in + i);
-      out[p] = acc;
-    }
-  });
-}
-
-// layers with at most this many outputs take input_grad_direct_kernel
+// layers with at most this many outputs form grad @ weight's entries on the spot (spline_input_grad)
 constexpr int64_t kDirectOutputs = 4;
 
 // d layer / d x (n_in, batch) from the gradient of the layer's outputs, grad_rows (n_out, batch),
@@ -203,19 +172,29 @@ torch::Tensor spline_input_grad(const torch::Tensor& grad_rows, const torch::Ten
   TORCH_CHECK(slope.size(0) == k + 1 + (has_base ? 1 : 0), "slope rows must match the degree and base");
   TORCH_CHECK(first.size(1) == batch, "one gradient column per point");
   auto out = torch::empty({n_in, batch}, grad_rows.options());
-  if (n_out <= kDirectOutputs) {
-    AT_DISPATCH_FLOATING_TYPES(grad_rows.scalar_type(), "kandisco_input_grad_direct", [&] {
-      input_grad_direct_kernel<scalar_t>(grad_rows.data_ptr<scalar_t>(), grad_rows.stride(0), grad_rows.stride(1),
-                                         weight.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(),
-                                         first.data_ptr<int64_t>(), n_in, batch, n_out, k, n_basis, has_base,
-                                         out.data_ptr<scalar_t>());
-    });
-    return out;
-  }
-  const auto gw = torch::mm(grad_rows.t(), weight);  // (batch, row), contiguous
+  const int64_t row = weight.size(1);
+  // With few outputs (a network's last layers) gw is mostly waste: at batch 10^4 and G = 20 it is
+  // 17 MB in float64 for one output, and writing it cost more than the rest of the backward; its
+  // (k + 2) entries per point are formed on the spot instead. With many outputs those per-point
+  // dot products are latency-bound (8 outputs: 101 vs 61 us at batch 1000), so BLAS makes gw.
+  const torch::Tensor gw = n_out <= kDirectOutputs ? torch::Tensor() : torch::mm(grad_rows.t(), weight);
   AT_DISPATCH_FLOATING_TYPES(grad_rows.scalar_type(), "kandisco_input_grad", [&] {
-    input_grad_kernel<scalar_t>(gw.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(), first.data_ptr<int64_t>(), n_in,
-                                batch, k, n_basis, has_base, out.data_ptr<scalar_t>());
+    const scalar_t *w = weight.data_ptr<scalar_t>(), *g = grad_rows.data_ptr<scalar_t>();
+    const int64_t g_stride_j = grad_rows.stride(0), g_stride_b = grad_rows.stride(1);
+    auto run = [&](const auto& column) {
+      input_grad_kernel<scalar_t>(column, slope.data_ptr<scalar_t>(), first.data_ptr<int64_t>(), n_in, batch, k,
+                                  n_basis, has_base, out.data_ptr<scalar_t>());
+    };
+    if (gw.defined()) {
+      const scalar_t* m = gw.data_ptr<scalar_t>();  // (batch, row), contiguous
+      run([&](int64_t b, int64_t col) { return m[b * row + col]; });
+    } else {
+      run([&](int64_t b, int64_t col) {
+        scalar_t dot = scalar_t(0);
+        for (int64_t j = 0; j < n_out; ++j) dot += g[j * g_stride_j + b * g_stride_b] * w[j * row + col];
+        return dot;
+      });
+    }
   });
   return out;
 }
