@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from kandisco.datasets import feynman_equations
-from kandisco.discover.compiler import (
+from kandisco.discovery.compiler import (
     UnsupportedExpressionError,
     compile_formula,
     compiled_edges,
@@ -103,7 +103,7 @@ def main() -> int:
         "# Compiler round trip on the Feynman table",
         "",
         "`python experiments/compiler_roundtrip.py`: every formula of `datasets/feynman_equations.csv` is",
-        "compiled with `kandisco.discover.compiler.compile_formula` (default library), then the compiled",
+        "compiled with `kandisco.discovery.compiler.compile_formula` (default library), then the compiled",
         "graph's forward pass and its `formula()` are compared with the table's formula on 1,000 uniform",
         f"points in the table's ranges (seed 0). `ok`: both max relative errors <= {TOL:g}.",
         "",

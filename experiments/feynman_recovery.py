@@ -1,4 +1,4 @@
-"""Feynman recovery rate of `kandisco.discover` (the discovery-pipeline issue's protocol).
+"""Feynman recovery rate of `kandisco.discovery` (the discovery-pipeline issue's protocol).
 
 For each equation: 1,000 points sampled uniformly in the table's ranges (seed 0), Gaussian noise of
 ``noise * std(y)``, ``discover`` with a per-equation budget, then the SRBench check of
@@ -28,7 +28,7 @@ def run_one(eq_id: str, noise: float, budget: float, seed: int, n: int) -> dict:
 
     torch.set_num_threads(1)  # one core per equation; --jobs sets how many run at once
     from kandisco.datasets import feynman_data
-    from kandisco.discover import discover
+    from kandisco.discovery import discover
     from kandisco.symbolic.equivalence import check_equivalence
 
     X, y, eq = feynman_data(eq_id, n=n, noise=noise, seed=seed)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 def report(path: Path, ids: list[str], noises: list[float], seed: int, budget: float) -> str:
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows = [r for r in rows if r["id"] in ids and r["noise"] in noises and r["seed"] == seed and r["budget"] == budget]
-    lines = [f"# Feynman recovery, kandisco.discover, budget {budget:g} s/equation, seed {seed}, 1000 points", ""]
+    lines = [f"# Feynman recovery, kandisco.discovery, budget {budget:g} s/equation, seed {seed}, 1000 points", ""]
     lines.append("| noise | equations | recovered | rate | median seconds |")
     lines.append("|---|---|---|---|---|")
     for nz in noises:

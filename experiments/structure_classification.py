@@ -1,4 +1,4 @@
-"""Separability verdicts of kandisco.discover.structure on Feynman laws of known structure.
+"""Separability verdicts of kandisco.discovery.structure on Feynman laws of known structure.
 
 Each law of tests/data/structure_labels.csv (top level: multiplicative, additive or neither) is
 tested on 500 points of its ranges (seed 0), once on the exact formula and, with --surrogate, once
@@ -19,9 +19,9 @@ import sympy
 import torch
 
 from kandisco.datasets import feynman_data, feynman_equation
-from kandisco.discover.structure import MULTIPLICATIVE_THRESHOLD, ADDITIVE_THRESHOLD, decompose, separable_groups
-from kandisco.discover.structured import SURROGATE_TOLERANCE
-from kandisco.discover.surrogate import fit_surrogate
+from kandisco.discovery.structure import MULTIPLICATIVE_THRESHOLD, ADDITIVE_THRESHOLD, decompose, separable_groups
+from kandisco.discovery.structured import SURROGATE_TOLERANCE
+from kandisco.discovery.surrogate import fit_surrogate
 
 ROOT = Path(__file__).resolve().parents[1]
 

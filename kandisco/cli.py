@@ -47,7 +47,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     import json
 
     from .data import load_dataset
-    from .discover import discover
+    from .discovery import discover
 
     data = load_dataset(args.data, args.target, args.features, dropna=args.dropna)
     for note in data.notes:

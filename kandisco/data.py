@@ -19,12 +19,14 @@ from typing import Any, Sequence
 import numpy as np
 import sympy
 
+from .errors import KandiscoError
+
 __all__ = ["DataError", "Dataset", "Split", "load_dataset", "MIN_ROWS"]
 
 MIN_ROWS = 5
 
 
-class DataError(ValueError):
+class DataError(KandiscoError, ValueError):
     """The user's data cannot be used as given; the message says where and why."""
 
 

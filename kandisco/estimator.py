@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data import load_dataset
-from .discover import discover
+from .discovery import discover
 
 __all__ = ["KANDiscoverer"]
 

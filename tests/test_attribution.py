@@ -3,9 +3,9 @@
 import numpy as np
 import sympy
 
-from kandisco.discover import discover
-from kandisco.discover.attribution import input_importance, module_input_importance
-from kandisco.discover.compiler import compile_formula
+from kandisco.discovery import discover
+from kandisco.kan.attribution import input_importance, module_input_importance
+from kandisco.discovery.compiler import compile_formula
 
 
 def _data(n=400, seed=0):

@@ -8,7 +8,7 @@ import sympy
 import torch
 
 from kandisco.datasets import feynman_equations
-from kandisco.discover.compiler import (
+from kandisco.discovery.compiler import (
     UnsupportedExpressionError,
     compile_formula,
     compiled_edges,

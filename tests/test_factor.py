@@ -3,8 +3,8 @@
 import numpy as np
 import sympy
 
-from kandisco.discover.factor import shifted_product, spline_design
-from kandisco.discover.structured import _shifted_product_candidates
+from kandisco.discovery.factor import shifted_product, spline_design
+from kandisco.discovery.structured import _shifted_product_candidates
 from kandisco.symbolic.formula import formula_rmse, refit_constants
 
 

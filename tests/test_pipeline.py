@@ -9,7 +9,7 @@ import sympy
 
 from kandisco.data import DataError, load_dataset
 from kandisco.datasets import feynman_data, kepler_path
-from kandisco.discover import Candidate, DiscoveryResult, discover, pareto_front, pick_candidate
+from kandisco.discovery import Candidate, DiscoveryResult, discover, pareto_front, pick_candidate
 from kandisco.estimator import KANDiscoverer
 from kandisco.symbolic.equivalence import check_equivalence
 

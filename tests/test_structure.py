@@ -8,7 +8,7 @@ import sympy
 import torch
 
 from kandisco.datasets import feynman_data, feynman_equation
-from kandisco.discover.structure import (
+from kandisco.discovery.structure import (
     SYMMETRY_THRESHOLD,
     build_graph,
     decompose,

@@ -3,9 +3,9 @@
 import numpy as np
 import sympy
 
-from kandisco.discover import discover
-from kandisco.discover.pipeline import FLAT_LIBRARY, Strategy
-from kandisco.discover.structured import (
+from kandisco.discovery import discover
+from kandisco.discovery.pipeline import FLAT_LIBRARY, Strategy
+from kandisco.discovery.structured import (
     _choose_leaves,
     _implied_leaf_candidates,
     _leaf_candidates,
@@ -115,7 +115,7 @@ def test_leaf_candidates_implied_by_the_data_recover_a_leaf_its_module_misses():
     # place the data say exactly what B is, and its candidates include the law itself
     import torch
 
-    from kandisco.discover.structure import Node
+    from kandisco.discovery.structure import Node
 
     rng = np.random.default_rng(5)
     X = np.column_stack([rng.uniform(-1.0, 1.0, 600), rng.uniform(0.1, 0.8, 600)])

@@ -9,7 +9,8 @@ import torch
 
 from kandisco.kan import EDGE_SPLINE, EDGE_SYMBOLIC, KAN, KANFileError
 from kandisco.symbolic import default_library
-from kandisco.symbolic.formula import network_formula, to_callable
+from kandisco.kan.formula import network_formula
+from kandisco.symbolic.formula import to_callable
 
 
 def _uniform(n, d, low, high, seed):

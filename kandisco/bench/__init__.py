@@ -7,7 +7,7 @@ has test R^2 > 0.999 on noise-free test rows. Nothing here imports a third-party
 """
 
 from .methods import DEFAULT_METHODS, METHODS, Method, get_method
-from .parse import parse_formula
+from ..symbolic.parse import parse_formula
 from .runner import Job, load_results, make_jobs, run_bench, run_job
 from .tasks import BenchError, Task, TaskData, load_tasks, sample_feynman_ids
 

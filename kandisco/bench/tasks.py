@@ -26,7 +26,8 @@ import numpy as np
 import sympy
 
 from ..datasets import kepler_path
-from .parse import parse_formula
+from ..errors import KandiscoError
+from ..symbolic.parse import parse_formula
 
 __all__ = ["BenchError", "Task", "TaskData", "SUITES", "FEYNMAN_NOISE_LEVELS", "TEST_SEED_OFFSET",
            "load_tasks", "feynman_tasks", "kepler_task", "table_tasks", "sample_feynman_ids"]
@@ -36,7 +37,7 @@ TEST_SEED_OFFSET = 1_000_000_007  # test points use another random stream than t
 SUITES = ("feynman", "kepler")
 
 
-class BenchError(ValueError):
+class BenchError(KandiscoError, ValueError):
     """A benchmark request that cannot run as given (unknown suite, id, method; bad task table)."""
 
 

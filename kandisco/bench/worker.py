@@ -62,7 +62,7 @@ def _as_sympy(expr: Any, features: Sequence[str]) -> Any:
 
     import sympy
 
-    from .parse import parse_formula
+    from ..symbolic.parse import parse_formula
 
     if isinstance(expr, sympy.Expr):
         return expr

@@ -22,6 +22,7 @@ import sympy
 import torch
 from torch import nn
 
+from ..errors import KandiscoError
 from .network import KAN, KANFileError, read_payload
 
 __all__ = ["KANGraph", "GraphModule", "GraphError", "GraphActivations", "INPUT", "MODULE", "SUM", "MULT", "OUTPUT"]
@@ -30,7 +31,7 @@ INPUT, MODULE, SUM, MULT, OUTPUT = "input", "module", "sum", "mult", "output"
 GRAPH_FORMAT, GRAPH_VERSION = "kandisco-graph", 1
 
 
-class GraphError(ValueError):
+class GraphError(KandiscoError, ValueError):
     """The graph is malformed (the message names the node or port)."""
 
 
@@ -411,14 +412,14 @@ class GraphModule(nn.Module):
 
     def input_scores(self, x: Any, output: int = 0) -> torch.Tensor:
         """Importance of each graph input for an output (mean |df/dx_i| * std(x_i), summing to 1)."""
-        from ..discover.attribution import module_input_importance
+        from .attribution import module_input_importance
 
         return torch.as_tensor(module_input_importance(self, self._check_input(x), output))
 
     # ------------------------------------------------------------- formulas
     def module_formulas(self, overrides: Mapping[str, Sequence[sympy.Expr]] | None = None) -> dict[str, list[sympy.Expr]]:
         """Each module's outputs in its own port symbols (symbolic edges, or ``overrides[module]``)."""
-        from ..symbolic.formula import network_formula
+        from .formula import network_formula
 
         overrides = overrides or {}
         out: dict[str, list[sympy.Expr]] = {}

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from . import fused_network
+from ..errors import KandiscoError
 from .layer import EDGE_PRUNED, KANLayer
 
 __all__ = ["KAN", "Activations", "Attribution", "KANFileError", "parse_width"]
@@ -29,7 +30,7 @@ FORMAT_NAME = "kandisco.kan"
 FORMAT_VERSION = 1
 
 
-class KANFileError(ValueError):
+class KANFileError(KandiscoError, ValueError):
     """A model file that cannot be read: corrupt, not a kandisco model, or incompatible."""
 
 

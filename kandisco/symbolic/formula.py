@@ -1,8 +1,7 @@
-"""From a symbolic KAN to a formula: extract, snap constants, refit them, simplify, export.
+"""Formulas: snap constants, refit them, simplify, export.
 
-* :func:`network_formula` reads a KAN whose active edges are all symbolic and writes the sympy
-  expression of each output in the given symbols (sum nodes add, multiplication nodes multiply,
-  node affines and edge constants become floats).
+Pure sympy/numpy: reading a KAN's formula is :func:`kandisco.kan.formula.network_formula`.
+
 * :func:`snap_constants` replaces each float by a "nice" number (integer, small rational, rational
   multiple of pi, square root of a small rational) *only if* the held-out error stays within a
   tolerance, one constant at a time, largest effect first.
@@ -24,7 +23,6 @@ import numpy as np
 import sympy
 
 from .._timeout import call_with_timeout
-from ..kan.layer import EDGE_SPLINE, EDGE_SYMBOLIC
 
 __all__ = [
     "complexity",
@@ -32,7 +30,6 @@ __all__ = [
     "float_constants",
     "formula_rmse",
     "merge_numeric_factors",
-    "network_formula",
     "nice_candidates",
     "refit_constants",
     "simplify_capped",
@@ -40,55 +37,6 @@ __all__ = [
     "to_callable",
     "to_latex",
 ]
-
-
-class SplineEdgeError(ValueError):
-    """The network still has spline edges, so it has no closed form yet."""
-
-
-def network_formula(model: Any, symbols: Sequence[sympy.Symbol] | None = None, digits: int | None = None) -> list[sympy.Expr]:
-    """Sympy expression of every output of ``model`` (all active edges must be symbolic)."""
-    if symbols is None:
-        symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(model.n_inputs)]
-    if len(symbols) != model.n_inputs:
-        raise ValueError(f"{len(symbols)} symbols for a model with {model.n_inputs} inputs")
-    spline_edges = [
-        (l, i, j)
-        for l, layer in enumerate(model.layers)
-        for j, i in (layer.state == EDGE_SPLINE).nonzero().tolist()
-    ]
-    if spline_edges:
-        shown = ", ".join(map(str, spline_edges[:5]))
-        raise SplineEdgeError(f"edges {shown}{' ...' if len(spline_edges) > 5 else ''} are still splines; run auto_symbolic first")
-
-    def num(v: float) -> sympy.Expr:
-        return sympy.Float(v, digits) if digits else sympy.Float(v)
-
-    values: list[sympy.Expr] = list(symbols)
-    for l, layer in enumerate(model.layers):
-        params = layer.sym_params.detach().double()
-        subs: list[sympy.Expr] = []
-        for j in range(layer.n_out):
-            total: sympy.Expr = sympy.Integer(0)
-            for i in range(layer.n_in):
-                if int(layer.state[j, i]) != EDGE_SYMBOLIC:
-                    continue
-                fn = layer.sym_functions[layer.sym_names[int(layer.sym_index[j, i])]]
-                a, b, c, d = (float(v) for v in params[j, i])
-                inner = num(a) * values[i] + num(b) if b != 0 else num(a) * values[i]
-                total = total + num(c) * fn.sympy_fn(inner) + num(d)
-            subs.append(total)
-        level = l + 1
-        n_sum, arity = model.n_sum[level], model.mult_arity[level]
-        nodes = subs[:n_sum]
-        start = n_sum
-        for a_ in arity:
-            nodes.append(sympy.Mul(*subs[start : start + a_]))
-            start += a_
-        scale = model.node_scale[l].detach().double()
-        bias = model.node_bias[l].detach().double()
-        values = [num(float(scale[n])) * v + num(float(bias[n])) for n, v in enumerate(nodes)]
-    return values
 
 
 # ------------------------------------------------------------------------ evaluation

@@ -36,6 +36,8 @@ import sympy
 import torch
 from torch import Tensor
 
+from ..errors import KandiscoError
+
 __all__ = [
     "Domain",
     "SymbolicFunction",
@@ -65,14 +67,14 @@ Params = tuple[Tensor, Tensor, Tensor, Tensor]
 Canonicalizer = Callable[[Tensor, Tensor, Tensor, Tensor], Params]
 
 
-class UnknownFunctionError(KeyError):
+class UnknownFunctionError(KandiscoError, KeyError):
     """A function name is not in the library (message suggests close names)."""
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return str(self.args[0]) if self.args else ""
 
 
-class InvalidFunctionError(ValueError):
+class InvalidFunctionError(KandiscoError, ValueError):
     """A function offered to :meth:`SymbolicLibrary.register` failed its probe."""
 
 

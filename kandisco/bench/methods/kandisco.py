@@ -1,4 +1,4 @@
-"""``kandisco``: :func:`kandisco.discover.discover` with the job's budget and seed."""
+"""``kandisco``: :func:`kandisco.discovery.discover` with the job's budget and seed."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Kandisco(Method):
 
     def fit(self, X: np.ndarray, y: np.ndarray, features: Sequence[str], target: str, budget: float, seed: int) -> sympy.Expr:
         from ...data import load_dataset
-        from ...discover import discover
+        from ...discovery import discover
 
         data = load_dataset((X, y), feature_names=list(features), target_name=target)
         return discover(data, budget_seconds=budget, seed=seed).expr

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import sympy
 
-from ..parse import parse_formula
+from ...symbolic.parse import parse_formula
 from . import Method, internal_names, to_features
 
 ALLOWED_SYMBOLS = "add,sub,mul,div,square,exp,log,sqrt,sin,cos,constant,variable"

@@ -11,7 +11,7 @@ Each stage is a plain function so it can be run alone:
 7. :func:`polish_formula` - refit constants on the whole expression, snap them, simplify.
 
 :func:`discover` runs these for several *strategies* within a time budget and keeps every formula
-as a :class:`~kandisco.discover.result.Candidate`. Strategies, simplest first:
+as a :class:`~kandisco.discovery.result.Candidate`. Strategies, simplest first:
 
 * ``power_law`` (positive data): a one-layer KAN on ``(log x, log y)`` with linear edges, i.e.
   ``y = C * prod x_i^p_i``: power laws become sums in log space;
@@ -19,7 +19,7 @@ as a :class:`~kandisco.discover.result.Candidate`. Strategies, simplest first:
 * ``log_additive`` (positive y): ``log y = sum f_i(x_i)``, products of one-variable factors;
 * ``structured`` (two or more variables): structure analysis on a surrogate (separability, outer
   functions, symmetries, scalings) -> a graph of small KAN modules trained on the data -> candidate
-  formulas per module, judged on the data (:mod:`kandisco.discover.structured`);
+  formulas per module, judged on the data (:mod:`kandisco.discovery.structured`);
 * ``general`` / ``general_mult``: two-layer KANs with and without multiplication nodes, trained
   sparse, pruned, refined, auto-symbolic, retrained, over several seeds and penalties.
 
@@ -49,7 +49,6 @@ from ..symbolic.formula import (
     factor_powered_sums,
     formula_rmse,
     merge_numeric_factors,
-    network_formula,
     refit_constants,
     simplify_capped,
     snap_constants,
@@ -57,7 +56,8 @@ from ..symbolic.formula import (
     to_latex,
 )
 from ..symbolic.library import get_library
-from .attribution import importance_table, input_importance
+from ..kan.attribution import importance_table, input_importance
+from ..kan.formula import network_formula
 from .result import Candidate, DiscoveryResult, pareto_front, pick_candidate
 
 __all__ = [
@@ -200,7 +200,7 @@ def default_strategies(data: Dataset, seed: int = 0, library: Any = None, struct
     """Strategies to try, simplest first, for this data (see module docstring).
 
     ``structured``: for two or more variables, try the structure-analysis graph
-    (:mod:`kandisco.discover.structured`) right after the power law.
+    (:mod:`kandisco.discovery.structured`) right after the power law.
     """
     d = data.X.shape[1]
     x_pos = bool((data.X > 0).all())
@@ -309,7 +309,7 @@ def discover(
 
     Tries :func:`default_strategies` (or ``strategies``) until ``budget_seconds`` run out or an exact
     formula is found; every formula goes to the Pareto front and ``pick`` chooses one (see
-    :mod:`kandisco.discover.result`). Ctrl-C stops the search and returns the best so far.
+    :mod:`kandisco.discovery.result`). Ctrl-C stops the search and returns the best so far.
 
     Determinism: each strategy is seeded, so a seed fixes every formula a strategy yields. How many
     strategies fit in a *time* budget depends on the machine; ``max_strategies`` caps the count

@@ -5,10 +5,10 @@
    module learns its part of the law from real measurements;
 3. each leaf gets a few candidate formulas fitted to its module's outputs: library fits (and fits of
    powers of the output, and a power law) for a 1-D leaf, a small flat
-   :func:`~kandisco.discover.pipeline.discover` for a larger one;
+   :func:`~kandisco.discovery.pipeline.discover` for a larger one;
 4. the candidates are judged on the data (:func:`_choose_leaves`: the whole law refitted per
    candidate, the simplest within 10% of the best kept), then the law's constants are refitted and
-   snapped (:func:`~kandisco.discover.pipeline.polish_formula`).
+   snapped (:func:`~kandisco.discovery.pipeline.polish_formula`).
 
 When that law is not exact, alternative trees (:data:`TREE_VARIANTS`) go through steps 2-4 too.
 """
@@ -241,7 +241,7 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
     a fraction of a second) of the output, of its powers and of its log, plus the power law ``c*u**p``
     cover it, and for a positive ``u`` fits of ``out/u`` and ``u/out``. A 2-D leaf gets ``c + g*h``
     candidates (:func:`_shifted_product_candidates`); larger leaves, and a 2-D leaf that is no such
-    product, are small discovery problems (:func:`~kandisco.discover.pipeline.discover` with the
+    product, are small discovery problems (:func:`~kandisco.discovery.pipeline.discover` with the
     flat strategies) when ``budget`` is positive.
     """
     from .pipeline import FLAT_LIBRARY, default_strategies, discover

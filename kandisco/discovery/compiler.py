@@ -42,6 +42,7 @@ from ..kan import spline
 from ..kan.graph import GraphModule, KANGraph
 from ..kan.layer import EDGE_PRUNED, EDGE_SYMBOLIC
 from ..kan.network import KAN
+from ..errors import KandiscoError
 from ..symbolic.library import SymbolicLibrary, get_library
 
 __all__ = [
@@ -56,7 +57,7 @@ __all__ = [
 _MAX_CHAIN = 3  # longest chain of library powers tried for a power the library lacks
 
 
-class UnsupportedExpressionError(ValueError):
+class UnsupportedExpressionError(KandiscoError, ValueError):
     """A sub-expression has no KAN form with the given library; ``subexpression`` names it."""
 
     def __init__(self, subexpression: Any, reason: str, expression: Any = None) -> None:
