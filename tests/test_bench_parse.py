@@ -3,7 +3,7 @@
 import pytest
 import sympy
 
-from kandisco.bench.parse import parse_formula, tokenize
+from kandisco.symbolic.parse import parse_formula, tokenize
 from kandisco.datasets import feynman_equations
 
 x0, x1 = sympy.symbols("x0 x1", real=True)

@@ -3,7 +3,7 @@
 Operon stops at ``max_time`` seconds (generation and evaluation caps are set out of reach, so time is
 the budget, as for every method). The chosen model (``model_``, Operon's default
 minimum-description-length pick from its Pareto front) is printed with ``get_model_string`` in the
-names ``x0, x1, ...`` and parsed by :func:`kandisco.bench.parse.parse_formula` (Operon's ``^`` is a
+names ``x0, x1, ...`` and parsed by :func:`kandisco.symbolic.parse.parse_formula` (Operon's ``^`` is a
 power). Operon computes in float32, so its constants carry about 7 significant digits.
 """
 
