@@ -1,10 +1,13 @@
 """Formula text from other tools (Operon, PySR, user task tables) to sympy, without running it.
 
 ``sympy.parse_expr`` evaluates Python, so a formula string is untrusted input. :func:`parse_formula`
-tokenizes the whole text first and accepts only numbers, the caller's variable names, ``pi``,
+tokenizes the whole text first and accepts only numbers, the caller's variable names, ``pi``, ``E``,
 arithmetic (``+ - * / ** ^``), parentheses, commas and a whitelist of function names; anything else
-is a ``ValueError`` naming the offending token. The checked text is rebuilt from those tokens with
-placeholder names and parsed with a ``local_dict``/``global_dict`` holding nothing but them.
+is a ``ValueError`` naming the offending token (so ``__import__('os')`` or ``x.__class__`` is refused
+before anything runs). Every string ``sympy.sstr`` writes for a formula kandisco produces parses back
+to an equal expression (``tests/test_parse.py`` checks each function of the symbolic library). The
+checked text is rebuilt from those tokens with placeholder names and parsed with a
+``local_dict``/``global_dict`` holding nothing but them.
 """
 
 from __future__ import annotations
@@ -26,18 +29,28 @@ def _binary(op: Callable[[sympy.Expr, sympy.Expr], sympy.Expr]) -> Callable[...,
     return lambda a, b: op(a, b)
 
 
-# name -> sympy callable. Prefix forms (add, mul, ...) are what GP tools print.
+# name -> sympy callable. Prefix forms (add, mul, ...) are what GP tools print; the sympy names
+# (cot, asinh, Abs, sign, erf, Max, ...) are what ``sympy.sstr`` prints, so every formula kandisco writes
+# into a result file reads back; numpy spellings (arcsin, arctanh, ...) are what numpy-minded tools print.
 FUNCTIONS: dict[str, Callable[..., sympy.Expr]] = {
-    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "exp": sympy.exp, "log": sympy.log,
-    "sqrt": sympy.sqrt, "abs": sympy.Abs, "Abs": sympy.Abs, "tanh": sympy.tanh, "sinh": sympy.sinh,
-    "cosh": sympy.cosh, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
-    "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan,
+    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec, "csc": sympy.csc,
+    "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan, "acot": sympy.acot, "asec": sympy.asec,
+    "acsc": sympy.acsc, "atan2": sympy.atan2,
+    "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
+    "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh, "coth": sympy.coth, "sech": sympy.sech,
+    "csch": sympy.csch, "asinh": sympy.asinh, "acosh": sympy.acosh, "atanh": sympy.atanh, "acoth": sympy.acoth,
+    "asech": sympy.asech, "acsch": sympy.acsch,
+    "arcsinh": sympy.asinh, "arccosh": sympy.acosh, "arctanh": sympy.atanh,
+    "exp": sympy.exp, "log": sympy.log, "ln": sympy.log, "sqrt": sympy.sqrt, "cbrt": sympy.cbrt,
+    "abs": sympy.Abs, "Abs": sympy.Abs, "sign": sympy.sign, "erf": sympy.erf, "erfc": sympy.erfc,
+    "Max": sympy.Max, "Min": sympy.Min, "max": sympy.Max, "min": sympy.Min,
     "pow": _binary(lambda a, b: a**b), "square": lambda a: a**2, "cube": lambda a: a**3,
     "neg": lambda a: -a, "inv": lambda a: 1 / a,
     "add": _binary(lambda a, b: a + b), "sub": _binary(lambda a, b: a - b),
     "mul": _binary(lambda a, b: a * b), "div": _binary(lambda a, b: a / b),
 }
-CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi}
+# ``E`` is how sympy prints exp(1). A variable of the same name (Feynman's electric field) wins, as for functions.
+CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "E": sympy.E}
 
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
@@ -49,17 +62,25 @@ _TOKEN = re.compile(
 
 def tokenize(text: str) -> list[tuple[str, str]]:
     """``[(kind, text), ...]`` with kind number, name or op; ValueError at the first other character."""
+    tokens, error = _scan(text)
+    if error:
+        raise ValueError(error)
+    return tokens
+
+
+def _scan(text: str) -> tuple[list[tuple[str, str]], str | None]:
+    """The tokens up to the first character no token starts with, and the error naming it (or None)."""
     if len(text) > MAX_CHARS:
         raise ValueError(f"formula is {len(text)} characters long; at most {MAX_CHARS} are accepted")
     tokens, pos = [], 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise ValueError(f"unexpected character {text[pos]!r} at position {pos} in formula {_clip(text)!r}")
+            return tokens, f"unexpected character {text[pos]!r} at position {pos} in formula {_clip(text)!r}"
         if m.lastgroup != "space":
             tokens.append((m.lastgroup, m.group()))
         pos = m.end()
-    return tokens
+    return tokens, None
 
 
 def parse_formula(text: str, variables: Sequence[str]) -> sympy.Expr:
@@ -72,7 +93,14 @@ def parse_formula(text: str, variables: Sequence[str]) -> sympy.Expr:
     symbols = {v: sympy.Symbol(v, real=True) for v in variables}
     local: dict[str, object] = {}
     pieces = []
-    for i, (kind, tok) in enumerate(tokenize(text)):
+    tokens, error = _scan(text)
+    if error:  # name an unknown name before the bad character (``__import__`` rather than its quote)
+        for kind, tok in tokens:
+            if kind == "name" and tok not in symbols and tok not in FUNCTIONS and tok not in CONSTANTS:
+                raise ValueError(f"unknown name {tok!r} in formula {_clip(text)!r} "
+                                 f"(and {error.split(' in formula')[0]})")
+        raise ValueError(error)
+    for kind, tok in tokens:
         if kind == "name":
             if tok in symbols:  # a variable wins over a function or constant of the same name
                 placeholder = f"_v{variables.index(tok)}"
