@@ -65,3 +65,35 @@ def test_sample_is_seeded_and_in_table_order():
     assert ids == sample_feynman_ids(30, 0) and len(set(ids)) == 30
     order = [t.id for t in load_tasks("feynman")]
     assert ids == sorted(ids, key=order.index)
+
+
+def _cot_table(tmp_path, features_cell):
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0.5, 2.5, (60, 2))  # y stays away from cot's poles at 0 and pi
+    lines = ["x,y,z"] + [f"{a:.17g},{b:.17g},{np.cos(a) / np.tan(b):.17g}" for a, b in X]
+    (tmp_path / "xy.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "tasks.csv").write_text(f'id,data,target,formula,features\ncotlaw,xy.csv,z,cos(x)*cot(y),"{features_cell}"\n')
+    return str(tmp_path / "tasks.csv")
+
+
+@pytest.mark.parametrize("cell", ["x,y", " x , y ", "x;y", "x y"])
+def test_features_written_with_commas_and_a_cot_law_load_generate_and_score(tmp_path, cell):
+    from kandisco.bench.score import score_formula
+
+    (task,) = load_tasks(_cot_table(tmp_path, cell))
+    assert task.features == ("x", "y")
+    d = task.data(noise=0.0, seed=0, n_test=40)
+    np.testing.assert_allclose(d.y_test, np.cos(d.X_test[:, 0]) / np.tan(d.X_test[:, 1]))
+    x, y = sympy.symbols("x y", real=True)
+    assert d.truth == sympy.cos(x) * sympy.cot(y)
+    row = score_formula(sympy.cos(x) / sympy.tan(y), d)
+    assert row["recovered"] is True and row["r2_test"] > 0.999999
+
+
+@pytest.mark.parametrize("cell, problem", [("x,,y", "an empty name"), ("x,y,", "an empty name"),
+                                           ("x y,z", "contains a blank"), ("x,x", "appears twice")])
+def test_a_bad_features_cell_names_the_task_and_the_cell(tmp_path, cell, problem):
+    with pytest.raises(BenchError) as info:
+        load_tasks(_cot_table(tmp_path, cell))
+    message = str(info.value)
+    assert "tasks.csv:2: task 'cotlaw'" in message and repr(cell) in message and problem in message

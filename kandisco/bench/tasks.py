@@ -12,12 +12,14 @@ on which R^2 is scored.
   eccentricity as a distractor. All rows train; the test rows are the law itself at points drawn
   uniformly inside the observed range of each feature.
 * a task table (any CSV path): columns ``id, data, target, formula`` and optionally ``features``
-  (separated by ``;`` or spaces); ``data`` is a CSV path relative to the table. Scored like Kepler.
+  (separated by commas as ``--features`` takes them, by ``;`` or by spaces; blank: every numeric
+  column but the target); ``data`` is a CSV path relative to the table. Scored like Kepler.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +32,7 @@ from ..errors import KandiscoError
 from ..symbolic.parse import parse_formula
 
 __all__ = ["BenchError", "Task", "TaskData", "SUITES", "FEYNMAN_NOISE_LEVELS", "TEST_SEED_OFFSET",
-           "load_tasks", "feynman_tasks", "kepler_task", "table_tasks", "sample_feynman_ids"]
+           "load_tasks", "feynman_tasks", "kepler_task", "table_tasks", "sample_feynman_ids", "parse_features"]
 
 FEYNMAN_NOISE_LEVELS = (0.0, 0.001, 0.01, 0.1)
 TEST_SEED_OFFSET = 1_000_000_007  # test points use another random stream than the training points
@@ -137,16 +139,37 @@ def table_tasks(path: str | Path) -> list[Task]:
         for line, row in enumerate(reader, start=2):
             data = Path(row["data"].strip())
             data = data if data.is_absolute() else path.parent / data
-            features = tuple((row.get("features") or "").replace(";", " ").split())
+            task_id = (row["id"] or "").strip()
+            features = parse_features(row.get("features") or "", f"{path}:{line}: task {task_id!r}")
             if not features:
                 features = _numeric_columns(data, row["target"].strip(), f"{path}:{line}")
-            task = Task(row["id"].strip(), "table", features, row["target"].strip(), row["formula"].strip(), str(data))
+            task = Task(task_id, "table", features, row["target"].strip(), row["formula"].strip(), str(data))
             try:
                 task.truth()
             except ValueError as exc:
                 raise BenchError(f"{path}:{line}: formula of task {task.id!r}: {exc}") from None
             tasks.append(task)
     return tasks
+
+
+def parse_features(cell: str, where: str = "features") -> tuple[str, ...]:
+    """Feature names of a task table's ``features`` cell: ``x,y``, ``x;y`` or ``x y``; ``()`` when blank.
+
+    Commas and semicolons separate when present (blanks around names are stripped), spaces otherwise.
+    An empty name (``x,,y``, a trailing comma), a name with a blank inside or a repeated name is a
+    BenchError naming ``where`` and the cell.
+    """
+    text = cell.strip()
+    if not text:
+        return ()
+    names = [n.strip() for n in re.split(r"[,;]", text)] if re.search(r"[,;]", text) else text.split()
+    for name in names:
+        problem = ("an empty name" if not name else f"the name {name!r} contains a blank" if re.search(r"\s", name)
+                   else f"{name!r} appears twice" if names.count(name) > 1 else None)
+        if problem:
+            raise BenchError(f"{where}: features cell {cell!r} has {problem} "
+                             "(write names separated by commas, semicolons or spaces, e.g. x,y)")
+    return tuple(names)
 
 
 def _numeric_columns(data: Path, target: str, where: str) -> tuple[str, ...]:
