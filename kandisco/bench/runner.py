@@ -5,7 +5,9 @@ of budget + margin: a method that overruns is killed (with anything it started) 
 ``timeout``; an exception, a crash or a missing tool is recorded too (``error: ...``,
 ``unavailable: ...``), never raised. Rows are appended to ``DIR/results.jsonl`` one line per job as
 soon as it ends, and a rerun skips the (task, method, noise, seed) jobs already there, so an
-interrupted run resumes where it stopped (rows marked ``unavailable`` are tried again).
+interrupted run resumes where it stopped (rows marked ``unavailable`` are tried again). Each sitting
+appends a session to ``DIR/manifest.json`` (:mod:`kandisco.bench.provenance`: commit, packages,
+cores, command line) and each row carries the commit.
 
 Locally, ``jobs`` threads each wait on one job process (one core per job: the worker pins torch and
 BLAS to one thread). With ``scheduler`` the same :func:`run_job` goes to a Dask distributed cluster
@@ -27,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterable, Sequence
 
 from .methods import get_method
 from .tasks import BenchError, Task, TaskData
@@ -214,13 +216,19 @@ def run_bench(
     workers: int | None = None,
     scheduler: Any = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    manifest: bool = True,
+    argv: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the jobs not yet in ``out_dir/results.jsonl``, appending each row as it ends.
 
     ``workers``: parallel job processes (default: the number of cores). ``scheduler``: a Dask
-    scheduler address (or a ``distributed.Client``) to run the jobs on instead. Returns every row
-    of the results file, one per job key (the latest).
+    scheduler address (or a ``distributed.Client``) to run the jobs on instead. When there is work
+    to do, a session (commit, packages, machine, ``argv``, default ``sys.argv``) is appended to
+    ``out_dir/manifest.json`` (unless ``manifest`` is False) and every new row carries the short
+    ``commit`` and ``dirty`` flag. Returns every row of the results file, one per job key (the latest).
     """
+    from .provenance import end_session, git_state, start_session
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / RESULTS_FILE
@@ -231,16 +239,30 @@ def run_bench(
     if progress:
         progress({"event": "start", "todo": len(todo), "done": len(jobs) - len(todo), "path": str(path)})
     if todo:
-        rows = _dask_rows(todo, scheduler) if scheduler is not None else _local_rows(todo, workers or os.cpu_count() or 1)
+        workers = workers or os.cpu_count() or 1
+        git = git_state(exclude=[out_dir])
+        session = (start_session(out_dir, jobs, argv=argv, workers=None if scheduler is not None else workers,
+                                 scheduler=scheduler, todo=len(todo), git=git) if manifest else None)
+        rows = _dask_rows(todo, scheduler) if scheduler is not None else _local_rows(todo, workers)
+        written, status = 0, "failed"
         try:
             with _append_handle(path) as fh:
                 for row in rows:
+                    row.setdefault("commit", git["commit_short"])
+                    row.setdefault("dirty", git["dirty"])
                     fh.write(json.dumps(row, default=_json_default) + "\n")
                     fh.flush()
+                    written += 1
                     if progress:
                         progress(row)
+            status = "complete"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
         finally:
             rows.close()  # on an interrupt: stop the jobs still queued or running now, not at garbage collection
+            if session is not None:
+                end_session(out_dir, session, status, written)
     return latest_rows(load_results(path))
 
 
@@ -264,7 +286,7 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def _local_rows(jobs: Sequence[Job], workers: int) -> Iterator[dict[str, Any]]:
+def _local_rows(jobs: Sequence[Job], workers: int) -> Generator[dict[str, Any], None, None]:
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench-job")
     stop = threading.Event()
     futures = [pool.submit(run_job, job, None, stop) for job in jobs]
@@ -282,9 +304,10 @@ def _local_rows(jobs: Sequence[Job], workers: int) -> Iterator[dict[str, Any]]:
         pool.shutdown(wait=True)
 
 
-def _dask_rows(jobs: Sequence[Job], scheduler: Any) -> Iterator[dict[str, Any]]:
+def _dask_rows(jobs: Sequence[Job], scheduler: Any) -> Generator[dict[str, Any], None, None]:
     try:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise BenchError("--scheduler needs dask.distributed: pip install 'kandisco[bench]'") from None
     own = isinstance(scheduler, str)
