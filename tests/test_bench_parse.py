@@ -3,8 +3,8 @@
 import pytest
 import sympy
 
-from kandisco.symbolic.parse import parse_formula, tokenize
 from kandisco.datasets import feynman_equations
+from kandisco.symbolic.parse import parse_formula, tokenize
 
 x0, x1 = sympy.symbols("x0 x1", real=True)
 

@@ -6,8 +6,8 @@ additive or multiplicative constant (:mod:`kandisco.symbolic.equivalence`), an *
 has test R^2 > 0.999 on noise-free test rows. Nothing here imports a third-party tool at import time.
 """
 
-from .methods import DEFAULT_METHODS, METHODS, Method, get_method
 from ..symbolic.parse import parse_formula
+from .methods import DEFAULT_METHODS, METHODS, Method, get_method
 from .runner import Job, load_results, make_jobs, run_bench, run_job
 from .tasks import BenchError, Task, TaskData, load_tasks, sample_feynman_ids
 

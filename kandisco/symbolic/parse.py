@@ -72,12 +72,13 @@ def _scan(text: str) -> tuple[list[tuple[str, str]], str | None]:
     """The tokens up to the first character no token starts with, and the error naming it (or None)."""
     if len(text) > MAX_CHARS:
         raise ValueError(f"formula is {len(text)} characters long; at most {MAX_CHARS} are accepted")
-    tokens, pos = [], 0
+    tokens: list[tuple[str, str]] = []
+    pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
             return tokens, f"unexpected character {text[pos]!r} at position {pos} in formula {_clip(text)!r}"
-        if m.lastgroup != "space":
+        if m.lastgroup and m.lastgroup != "space":
             tokens.append((m.lastgroup, m.group()))
         pos = m.end()
     return tokens, None
@@ -117,7 +118,7 @@ def parse_formula(text: str, variables: Sequence[str]) -> sympy.Expr:
                                  f"functions: {', '.join(sorted(FUNCTIONS))})")
             pieces.append(placeholder)
         elif kind == "number":
-            if len(re.match(r"\d*", tok).group()) > MAX_DIGITS:
+            if len(tok) - len(tok.lstrip("0123456789")) > MAX_DIGITS:
                 raise ValueError(f"number {_clip(tok, 20)!r} has more than {MAX_DIGITS} digits")
             pieces.append(tok)
         else:
