@@ -43,3 +43,32 @@ def test_srbench_rounding_forgives_float32_constants():
     assert not check_equivalence(found, eq.expr, dict(zip(eq.variables, eq.ranges))).recovered
     assert srbench_rounded_match(found, eq.expr)
     assert not srbench_rounded_match(pwr / r, eq.expr)
+
+
+def test_headline_is_mean_and_std_over_seeds_with_each_seeds_count(tmp_path):
+    import json
+
+    from kandisco.bench.report import seed_summary, write_report
+
+    rows = []
+    recovered_by_seed = {0: 3, 1: 2, 2: 4}  # of 5 tasks
+    for seed, k in recovered_by_seed.items():
+        for i in range(5):
+            row = _row(f"I.{i}", "kandisco", recovered=i < k, r2=1.0 if i < k else 0.5)
+            rows.append({**row, "seed": seed, "commit": "abc1234"})
+    rows += [{**_row("I.0", "linear", r2=0.9999), "seed": s} for s in (0, 1, 2)]
+    kandisco, linear = seed_summary(rows)
+    assert kandisco["seeds"] == [0, 1, 2] and kandisco["tasks"] == 5
+    assert {s: c["symbolic"] for s, c in kandisco["per_seed"].items()} == recovered_by_seed
+    assert kandisco["symbolic_mean"] == 3.0 and kandisco["symbolic_std"] == 1.0
+    assert linear["symbolic_mean"] == 0.0 and linear["accuracy_mean"] == 1.0 and linear["accuracy_std"] == 0.0
+    text = markdown_report(rows, "T")
+    assert "## Headline: recovered per seed" in text
+    assert "| kandisco | 0 | 3 | 5 | 3.0 ± 1.0 | 0: 3/5, 1: 2/5, 2: 4/5 | 3.0 ± 1.0 | 3.0 ± 1.0 |" in text
+    assert "| linear | 0 | 3 | 1 | 0.0 ± 0.0 | 0: 0/1, 1: 0/1, 2: 0/1 |" in text
+    assert "## Summary (all seeds together)" in text and "| kandisco | 0 | 15 | 9/15 (60%) |" in text
+    assert "Code: commit abc1234 (15 jobs), not recorded (3 jobs)" in text
+
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:5]))
+    md, _ = write_report(tmp_path, "one seed")
+    assert "| kandisco | 0 | 1 | 5 | 3 (1 seed, no spread) | 0: 3/5 |" in md.read_text()

@@ -2,7 +2,9 @@
 
 ``write_report(DIR)`` reads ``DIR/results.jsonl`` and writes ``DIR/report.md`` and ``DIR/report.png``.
 Rates are over all jobs of a (method, noise) cell: a timeout or an error counts as not solved. The
-median time is over jobs that ran, a timeout counting as its limit. SRBench's published per-problem
+median time is over jobs that ran, a timeout counting as its limit. The headline is per seed: each
+cell's recovered count as mean ± standard deviation over the seeds present, with every seed's count,
+so that one lucky seed does not read as progress. SRBench's published per-problem
 rates (``datasets/srbench2021_groundtruth_results.csv``, a copy of cavalab/srbench
 ``docs/csv/groundtruth.csv``: 10 seeds, up to 10,000 training rows, each method's own budget of
 evaluations and hours) are averaged over the same Feynman problems and shown as published figures,
@@ -20,7 +22,8 @@ from ..datasets import DATASETS_DIR
 from .runner import RESULTS_FILE, latest_rows, load_results
 from .score import ACCURACY_R2
 
-__all__ = ["summarize", "published_rates", "markdown_report", "plot_report", "write_report", "srbench_name"]
+__all__ = ["summarize", "seed_summary", "spread", "published_rates", "markdown_report", "plot_report", "write_report",
+           "srbench_name"]
 
 SRBENCH_FILE = DATASETS_DIR / "srbench2021_groundtruth_results.csv"
 SRBENCH_NAMES = {"operon": "Operon", "gplearn": "gplearn"}  # our method -> SRBench algorithm
@@ -67,12 +70,97 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _counts(group: Sequence[dict[str, Any]]) -> dict[str, int]:
+    ran = [r for r in group if _failed(r) != "unavailable"]
+    with_truth = [r for r in ran if r.get("truth")]
+    return {"jobs": len(group), "ran": len(ran), "with_truth": len(with_truth),
+            "symbolic": sum(bool(r.get("recovered")) for r in with_truth),
+            "symbolic_rounded": sum(bool(r.get("recovered") or r.get("recovered_rounded")) for r in with_truth),
+            "accuracy": sum(accurate(r) for r in ran)}
+
+
+def spread(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """(mean, sample standard deviation) of ``values``; the deviation is None for fewer than two."""
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def seed_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (method, noise) that ran: the counts of every seed, and their mean and std over seeds.
+
+    ``per_seed`` maps seed -> {jobs, ran, with_truth, symbolic, symbolic_rounded, accuracy};
+    ``symbolic_mean``/``symbolic_std`` (and ``_rounded_``, ``accuracy_``) are over those seeds, the
+    std the sample one (None with one seed). ``tasks`` is the most jobs any seed has, so a seed that
+    is still running shows as fewer jobs rather than as a worse method.
+    """
+    cells: dict[tuple[str, float], dict[int, list[dict[str, Any]]]] = {}
+    for row in rows:
+        cells.setdefault((row["method"], float(row["noise"])), {}).setdefault(int(row["seed"]), []).append(row)
+    order = _method_order(rows)
+    out = []
+    for (method, noise), by_seed in sorted(cells.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])):
+        per_seed = {seed: _counts(group) for seed, group in sorted(by_seed.items())}
+        if not any(c["ran"] for c in per_seed.values()):
+            continue
+        entry: dict[str, Any] = {"method": method, "noise": noise, "seeds": list(per_seed), "n_seeds": len(per_seed),
+                                 "tasks": max(c["jobs"] for c in per_seed.values()), "per_seed": per_seed}
+        for key in ("symbolic", "symbolic_rounded", "accuracy"):
+            entry[f"{key}_mean"], entry[f"{key}_std"] = spread([c[key] for c in per_seed.values()])
+        out.append(entry)
+    return out
+
+
+def _mean_std(mean: float | None, std: float | None, n: int) -> str:
+    if mean is None:
+        return "-"
+    if std is None:
+        return f"{mean:g} (1 seed, no spread)" if n == 1 else f"{mean:.1f}"
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def _per_seed(entry: dict[str, Any], key: str) -> str:
+    return ", ".join(f"{seed}: {c[key]}/{c['with_truth'] if key != 'accuracy' else c['ran']}"
+                     for seed, c in entry["per_seed"].items())
+
+
+def _code_line(rows: Sequence[dict[str, Any]]) -> str:
+    """Which commits produced the rows (rows written before provenance have none)."""
+    by_commit: dict[str, int] = {}
+    for r in rows:
+        commit = r.get("commit") or "not recorded"
+        commit += " (uncommitted changes)" if r.get("dirty") else ""
+        by_commit[commit] = by_commit.get(commit, 0) + 1
+    parts = [f"{c} ({n} jobs)" if len(by_commit) > 1 else c for c, n in by_commit.items()]
+    return f"Code: commit {', '.join(parts)}; see manifest.json for packages, machine and command line."
+
+
+def _headline_section(rows: Sequence[dict[str, Any]]) -> list[str]:
+    entries = seed_summary(rows)
+    if not entries:
+        return []
+    lines = ["## Headline: recovered per seed", "",
+             "Symbolic solutions (and with SRBench rounding, and accuracy solutions) counted per seed, then mean ± "
+             "standard deviation over the seeds present (sample std; none with one seed).", "",
+             "| method | noise | seeds | tasks | symbolic solution, mean ± std | per seed | with SRBench rounding | "
+             "accuracy solution | accuracy per seed |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        n = e["n_seeds"]
+        lines.append(f"| {e['method']} | {e['noise']:g} | {n} | {e['tasks']} | "
+                     f"{_mean_std(e['symbolic_mean'], e['symbolic_std'], n)} | {_per_seed(e, 'symbolic')} | "
+                     f"{_mean_std(e['symbolic_rounded_mean'], e['symbolic_rounded_std'], n)} | "
+                     f"{_mean_std(e['accuracy_mean'], e['accuracy_std'], n)} | {_per_seed(e, 'accuracy')} |")
+    return lines + [""]
+
+
 def srbench_name(task_id: str) -> str:
     """PMLB/SRBench's dataset name for a Feynman id (``I.12.1`` -> ``feynman_I_12_1``)."""
     return SRBENCH_RENAMED.get(task_id, "feynman_" + task_id.replace(".", "_"))
 
 
-def published_rates(task_ids: Sequence[str], noises: Sequence[float], path: Path = SRBENCH_FILE) -> dict[str, dict[float, tuple[float, float, int]]]:
+def published_rates(task_ids: Sequence[str], noises: Sequence[float],
+                    path: Path = SRBENCH_FILE) -> dict[str, dict[float, tuple[float, float, int]]]:
     """SRBench 2021: algorithm -> noise -> (mean symbolic %, mean accuracy %, problems found) over ``task_ids``."""
     if not path.exists():
         return {}
@@ -143,14 +231,16 @@ def markdown_report(rows: Sequence[dict[str, Any]], title: str = "Benchmark", no
     lines.append(f"{len(order)} tasks, methods {', '.join(methods)}, noise {', '.join(f'{n:g}' for n in noises)} "
                  f"(fraction of std(y), on training targets), seeds {', '.join(map(str, seeds))}, "
                  f"budget {', '.join(f'{b:g}' for b in budgets)} s per job; {sizes}.")
+    lines += ["", _code_line(rows)]
     lines += [""] + [f"{n}" for n in notes] + ([""] if notes else [])
     lines += ["Symbolic solution: the formula equals the truth up to an additive or multiplicative constant "
               "(SRBench rule as `kandisco.symbolic.equivalence` applies it: floats count as exact only within 1e-6 "
               "of a simple rational). SRBench rounding: SRBench's own reading, floats in truth - found and "
               "found / truth rounded to 3 decimals first (test R^2 > 0.5 required); it forgives float32 "
               "constants and is what SRBench published. Accuracy solution: R^2 > 0.999 on noise-free test rows. "
-              "A timeout or error counts as not solved; times are fit seconds (a timeout counts as its limit).", "",
-              "## Summary", "",
+              "A timeout or error counts as not solved; times are fit seconds (a timeout counts as its limit).", ""]
+    lines += _headline_section(rows)
+    lines += ["## Summary (all seeds together)", "",
               "| method | noise | jobs | symbolic solution | with SRBench rounding | accuracy solution | median seconds "
               "| timeouts | errors |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -262,8 +352,13 @@ def plot_report(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "
 def write_report(out_dir: str | Path, title: str = "Benchmark", notes: Sequence[str] = (),
                  task_order: Sequence[str] | None = None) -> tuple[Path, Path]:
     """``report.md`` and ``report.png`` from ``out_dir/results.jsonl``; returns their paths."""
+    from .provenance import read_manifest
+
     out_dir = Path(out_dir)
     rows = latest_rows(load_results(out_dir / RESULTS_FILE))
+    reconstructed = read_manifest(out_dir).get("reconstructed")
+    if reconstructed:
+        notes = [*notes, f"Provenance reconstructed after the run: {reconstructed}"]
     md = out_dir / "report.md"
     md.write_text(markdown_report(rows, title, notes, task_order))
     png = plot_report(rows, out_dir / "report.png", title)
