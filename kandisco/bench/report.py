@@ -232,7 +232,9 @@ def markdown_report(rows: Sequence[dict[str, Any]], title: str = "Benchmark", no
                  f"(fraction of std(y), on training targets), seeds {', '.join(map(str, seeds))}, "
                  f"budget {', '.join(f'{b:g}' for b in budgets)} s per job; {sizes}.")
     lines += ["", _code_line(rows)]
-    lines += [""] + [f"{n}" for n in notes] + ([""] if notes else [])
+    for note in notes:
+        lines += ["", str(note)]
+    lines += [""]
     lines += ["Symbolic solution: the formula equals the truth up to an additive or multiplicative constant "
               "(SRBench rule as `kandisco.symbolic.equivalence` applies it: floats count as exact only within 1e-6 "
               "of a simple rational). SRBench rounding: SRBench's own reading, floats in truth - found and "
@@ -356,9 +358,12 @@ def write_report(out_dir: str | Path, title: str = "Benchmark", notes: Sequence[
 
     out_dir = Path(out_dir)
     rows = latest_rows(load_results(out_dir / RESULTS_FILE))
-    reconstructed = read_manifest(out_dir).get("reconstructed")
-    if reconstructed:
-        notes = [*notes, f"Provenance reconstructed after the run: {reconstructed}"]
+    manifest = read_manifest(out_dir)
+    commits = manifest.get("commits") or []
+    if len(commits) == 1 and commits[0] != "unknown":  # rows written before provenance: the manifest's commit
+        rows = [r if r.get("commit") else {**r, "commit": commits[0][:7]} for r in rows]
+    if manifest.get("reconstructed"):
+        notes = [*notes, f"Provenance reconstructed after the run: {manifest['reconstructed']}."]
     md = out_dir / "report.md"
     md.write_text(markdown_report(rows, title, notes, task_order))
     png = plot_report(rows, out_dir / "report.png", title)
