@@ -1,6 +1,7 @@
 """Benchmark provenance: manifest.json per run (sessions appended on resume), commit on every row, layout."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -8,10 +9,19 @@ import numpy as np
 import pytest
 
 from kandisco.bench import load_tasks, make_jobs, provenance, run_bench
-from kandisco.bench.provenance import MANIFEST_FILE, git_state, read_manifest, run_dir, source_root, suite_label
+from kandisco.bench.provenance import (
+    MANIFEST_FILE,
+    git_state,
+    output_dir,
+    read_manifest,
+    run_dir,
+    source_root,
+    suite_label,
+)
 from kandisco.bench.runner import RESULTS_FILE, load_results
 from kandisco.bench.tasks import BenchError
 
+RUN_NAME = re.compile(r"\d{4}-\d{2}-\d{2}_([0-9a-f]{7}|unknown)")
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 SESSION_FIELDS = {"commit", "commit_short", "dirty", "dirty_files", "started", "ended", "status", "argv", "suites",
@@ -118,7 +128,66 @@ def test_run_dir_is_suite_date_commit_and_reuses_the_commits_folder(tmp_path):
         run_dir(tmp_path, "feynman", commit="abc", date="26.11.2026")
 
 
+def test_output_dir_is_out_as_given_or_the_layout_under_results_root(tmp_path):
+    assert output_dir(tmp_path / "any", None, "feynman") == tmp_path / "any"
+    made = output_dir(None, tmp_path, "kepler")
+    assert made.parent == tmp_path / "kepler" and RUN_NAME.fullmatch(made.name)
+    assert made.name.endswith("_" + git_state()["commit_short"])
+    with pytest.raises(BenchError, match="not both"):
+        output_dir(tmp_path, tmp_path, "feynman")
+    with pytest.raises(BenchError, match="--results-root"):
+        output_dir(None, None, "feynman")
+
+
 def test_a_broken_manifest_is_a_clear_error(tmp_path):
     (tmp_path / MANIFEST_FILE).write_text("{not json")
     with pytest.raises(BenchError, match="manifest.json: not JSON"):
         read_manifest(tmp_path)
+
+
+def _index_module():
+    import importlib.util
+
+    path = source_root() / "experiments" / "results_index.py"
+    spec = importlib.util.spec_from_file_location("results_index", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_results_index_lists_runs_with_mean_and_std_over_seeds(tmp_path):
+    index = _index_module()
+    run = run_dir(tmp_path, "feynman", commit="abc1234", date="2026-12-01")
+    run.mkdir(parents=True)
+    rows = []
+    for seed, k in {0: 3, 1: 2, 2: 4}.items():
+        for i in range(5):
+            rows.append({"task": f"I.{i}", "suite": "feynman", "method": "kandisco", "noise": 0.0, "seed": seed,
+                         "budget": 60.0, "n_train": 1000, "truth": "x", "status": "ok", "recovered": i < k,
+                         "r2_test": 1.0 if i < k else 0.5, "seconds": 1.0, "commit": "abc1234"})
+    (run / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    session = {"commit": "abc1234" + "0" * 33, "dirty": True, "suites": ["feynman"], "methods": ["kandisco"],
+               "noises": [0.0], "seeds": [0, 1, 2], "budget": 60.0}
+    provenance._write_manifest(run, {"sessions": [session]})
+    legacy = tmp_path / "bench_old"
+    legacy.mkdir()
+    (legacy / RESULTS_FILE).write_text(json.dumps({**rows[0], "seed": 0}) + "\n")
+    (legacy / "report.md").write_text("# An old run\n")
+    (tmp_path / "kan_speed.md").write_text("# KAN speed\n")
+    (tmp_path / "kan_speed.csv").write_text("a,b\n")
+
+    text = index.render(tmp_path)
+    assert ("| feynman | 2026-12-01 | abc1234 *dirty* | kandisco | 0 | 3 | 3.0 ± 1.0 / 5 (3 seeds: 3, 2, 4) | "
+            "3.0 ± 1.0 / 5 (3 seeds: 3, 2, 4) | 60 s | [feynman/2026-12-01_abc1234]") in text
+    assert "| [bench_old](bench_old/report.md) | An old run | kandisco | 0 | 1 | 1/1 (1 seed) |" in text
+    assert "| [kan_speed.csv](kan_speed.csv) | data of kan_speed.md |" in text
+    assert "| [kan_speed.md](kan_speed.md) | KAN speed |" in text
+    assert index.main(["--root", str(tmp_path), "--check"]) == 1
+    assert index.main(["--root", str(tmp_path)]) == 0
+    assert index.main(["--root", str(tmp_path), "--check"]) == 0
+    assert (tmp_path / "README.md").read_text() == text
+
+
+def test_the_committed_results_index_is_up_to_date():
+    index = _index_module()
+    assert index.main(["--check"]) == 0, "run python experiments/results_index.py"

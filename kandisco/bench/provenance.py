@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 from .tasks import BenchError
 
 __all__ = ["MANIFEST_FILE", "MANIFEST_FORMAT", "UNKNOWN", "SHORT", "git_state", "package_versions", "environment",
-           "start_session", "end_session", "read_manifest", "run_dir", "suite_label", "now"]
+           "start_session", "end_session", "read_manifest", "run_dir", "output_dir", "suite_label", "now", "source_root"]
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "kandisco-bench-manifest/1"
@@ -240,3 +240,18 @@ def run_dir(results_root: str | Path, suite: str | Sequence[str], commit: str | 
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
         raise BenchError(f"run date must be YYYY-MM-DD, got {date!r}")
     return base / f"{date}_{short}"
+
+
+def output_dir(out: str | Path | None, results_root: str | Path | None, suite: str | Sequence[str]) -> Path:
+    """Where a run writes: ``out`` as given, or :func:`run_dir` under ``results_root``; exactly one of them.
+
+    ``kandisco bench --out DIR`` keeps any directory; ``--results-root DIR`` files the run as
+    ``DIR/<suite>/<date>_<commit>/`` (resuming the latest folder of this commit when there is one).
+    """
+    if out is not None and results_root is not None:
+        raise BenchError("give --out DIR or --results-root DIR, not both")
+    if out is not None:
+        return Path(out)
+    if results_root is not None:
+        return run_dir(results_root, suite)
+    raise BenchError("give --out DIR (any directory) or --results-root DIR (files the run as DIR/<suite>/<date>_<commit>/)")
