@@ -41,3 +41,30 @@ def test_bench_user_errors_exit_2(args, message, task_table, tmp_path, capsys):
     assert main(base + args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+def _has_results_root() -> bool:
+    import contextlib
+    import io
+
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text), contextlib.suppress(SystemExit):
+        main(["bench", "--help"])
+    return "--results-root" in help_text.getvalue()
+
+
+@pytest.mark.skipif(not _has_results_root(), reason="kandisco bench has no --results-root yet (cli.py)")
+def test_bench_results_root_files_the_run_as_suite_date_commit(task_table, tmp_path, capsys):
+    from kandisco.bench.provenance import git_state
+
+    root = tmp_path / "results"
+    args = ["bench", "--suite", str(task_table), "--methods", "linear", "--noise", "0", "--budget", "2", "--jobs", "1",
+            "--quiet", "--results-root", str(root)]
+    assert main(args) == 0, capsys.readouterr().err
+    (run,) = (root / "tasks").iterdir()
+    assert run.name.endswith("_" + git_state()["commit_short"])
+    assert {p.name for p in run.iterdir()} >= {"results.jsonl", "manifest.json", "report.md", "report.png"}
+    assert json.loads((run / "manifest.json").read_text())["sessions"][0]["methods"] == ["linear"]
+    with pytest.raises(SystemExit) as info:  # one of --out and --results-root, not both
+        main(["bench", "--suite", str(task_table), "--out", str(tmp_path / "o"), "--results-root", str(root)])
+    assert info.value.code == 2
