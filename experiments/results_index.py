@@ -61,7 +61,7 @@ def _rows(folder: Path) -> list[dict[str, Any]]:
 
 def scan_runs(root: Path) -> list[dict[str, Any]]:
     """Every ``root/<suite>/<date>_<commit>/`` folder with a manifest, newest first within a suite."""
-    runs = []
+    runs: list[dict[str, Any]] = []
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_FILE}")):
         folder = manifest_path.parent
         match = RUN_NAME.fullmatch(folder.name)
@@ -72,8 +72,11 @@ def scan_runs(root: Path) -> list[dict[str, Any]]:
         runs.append({"folder": folder, "suite": folder.parent.name, "date": match["date"], "commit": match["commit"],
                      "manifest": manifest, "dirty": any(s.get("dirty") for s in sessions),
                      "commits": [c[:7] for c in manifest.get("commits", [])], "rows": _rows(folder)})
-    runs.sort(key=lambda r: (r["suite"], r["date"], r["commit"]), reverse=True)
-    runs.sort(key=lambda r: r["suite"])
+    def started(run: dict[str, Any]) -> str:
+        return max((s.get("started") or "" for s in run["manifest"].get("sessions", [])), default="")
+
+    runs.sort(key=lambda r: (r["date"], started(r), r["commit"]), reverse=True)
+    runs.sort(key=lambda r: r["suite"])  # stable: newest first within each suite
     return runs
 
 
