@@ -3,7 +3,10 @@
 ``kandisco bench`` and ``experiments/bench_compare.py`` drive it; see README "Benchmarks". Scoring
 follows SRBench (La Cava et al. 2021): a *symbolic solution* is a formula equal to the truth up to an
 additive or multiplicative constant (:mod:`kandisco.symbolic.equivalence`), an *accuracy solution*
-has test R^2 > 0.999 on noise-free test rows. Nothing here imports a third-party tool at import time.
+has test R^2 > 0.999 on noise-free test rows. Every run writes ``manifest.json`` beside its results
+(:mod:`kandisco.bench.provenance`: commit, packages, machine, command line), every row carries the
+commit, and committed runs live in ``experiments/results/<suite>/<date>_<commit>/``. Nothing here
+imports a third-party tool at import time.
 """
 
 from ..symbolic.parse import parse_formula
