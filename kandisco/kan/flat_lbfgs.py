@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -193,7 +194,7 @@ class FlatLBFGS:
             raise ValueError("FlatLBFGS needs dense real CPU parameters of one dtype")
         if len({id(p) for p in params}) != len(params):
             raise ValueError("FlatLBFGS was given the same parameter twice")
-        defaults = {
+        defaults: dict[str, Any] = {
             "lr": float(lr),
             "max_iter": int(max_iter),
             "max_eval": int(max_eval if max_eval is not None else max_iter * 5 // 4),
@@ -214,13 +215,15 @@ class FlatLBFGS:
             offset += n
         self._x = self.flat.numpy()  # shares memory with the parameters
         self._g = self.flat_grad.numpy()  # shares memory with their gradients
-        self._memory: dict[str, object] = {"n_iter": 0, "func_evals": 0}
+        # torch's LBFGS state: counters, the last direction and step, the curvature pairs (Any: mixed kinds)
+        self._memory: dict[str, Any] = {"n_iter": 0, "func_evals": 0}
+        self._memory.update(dict.fromkeys(("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")))
 
     def zero_grad(self, set_to_none: bool = True) -> None:  # in place whatever is asked: the views must survive
         self.flat_grad.zero_()
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         """Up to ``max_iter`` L-BFGS iterations; ``closure`` zeroes the gradients, evaluates the
         loss, calls ``backward`` and returns the loss. Returns the first evaluation's loss."""
         closure = torch.enable_grad()(closure)
@@ -238,9 +241,9 @@ class FlatLBFGS:
         if np.abs(flat_grad).max() <= tolerance_grad:
             return orig_loss
 
-        d, t = memory.get("d"), memory.get("t")
-        old_dirs, old_stps, ro = memory.get("old_dirs"), memory.get("old_stps"), memory.get("ro")
-        h_diag, prev_flat_grad, prev_loss = memory.get("H_diag"), memory.get("prev_flat_grad"), memory.get("prev_loss")
+        d, t = memory["d"], memory["t"]
+        old_dirs, old_stps, ro = memory["old_dirs"], memory["old_stps"], memory["ro"]
+        h_diag, prev_flat_grad, prev_loss = memory["H_diag"], memory["prev_flat_grad"], memory["prev_loss"]
 
         def evaluate(x0: np.ndarray, direction: np.ndarray, step: float) -> tuple[float, np.ndarray]:
             np.add(x0, step * direction, out=x)

@@ -6,12 +6,15 @@ Sum nodes add, multiplication nodes multiply, node affines and edge constants be
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sympy
 
 from ..errors import KandiscoError
 from .layer import EDGE_SPLINE, EDGE_SYMBOLIC
+
+if TYPE_CHECKING:  # network.py imports this module
+    from .network import KAN
 
 __all__ = ["SplineEdgeError", "network_formula"]
 
@@ -20,7 +23,7 @@ class SplineEdgeError(KandiscoError, ValueError):
     """The network still has spline edges, so it has no closed form yet."""
 
 
-def network_formula(model: Any, symbols: Sequence[sympy.Symbol] | None = None, digits: int | None = None) -> list[sympy.Expr]:
+def network_formula(model: KAN, symbols: Sequence[sympy.Symbol] | None = None, digits: int | None = None) -> list[sympy.Expr]:
     """Sympy expression of every output of ``model`` (all active edges must be symbolic)."""
     if symbols is None:
         symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(model.n_inputs)]
@@ -33,7 +36,8 @@ def network_formula(model: Any, symbols: Sequence[sympy.Symbol] | None = None, d
     ]
     if spline_edges:
         shown = ", ".join(map(str, spline_edges[:5]))
-        raise SplineEdgeError(f"edges {shown}{' ...' if len(spline_edges) > 5 else ''} are still splines; run auto_symbolic first")
+        more = " ..." if len(spline_edges) > 5 else ""
+        raise SplineEdgeError(f"edges {shown}{more} are still splines; run auto_symbolic first")
 
     def num(v: float) -> sympy.Expr:
         return sympy.Float(v, digits) if digits else sympy.Float(v)

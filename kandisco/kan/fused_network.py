@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from . import spline
 from .spline_linear import _BASE_CODES, reference
+
+if TYPE_CHECKING:  # network.py imports this module
+    from .network import KAN
 
 __all__ = ["NetworkPlan", "plan", "run"]
 
@@ -39,7 +42,7 @@ class NetworkPlan:
     combine: Callable[[int, torch.Tensor], torch.Tensor]  # the model's subnodes -> nodes (torch path)
 
 
-def plan(model: Any, x: torch.Tensor) -> NetworkPlan | None:
+def plan(model: KAN, x: torch.Tensor) -> NetworkPlan | None:
     """A plan for ``model`` on input ``x``, or None where the per-layer path must run.
 
     That is: no compiled kernel (or ``spline.USE_FUSED`` off), an unsupported base function, dtype
@@ -60,7 +63,7 @@ def plan(model: Any, x: torch.Tensor) -> NetworkPlan | None:
     return NetworkPlan(kernel, tables, model.k, model.base_fun, model.n_sum[1:], model.mult_arity[1:], model._combine)
 
 
-def run(model: Any, x: torch.Tensor, network: NetworkPlan) -> torch.Tensor:
+def run(model: KAN, x: torch.Tensor, network: NetworkPlan) -> torch.Tensor:
     """``model(x)`` through the compiled network (``x`` already checked and cast)."""
     params: list[torch.Tensor] = []
     for l, layer in enumerate(model.layers):
@@ -82,7 +85,7 @@ class _FusedNetwork(torch.autograd.Function):
     """Forward and backward of the whole network in the compiled kernel (one autograd node)."""
 
     @staticmethod
-    def forward(ctx, x, network, *params):  # type: ignore[override]
+    def forward(ctx, x, network, *params):
         need_x = ctx.needs_input_grad[0]
         padded = [t.padded for t in network.tables]
         closing = [t.padded_closing for t in network.tables]
@@ -95,7 +98,7 @@ class _FusedNetwork(torch.autograd.Function):
         return outs[0]
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         x, *saved = ctx.saved_tensors
         params, intermediates = saved[: ctx.n_params], saved[ctx.n_params :]
         network = ctx.network

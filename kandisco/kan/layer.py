@@ -17,7 +17,8 @@ buffers or settings (it only memoises knot tables of the current grid).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple, cast, overload
 
 import torch
 from torch import nn
@@ -25,7 +26,10 @@ from torch import nn
 from . import spline
 from .spline_linear import BASE_FUNCTIONS, spline_linear
 
-__all__ = ["BASE_FUNCTIONS", "EDGE_PRUNED", "EDGE_SPLINE", "EDGE_SYMBOLIC", "KANLayer"]
+if TYPE_CHECKING:
+    from ..symbolic.library import SymbolicFunction
+
+__all__ = ["BASE_FUNCTIONS", "EDGE_PRUNED", "EDGE_SPLINE", "EDGE_SYMBOLIC", "KANLayer", "KANLayers"]
 
 EDGE_SPLINE, EDGE_SYMBOLIC, EDGE_PRUNED = 0, 1, 2
 
@@ -49,6 +53,11 @@ class KANLayer(nn.Module):
         noise_scale: std of the initial spline values (the paper initialises splines near zero).
         generator: seeded RNG for the initialisation.
     """
+
+    # buffers (registered in __init__; declared here for the type checker)
+    grid: torch.Tensor  # (in, G + 2k + 1) knots per input
+    state: torch.Tensor  # (out, in) EDGE_* codes
+    sym_index: torch.Tensor  # (out, in) index into sym_names, -1 when not symbolic
 
     def __init__(
         self,
@@ -90,7 +99,7 @@ class KANLayer(nn.Module):
         self.register_buffer("state", torch.zeros(n_out, n_in, dtype=torch.long))  # EDGE_* codes
         self.register_buffer("sym_index", torch.full((n_out, n_in), -1, dtype=torch.long))
         self.sym_names: list[str] = []  # index -> function name, for sym_index
-        self.sym_functions: dict[str, object] = {}  # name -> SymbolicFunction (has .safe_torch_fn)
+        self.sym_functions: dict[str, SymbolicFunction] = {}  # name -> library function
         self.__dict__["_knot_cache"] = None  # memo of knot tables (see _knot_tables), not state
         self.__dict__["_layout_cache"] = None  # memo of the edge states' summary (see _edge_layout)
 
@@ -105,9 +114,9 @@ class KANLayer(nn.Module):
         """(out, in) 1.0 where the edge is not pruned."""
         return (self.state != EDGE_PRUNED).to(self.coef.dtype)
 
-    def set_symbolic(self, j: int, i: int, function: object, params: tuple[float, float, float, float]) -> None:
+    def set_symbolic(self, j: int, i: int, function: SymbolicFunction, params: tuple[float, float, float, float]) -> None:
         """Make edge ``i -> j`` symbolic with ``function`` (a SymbolicFunction) and ``(a, b, c, d)``."""
-        name = function.name  # type: ignore[attr-defined]
+        name = function.name
         if name not in self.sym_names:
             self.sym_names.append(name)
         self.sym_functions[name] = function
@@ -174,7 +183,7 @@ class KANLayer(nn.Module):
         if out is None:
             out = x.new_zeros(batch, self.n_out)
         if layout.any_symbolic:
-            for js, is_, values in self._symbolic_terms(x):
+            for js, _, values in self._symbolic_terms(x):
                 out = out.index_add(1, js, values)
         return out
 
@@ -187,7 +196,7 @@ class KANLayer(nn.Module):
             js, is_ = sel.nonzero(as_tuple=True)
             p = self.sym_params[js, is_]  # (n_edges, 4)
             z = p[:, 0] * x[:, is_] + p[:, 1]  # (batch, n_edges)
-            fn = self.sym_functions[name].safe_torch_fn  # type: ignore[attr-defined]
+            fn = self.sym_functions[name].safe_torch_fn
             yield js, is_, p[:, 2] * fn(z) + p[:, 3]
 
     def edge_values(self, x: torch.Tensor) -> torch.Tensor:
@@ -244,3 +253,20 @@ class KANLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_in={self.n_in}, n_out={self.n_out}, grid={self.grid_size}, k={self.k}, base_fun={self.base_fun_name}"
+
+
+class KANLayers(nn.ModuleList):
+    """An ``nn.ModuleList`` of :class:`KANLayer`: the same module and state-dict keys, with indexing
+    and iteration typed as layers (torch types them as ``Module``)."""
+
+    @overload
+    def __getitem__(self, idx: slice) -> nn.ModuleList: ...
+
+    @overload
+    def __getitem__(self, idx: int) -> KANLayer: ...
+
+    def __getitem__(self, idx: int | slice) -> KANLayer | nn.ModuleList:
+        return cast("KANLayer | nn.ModuleList", super().__getitem__(idx))
+
+    def __iter__(self) -> Iterator[KANLayer]:
+        return cast("Iterator[KANLayer]", super().__iter__())

@@ -231,14 +231,14 @@ class _KnotMajorBasis(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, xt: torch.Tensor, tables: KnotTables, order: int) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, xt: torch.Tensor, tables: KnotTables, order: int) -> torch.Tensor:
         ctx.tables, ctx.order, ctx.mode = tables, order, None
         need = ctx.needs_input_grad[0]
         fused = _fused_kernel(xt, tables) if order == 0 else None
         if fused is not None:
             outs = fused.basis_forward(xt, tables.padded, tables.padded_closing, tables.k, need, 0)  # 0: no base row
             if need:
-                ctx.mode = "fused"
+                ctx.mode, ctx.kernel = "fused", fused
                 ctx.save_for_backward(xt, outs[1], outs[2])
             return outs[0]
         if order == 0 and not _use_dense(xt, tables):
@@ -254,7 +254,7 @@ class _KnotMajorBasis(torch.autograd.Function):
         return value
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         if ctx.mode is None:
             return None, None, None
         saved = ctx.saved_tensors
@@ -262,7 +262,7 @@ class _KnotMajorBasis(torch.autograd.Function):
             slope = _KnotMajorBasis.apply(saved[0], ctx.tables, ctx.order + 1)
             return (grad * slope).sum(0), None, None
         if ctx.mode == "fused":
-            return native.kernel().basis_backward(grad, saved[1], saved[2], ctx.tables.k), None, None
+            return ctx.kernel.basis_backward(grad, saved[1], saved[2], ctx.tables.k), None, None
         if ctx.mode == "local":
             return (grad.gather(0, saved[2]) * saved[1]).sum(0), None, None
         return (grad * saved[1]).sum(0), None, None

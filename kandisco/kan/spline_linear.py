@@ -64,7 +64,7 @@ class _Fused(torch.autograd.Function):
     whose last row is the base function b(x) (no row for ``zero``); hand-written backward."""
 
     @staticmethod
-    def forward(ctx, x, coef, w_sp, w_base, tables, base_name, kernel):  # type: ignore[override]
+    def forward(ctx, x, coef, w_sp, w_base, tables, base_name, kernel):
         need_x = ctx.needs_input_grad[0]
         has_base = base_name != "zero"
         outs = kernel.basis_forward(x.t(), tables.padded, tables.padded_closing, tables.k, need_x, _BASE_CODES[base_name])
@@ -80,7 +80,7 @@ class _Fused(torch.autograd.Function):
         return out_t.t()
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         x, coef, w_sp, w_base, basis, weight, slope, first = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph: differentiate the reference path instead

@@ -12,7 +12,7 @@ functions must then be passed to :meth:`KAN.load`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -20,6 +20,9 @@ from ..symbolic.affine import fit_affine
 from ..symbolic.library import SymbolicFunction, SymbolicLibrary, get_library
 from ..symbolic.select import SymbolicFit, rank_edge
 from .layer import EDGE_PRUNED, EDGE_SPLINE, EDGE_SYMBOLIC
+
+if TYPE_CHECKING:  # network.py imports this module
+    from .network import KAN
 
 __all__ = ["suggest_symbolic", "fix_symbolic", "unfix_symbolic", "auto_symbolic", "FixedEdge"]
 
@@ -36,7 +39,7 @@ class FixedEdge:
     fit: SymbolicFit
 
 
-def _data(model: Any, X: Any) -> torch.Tensor:
+def _data(model: KAN, X: Any) -> torch.Tensor:
     if X is None:
         X = getattr(model, "train_inputs", None)
         if X is None:
@@ -44,7 +47,7 @@ def _data(model: Any, X: Any) -> torch.Tensor:
     return model._check_input(torch.as_tensor(X))
 
 
-def _check_edge(model: Any, l: int, i: int, j: int) -> None:
+def _check_edge(model: KAN, l: int, i: int, j: int) -> None:
     if not 0 <= l < model.depth:
         raise IndexError(f"layer {l} does not exist (the model has {model.depth} layers)")
     layer = model.layers[l]
@@ -52,7 +55,7 @@ def _check_edge(model: Any, l: int, i: int, j: int) -> None:
         raise IndexError(f"edge ({l}, {i}, {j}) does not exist: layer {l} has {layer.n_in} inputs and {layer.n_out} outputs")
 
 
-def _remember(model: Any, fn: SymbolicFunction) -> None:
+def _remember(model: KAN, fn: SymbolicFunction) -> None:
     """Add ``fn`` to the model's library (the one saved with it)."""
     if model.library is None:
         model.library = SymbolicLibrary()
@@ -61,7 +64,7 @@ def _remember(model: Any, fn: SymbolicFunction) -> None:
 
 
 @torch.no_grad()
-def _edge_samples(model: Any, X: torch.Tensor, edges: list[tuple[int, int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def _edge_samples(model: KAN, X: torch.Tensor, edges: list[tuple[int, int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(E, N) inputs and outputs of the given edges on data ``X`` (one pass through the network)."""
     acts = model.activations(X)
     xs = torch.stack([acts.inputs[l][:, i] for l, i, _ in edges])  # (E, N)
@@ -70,7 +73,7 @@ def _edge_samples(model: Any, X: torch.Tensor, edges: list[tuple[int, int, int]]
 
 
 def suggest_symbolic(
-    model: Any, l: int, i: int, j: int, X: Any = None, topk: int = 5, library: LibrarySpec = None, **kwargs: Any
+    model: KAN, l: int, i: int, j: int, X: Any = None, topk: int = 5, library: LibrarySpec = None, **kwargs: Any
 ) -> list[SymbolicFit]:
     """The ``topk`` best library functions for edge ``(l, i, j)``, best first."""
     _check_edge(model, l, i, j)
@@ -81,7 +84,7 @@ def suggest_symbolic(
 
 
 def fix_symbolic(
-    model: Any,
+    model: KAN,
     l: int,
     i: int,
     j: int,
@@ -112,11 +115,12 @@ def fix_symbolic(
         fit = rank_edge(fits, 0, lib.subset([name]))[0]
         params = fit.params
     _remember(model, fn)
-    layer.set_symbolic(j, i, fn, tuple(float(p) for p in (params or (1.0, 0.0, 1.0, 0.0))))
+    a, b, c, d = (float(p) for p in (params or (1.0, 0.0, 1.0, 0.0)))
+    layer.set_symbolic(j, i, fn, (a, b, c, d))
     return fit
 
 
-def unfix_symbolic(model: Any, l: int, i: int, j: int) -> None:
+def unfix_symbolic(model: KAN, l: int, i: int, j: int) -> None:
     """Return edge ``(l, i, j)`` to its spline (kept unchanged while the edge was symbolic)."""
     _check_edge(model, l, i, j)
     if int(model.layers[l].state[j, i]) != EDGE_SYMBOLIC:
@@ -125,7 +129,7 @@ def unfix_symbolic(model: Any, l: int, i: int, j: int) -> None:
 
 
 def auto_symbolic(
-    model: Any,
+    model: KAN,
     X: Any = None,
     library: LibrarySpec = None,
     *,

@@ -18,7 +18,7 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,9 +26,14 @@ import torch
 from .flat_lbfgs import FlatLBFGS
 from .layer import EDGE_SYMBOLIC, KANLayer
 
+if TYPE_CHECKING:  # network.py and graph.py import this module: the names are for the checker only
+    from .graph import GraphActivations
+    from .network import Activations
+    from .protocol import Trainable
+
 __all__ = ["History", "fit", "regularization"]
 
-LossFn = Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[["Trainable", torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -66,8 +71,8 @@ def _as_tensor(a: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
 
 
 def regularization(
-    model: Any,
-    acts: Any,
+    model: Trainable,
+    acts: Activations | GraphActivations,
     lamb_l1: float = 1.0,
     lamb_entropy: float = 2.0,
     lamb_coef: float = 0.0,
@@ -95,12 +100,12 @@ def regularization(
     return total
 
 
-def _mse(model: Any, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+def _mse(model: Trainable, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.mse_loss(model(xb), yb)  # one op and one backward node
 
 
 def fit(
-    model: Any,
+    model: Trainable,
     X: Any,
     y: Any,
     *,
@@ -175,7 +180,7 @@ def fit(
     def make_optimizer(rate: float) -> FlatLBFGS | torch.optim.Optimizer:
         params = _optimised_parameters(model)
         if opt == "LBFGS":
-            settings = {
+            settings: dict[str, Any] = {
                 "lr": rate, "max_iter": max_iter, "history_size": 10, "line_search_fn": "strong_wolfe",
                 "tolerance_grad": 1e-32, "tolerance_change": 1e-32,
             }
@@ -225,7 +230,7 @@ def fit(
 
         before = hist.nonfinite_losses
         try:
-            optimizer.step(closure)
+            optimizer.step(closure)  # type: ignore[arg-type]  # torch types closures as returning float; LBFGS wants the tensor
             ok = math.isfinite(parts.get("loss", math.nan)) and _params_finite(model)
         except (IndexError, RuntimeError):  # torch's line search can break on a non-finite bracket
             if hist.nonfinite_losses == before:
@@ -268,7 +273,7 @@ def fit(
     return hist
 
 
-def _optimised_parameters(model: Any) -> list[torch.nn.Parameter]:
+def _optimised_parameters(model: Trainable) -> list[torch.nn.Parameter]:
     """Trainable parameters that can move the output.
 
     A layer's symbolic ``(a, b, c, d)`` block is left out while none of its edges is symbolic: it
@@ -282,7 +287,7 @@ def _optimised_parameters(model: Any) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad and id(p) not in idle]
 
 
-def _params_finite(model: Any) -> bool:
+def _params_finite(model: Trainable) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 

@@ -1,7 +1,6 @@
 """Symbolic side of kandisco: the function library, affine fits and selection."""
 
 from .affine import AffineFits, evaluate_affine, fit_affine
-from .select import SymbolicFit, rank_edge, rank_order, score_fits, select_best, suggest
 from .library import (
     SUBSETS,
     Domain,
@@ -12,6 +11,7 @@ from .library import (
     default_library,
     get_library,
 )
+from .select import SymbolicFit, rank_edge, rank_order, score_fits, select_best, suggest
 
 __all__ = [
     "AffineFits",

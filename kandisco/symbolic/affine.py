@@ -393,11 +393,12 @@ def _search_function(
     t_shift = math.asinh(1e3)
     if mode in ("shift", "sign_shift"):
         signs = (1.0,) if mode == "shift" else (1.0, -1.0)
+
+        def shift(s: float) -> ToAB:
+            return lambda c: (torch.full_like(c[..., 0], s), torch.sinh(c[..., 0]))
+
         results = [
-            _zoom_search(
-                ab_score(lambda c, s=s: (torch.full_like(c[..., 0], s), torch.sinh(c[..., 0]))),
-                [-t_shift], [t_shift], [grid_1d], E, rounds,
-            )
+            _zoom_search(ab_score(shift(s)), [-t_shift], [t_shift], [grid_1d], E, rounds)
             for s in signs
         ]
         return _best_of(results)
@@ -427,8 +428,11 @@ def _search_function(
         # user functions ("full") may oscillate (a Bessel function's tail): a coarse grid lands in
         # the wrong basin, so they get at least 33 x 33 (one function, so the cost stays small)
         sizes = list(grid) if mode == "full_pos" else [max(g, 33) for g in grid]
+        def signed(s: float) -> ToAB:
+            return lambda c: to_ab(c, s)
+
         results = [
-            _zoom_search(ab_score(lambda c, s=s: to_ab(c, s)), [-1.5, -t_loc], [1.7, t_loc], sizes, E, rounds)
+            _zoom_search(ab_score(signed(s)), [-1.5, -t_loc], [1.7, t_loc], sizes, E, rounds)
             for s in signs
         ]
         return _best_of(results)
@@ -489,7 +493,8 @@ def _solve_spd(A: Tensor, g: Tensor) -> Tensor:
     cheaper than batched LAPACK calls, and does not wake MKL threads.
     """
     K = A.shape[-1]
-    L = [[None] * K for _ in range(K)]
+    unset = torch.zeros_like(A[:, 0, 0])  # above the diagonal: never read
+    L: list[list[Tensor]] = [[unset] * K for _ in range(K)]
     for j in range(K):
         diag = A[:, j, j] - sum((L[j][k] * L[j][k] for k in range(j)), torch.zeros_like(A[:, 0, 0]))
         L[j][j] = torch.sqrt(diag.clamp(min=1e-300))
@@ -601,7 +606,7 @@ def fit_affine(
     r2_search = torch.zeros(E, F, dtype=_DT)
     for k, fn in enumerate(fns):
         a_u[:, k], b_u[:, k], r2_search[:, k] = _search_function(
-            fn, u_s, v_s, grid=tuple(grid), grid_1d=grid_1d, harmonic_max=harmonic_max,
+            fn, u_s, v_s, grid=(int(grid[0]), int(grid[1])), grid_1d=grid_1d, harmonic_max=harmonic_max,
             rounds=rounds, chunk_bytes=chunk_bytes,
         )
     if polish and polish_top > 0:

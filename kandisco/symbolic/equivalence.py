@@ -11,8 +11,9 @@ constant or ``truth / found`` simplifies to a non-zero constant. Verdicts here:
 Steps: symbols are matched by name (assumptions ignored); floats in ``found`` that sit within
 ``snap_rtol`` of a simple rational (or rational multiple of pi) are snapped to it; both formulas are
 evaluated on random points and anything whose difference and ratio are clearly not constant is
-``different`` at once. Only survivors go to ``sympy.simplify``, capped at ``timeout`` seconds; when simplify cannot decide in time, a numeric verdict that holds to
-``1e-9`` on every point is accepted and marked ``method="numeric"``.
+``different`` at once. Only survivors go to ``sympy.simplify``, capped at ``timeout`` seconds; when
+simplify cannot decide in time, a numeric verdict that holds to ``1e-9`` on every point is accepted
+and marked ``method="numeric"``.
 """
 
 from __future__ import annotations

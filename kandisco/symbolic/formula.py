@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import sympy
@@ -123,7 +122,8 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     out: list[sympy.Expr] = [sympy.Integer(0)]  # always offered: dropping a negligible term is a snap too
     if v != 0 and abs(round(v) - v) <= 1e-9 * abs(v):
         out.append(sympy.Integer(round(v)))
-    for base, p_max in ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12)):
+    bases = ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12))
+    for base, p_max in bases:
         r = sympy.Rational(v / float(base)).limit_denominator(max_denominator)
         if r != 0 and abs(r.p) <= p_max:
             out.append(r * base)
