@@ -8,13 +8,42 @@ User errors exit with code 2 and one line ``error: ...`` on stderr; internal fai
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
-from .data import DataError
+from .errors import KandiscoError
 
 __all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``kandisco discover: error: argument --budget: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -43,12 +72,22 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_config(args: argparse.Namespace):
+    """--config FILE, then --set name=value on top of it."""
+    from .discovery import SearchConfig
+
+    config = SearchConfig.from_file(args.config) if args.config else SearchConfig()
+    return config.with_assignments(args.set) if args.set else config
+
+
 def _cmd_discover(args: argparse.Namespace) -> int:
     import json
 
     from .data import load_dataset
     from .discovery import discover
 
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s: %(message)s")
+    config = _search_config(args)
     data = load_dataset(args.data, args.target, args.features, dropna=args.dropna)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -60,7 +99,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
             bar.set_postfix_str(stage)
             bar.refresh()
 
-    result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=progress)
+    result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=progress, n_jobs=args.jobs,
+                      scheduler=args.scheduler, config=config, max_strategies=args.max_strategies)
     if bar is not None:
         bar.close()
     if args.out:
@@ -76,6 +116,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
             "pareto": [{"formula": c.formula, "complexity": c.complexity, "loss": c.loss, "score": c.score} for c in result.pareto],
             "seconds": result.seconds,
             "notes": result.notes,
+            "warnings": result.warnings,
         }
         print(json.dumps(payload))
         return 0
@@ -92,6 +133,10 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     print(result.table())
     for note in result.notes[len(data.notes):]:
         print(f"note: {note}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.verbose:
+        print("strategies run (seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()), file=sys.stderr)
     if args.out:
         print(f"results written to {args.out}/")
     return 0
@@ -112,6 +157,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     import os
 
     from .bench import BenchError, load_tasks, make_jobs, run_bench
+    from .bench.provenance import output_dir
     from .bench.report import write_report
 
     def numbers(text: str, kind: type, name: str) -> list:
@@ -120,7 +166,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         except ValueError:
             raise BenchError(f"--{name} takes comma-separated {kind.__name__} values, got {text!r}") from None
 
-    out = Path(args.out)
+    out = output_dir(args.out, args.results_root, args.suite)
     tasks = load_tasks(args.suite, [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else None)
     if not args.report_only:
         if args.jobs is not None and args.jobs < 1:
@@ -157,37 +203,35 @@ def _progress_bar(total: float, quiet: bool):
 
 
 def _write_outputs(result, data, out: Path) -> None:
-    """result.json, formula.tex, the chosen candidate's model, and three figures."""
-    import numpy as np
-
-    from . import plot
+    """result.json, formula.tex, the chosen candidate's model (flat KAN or KAN graph), three figures."""
+    from .discovery import get_view
+    from .plot import plot_model, plot_pareto, plot_predictions, save_figure
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").write_text(result.to_json(indent=2))
     (out / "formula.tex").write_text(f"{result.target} = {result.latex}\n")
     if result.model is not None:
         result.model.save(out / "model.kan")
-        view = result.pareto[result.chosen].config.get("view")
-        X, names, target = data.X, list(data.feature_names), data.target_name
-        if view == "loglog":  # the network saw logarithms: label it so
-            X, names = np.log(data.X), [f"log {n}" for n in names]
-        if view in ("loglog", "logy"):
-            target = f"log {target}"
-        plot.plot_network(result.model, X, out / "network.png", names, target)
-    plot.plot_pareto(result, out / "pareto.png")
-    plot.plot_predictions(data.y, result.predict(data.X), out / "predictions.png", f"{result.target} = {result.formula}")
+        view = get_view(result.pareto[result.chosen].config.get("view", "raw"))  # the network saw the data through it
+        names, target = view.labels(list(data.feature_names), data.target_name)
+        save_figure(plot_model(result.model, view.plot_inputs(data.X), names, target), out / "network.png")
+    save_figure(plot_pareto(result), out / "pareto.png")
+    save_figure(plot_predictions(data.y, result.predict(data.X), f"{result.target} = {result.formula}"), out / "predictions.png")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kandisco", description="Symbolic discovery with Kolmogorov-Arnold networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    parser = _Parser(prog="kandisco", description="Symbolic discovery with Kolmogorov-Arnold networks.")
+    parser.add_argument("--version", action="version", version=f"kandisco {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fit = sub.add_parser("fit", help="train a KAN on a CSV and report the fit")
     fit.add_argument("data", help="CSV file with a header row")
     fit.add_argument("--target", help="target column (default: the last numeric column)")
     fit.add_argument("--features", help="comma-separated feature columns (default: the other numeric columns)")
     fit.add_argument("--hidden", default="5", help="hidden widths, comma-separated (default: 5)")
-    fit.add_argument("--grid", type=int, default=5)
-    fit.add_argument("--steps", type=int, default=50)
+    fit.add_argument("--grid", type=_positive_int, default=5)
+    fit.add_argument("--steps", type=_positive_int, default=50)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--out", help="save the trained model to this file")
     fit.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
@@ -198,7 +242,13 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("data", help="CSV file with a header row")
     disc.add_argument("--target", help="target column (default: the last numeric column)")
     disc.add_argument("--features", help="comma-separated feature columns (default: the other numeric columns)")
-    disc.add_argument("--budget", type=float, default=60.0, help="seconds to search (default 60)")
+    disc.add_argument("--budget", type=_positive_seconds, default=60.0, help="seconds to search (default 60)")
+    disc.add_argument("--jobs", type=_positive_int, help="worker processes (default: every core); 1 runs the search in one process")
+    disc.add_argument("--scheduler", help="run the strategies on a Dask distributed scheduler at this address")
+    disc.add_argument("--max-strategies", type=_positive_int, help="try at most this many strategies (a result independent of speed)")
+    disc.add_argument("--config", help="JSON file of search settings (see kandisco.discovery.SearchConfig)")
+    disc.add_argument("--set", action="append", metavar="NAME=VALUE", help="one search setting, e.g. --set general_steps=80 (repeatable)")
+    disc.add_argument("--verbose", action="store_true", help="log each strategy's failure as it happens and list the strategies run")
     disc.add_argument("--seed", type=int, default=0)
     disc.add_argument("--pick", default="best", choices=["best", "accuracy", "simplest"], help="rule that picks the formula from the Pareto front")
     disc.add_argument("--out", help="directory for result.json, formula.tex, model.kan and PNG plots")
@@ -217,13 +267,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="comma-separated: kandisco, operon, gplearn, pykan, pysr, linear, or module:Class")
     bench.add_argument("--noise", default="0,0.001,0.01,0.1", help="noise levels, fraction of std(y) (default 0,0.001,0.01,0.1)")
     bench.add_argument("--seeds", default="0", help="comma-separated seeds (data sample, noise and method)")
-    bench.add_argument("--budget", type=float, default=60.0, help="seconds per job for every method (default 60)")
+    bench.add_argument("--budget", type=_positive_seconds, default=60.0, help="seconds per job for every method (default 60)")
     bench.add_argument("--margin", type=float, default=60.0, help="a job is killed at budget + margin seconds (default 60)")
     bench.add_argument("--n-train", type=int, default=1000, help="training rows per Feynman task (default 1000)")
     bench.add_argument("--n-test", type=int, default=1000, help="noise-free test rows per task (default 1000)")
     bench.add_argument("--jobs", type=int, help="jobs at once on this machine (default: number of cores)")
     bench.add_argument("--scheduler", help="run the jobs on a Dask distributed scheduler at this address instead")
-    bench.add_argument("--out", required=True, help="directory for results.jsonl, report.md, report.png")
+    where = bench.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="directory for results.jsonl, manifest.json, report.md, report.png")
+    where.add_argument("--results-root", help="file the run as DIR/<suite>/<date>_<commit>/ (e.g. experiments/results)")
     bench.add_argument("--title", help="report title")
     bench.add_argument("--report-only", action="store_true", help="only rewrite the report from OUT/results.jsonl")
     bench.add_argument("--quiet", action="store_true", help="no line per finished job")
@@ -235,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except DataError as exc:
+    except KandiscoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

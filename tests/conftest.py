@@ -1,10 +1,14 @@
-"""Shared test fixtures."""
+"""Shared test fixtures. The suite runs discovery in strict mode: a programming error inside a
+strategy fails the test instead of becoming a warning in the result."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 import torch
+
+os.environ.setdefault("KANDISCO_STRICT", "1")
 
 
 @pytest.fixture

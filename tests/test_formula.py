@@ -168,7 +168,7 @@ def test_a_scale_split_between_a_factor_and_a_multiplied_sum_moves_out_so_the_la
 def test_tidy_writes_the_root_of_a_reciprocal_as_a_reciprocal_root():
     # I.34.14 came out as omega*sqrt(c + v)*sqrt(1/(c - v)), which sympy does not match to the
     # truth's (1 + v/c)/sqrt(1 - v^2/c^2)*omega
-    from kandisco.discovery.pipeline import _tidy
+    from kandisco.discovery.polish import tidy as _tidy
 
     c, v, w = sympy.symbols("c v omega", positive=True)
     tidy = _tidy(w * sympy.sqrt(c + v) * sympy.sqrt(1 / (c - v)))

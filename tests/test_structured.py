@@ -4,7 +4,9 @@ import numpy as np
 import sympy
 
 from kandisco.discovery import discover
-from kandisco.discovery.pipeline import FLAT_LIBRARY, Strategy
+from kandisco.discovery.config import FLAT_LIBRARY
+from kandisco.discovery.strategies import KANStrategy
+from kandisco.discovery.views import PowerYView
 from kandisco.discovery.structured import (
     _choose_leaves,
     _implied_leaf_candidates,
@@ -19,7 +21,7 @@ def test_power_view_recovers_a_relativistic_factor(one_torch_thread):
     rng = np.random.default_rng(0)
     u = rng.uniform(0.1, 0.7, 400)
     y = 2.0 / np.sqrt(1 - u**2)
-    view = Strategy("power_-2_additive", [1, 1], "ypow", FLAT_LIBRARY, steps=40, y_power=-2.0)
+    view = KANStrategy("power_-2_additive", [1, 1], PowerYView(-2.0), list(FLAT_LIBRARY), steps=40)
     res = discover((u[:, None], y), budget_seconds=30, strategies=[view])
     truth = 2 / sympy.sqrt(1 - sympy.Symbol("x0", real=True) ** 2)
     assert check_equivalence(res.expr, truth, {"x0": (0.1, 0.7)}).verdict == "exact", res.formula

@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import sympy
 
-__all__ = ["Candidate", "DiscoveryResult", "pareto_front", "pick_candidate", "PICK_RULES"]
+from ..errors import KandiscoError
+from ..symbolic.formula import to_callable
+from ..symbolic.parse import parse_formula
+
+__all__ = ["Candidate", "DiscoveryResult", "ResultFileError", "pareto_front", "pick_candidate", "PICK_RULES"]
 
 PICK_RULES = ("best", "accuracy", "simplest")
+
+
+class ResultFileError(KandiscoError, ValueError):
+    """A result (JSON) cannot be read: malformed, missing fields, or a formula outside the whitelist."""
 LOSS_WINDOW = 1.5
 
 
@@ -42,9 +50,13 @@ class Candidate:
 
 
 def _from_internal(text: str, features: list[str]) -> sympy.Expr:
-    internal = {f"x{i}": sympy.Symbol(f"x{i}", real=True) for i in range(len(features))}
-    expr = sympy.parse_expr(text, local_dict=internal)
-    return expr.xreplace({internal[f"x{i}"]: sympy.Symbol(n, real=True) for i, n in enumerate(features)})
+    """Parse a formula in ``x0, x1, ...`` without evaluating code (results may come from a file)."""
+    internal = [f"x{i}" for i in range(len(features))]
+    try:
+        expr = parse_formula(text, internal)
+    except ValueError as exc:
+        raise ResultFileError(f"formula {text[:80]!r} cannot be read: {exc}") from None
+    return expr.xreplace({sympy.Symbol(f"x{i}", real=True): sympy.Symbol(n, real=True) for i, n in enumerate(features)})
 
 
 def _safe_log(v: float) -> float:
@@ -109,6 +121,7 @@ class DiscoveryResult:
     timings: dict[str, float]
     config: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # strategies that failed, and why
     candidates: list[Candidate] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)  # input importance of the chosen formula
     model: Any = None  # the KAN behind the chosen formula (not serialised; save it with model.save)
@@ -124,8 +137,6 @@ class DiscoveryResult:
 
     def predict(self, X: Any) -> Any:
         """Evaluate the chosen formula on rows of ``X`` (columns in ``features`` order)."""
-        from ..symbolic.formula import to_callable
-
         return to_callable(self.expr, self.symbols)(X)
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,11 +149,25 @@ class DiscoveryResult:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_json(cls, text: str) -> "DiscoveryResult":
-        data = json.loads(text)
-        data["pareto"] = [Candidate(**c) for c in data["pareto"]]
-        data["candidates"] = [Candidate(**c) for c in data.get("candidates", [])]
-        return cls(**data)
+    def from_json(cls, text: str, source: str = "result") -> DiscoveryResult:
+        """Read :meth:`to_json`'s text. Every formula is checked by the whitelisting parser here,
+        before anything uses it, so a file whose formula strings carry code is refused
+        (:class:`ResultFileError` naming ``source``) and nothing in it is run."""
+        try:
+            data = json.loads(text)
+            names = {f.name for f in fields(Candidate)}
+            data["pareto"] = [Candidate(**{k: v for k, v in c.items() if k in names}) for c in data["pareto"]]
+            data["candidates"] = [Candidate(**{k: v for k, v in c.items() if k in names}) for c in data.get("candidates", [])]
+            known = {f.name for f in fields(cls)}
+            result = cls(**{k: v for k, v in data.items() if k in known})
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ResultFileError(f"{source}: not a kandisco result ({type(exc).__name__}: {exc})") from None
+        try:
+            for text_x in [result.formula_x] + [c.formula_x for c in result.pareto + result.candidates]:
+                _from_internal(text_x, result.features)
+        except ResultFileError as exc:
+            raise ResultFileError(f"{source}: {exc}") from None
+        return result
 
     def table(self) -> str:
         """The Pareto front as a text table; ``>`` marks the chosen row."""

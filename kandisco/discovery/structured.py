@@ -4,11 +4,11 @@
 2. build the tree's :class:`~kandisco.kan.graph.KANGraph` and train it on the data, so each leaf
    module learns its part of the law from real measurements;
 3. each leaf gets a few candidate formulas fitted to its module's outputs: library fits (and fits of
-   powers of the output, and a power law) for a 1-D leaf, a small flat
-   :func:`~kandisco.discovery.pipeline.discover` for a larger one;
+   powers of the output, and a power law) for a 1-D leaf, a small flat search (the
+   :class:`~kandisco.discovery.problem.SubSearch` callback the pipeline supplies) for a larger one;
 4. the candidates are judged on the data (:func:`_choose_leaves`: the whole law refitted per
    candidate, the simplest within 10% of the best kept), then the law's constants are refitted and
-   snapped (:func:`~kandisco.discovery.pipeline.polish_formula`).
+   snapped (:func:`~kandisco.discovery.polish.polish_formula`).
 
 When that law is not exact, alternative trees (:data:`TREE_VARIANTS`) go through steps 2-4 too.
 """
@@ -24,7 +24,6 @@ import numpy as np
 import sympy
 import torch
 
-from ..data import load_dataset
 from ..kan.layer import EDGE_SYMBOLIC
 from ..symbolic.formula import (
     complexity,
@@ -34,7 +33,10 @@ from ..symbolic.formula import (
     to_callable,
 )
 from ..symbolic.select import suggest
+from .config import FLAT_LIBRARY
 from .factor import shifted_product
+from .polish import polish_formula, uses_relative_error
+from .problem import NothingToPropose, SubSearch
 from .structure import (
     MULTIPLICATIVE_THRESHOLD,
     OUTER_FUNCTIONS,
@@ -82,15 +84,18 @@ def run_structured(
     deadline: float | None = None,
     seed: int = 0,
     steps: int = 60,
+    search: SubSearch | None = None,
+    exact_relative_rmse: float = 1e-9,
+    simplify_seconds: float = 3.0,
 ) -> StructuredRun:
-    """Run the four steps above; raises ``ValueError`` when the tree is a single leaf (no structure).
+    """Run the four steps above; raises :class:`NothingToPropose` when the tree is a single leaf (no structure).
 
     When the first tree's law is not exact, the other :data:`TREE_VARIANTS` (when their trees
     differ) are built and fitted too, time permitting; the formulas of all of them are returned,
-    and ``tree``/``model`` are those of the best.
+    and ``tree``/``model`` are those of the best. ``search`` finds formulas of leaves with several
+    inputs (without it they get only the product candidates); a law within ``exact_relative_rmse``
+    of the data ends the search for other trees.
     """
-    from .pipeline import EXACT_RELATIVE_RMSE
-
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     names = [s.name for s in symbols]
@@ -106,7 +111,7 @@ def run_structured(
     notes: list[str] = []
     for variant in TREE_VARIANTS:
         now = time.perf_counter()
-        if best is not None and (best[0] <= EXACT_RELATIVE_RMSE * spread or (deadline is not None and (
+        if best is not None and (best[0] <= exact_relative_rmse * spread or (deadline is not None and (
                 deadline - now < VARIANT_MIN_SECONDS or now - t0 > VARIANT_TIME_SHARE * (deadline - t0)))):
             break
         t1 = time.perf_counter()
@@ -116,7 +121,7 @@ def run_structured(
             continue
         seen.add(tree.describe())
         try:
-            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps)
+            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps, search, simplify_seconds)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
             notes.append(f"tree failed ({type(exc).__name__}: {exc}):\n{tree.describe(1)}")
             continue
@@ -128,7 +133,7 @@ def run_structured(
         if best is None or loss < best[0]:
             best = (loss, run)
     if best is None:
-        raise ValueError("no structure found (or no tree gave a formula): the flat strategies cover this problem")
+        raise NothingToPropose("no structure found (or no tree gave a formula): the flat strategies cover this problem")
     timings["total"] = time.perf_counter() - t0
     run = best[1]
     return StructuredRun(formulas, run.tree, run.model, run.leaf_formulas, timings, notes)
@@ -143,6 +148,8 @@ def _fit_tree(
     deadline: float | None,
     seed: int,
     steps: int,
+    search: SubSearch | None = None,
+    simplify_seconds: float = 3.0,
 ) -> StructuredRun:
     """Steps 2-4 for one tree: its graph trained on the data, leaf formulas chosen, the law polished.
 
@@ -150,11 +157,6 @@ def _fit_tree(
     through: the graph of ``inner`` fits ``F^-1(y)``, which is exact, and never meets F's clamped
     domain edges (``asin`` near +-1).
     """
-    from .pipeline import (  # the pipeline imports this module lazily
-        polish_formula,
-        uses_relative_error,
-    )
-
     timings: dict[str, float] = {}
     names = [s.name for s in symbols]
     data, peeled, whole = (train, val), [], tree
@@ -192,7 +194,7 @@ def _fit_tree(
         # a product) and fitted to a module, not to the data, so they are refitted and snapped only
         # on the whole formula
         try:
-            candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed)]
+            candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed, search)]
         except ValueError:
             missing.append(name)
     if missing:  # a module that learned no library shape: the data may still say what its leaf is
@@ -217,7 +219,7 @@ def _fit_tree(
     expr = expr * scale
     for name in reversed(peeled):
         expr = OUTER_SYMPY[name](expr)
-    formulas = polish_formula(expr, symbols, *data, relative=relative)
+    formulas = polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative)
     return StructuredRun(formulas, whole, model, leaf_text, timings)
 
 
@@ -234,17 +236,17 @@ LEAF_LOG_FLOOR = 1e-3
 LEAF_MIN_R2 = 0.999
 
 
-def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, budget: float, seed: int) -> list[sympy.Expr]:
+def _leaf_candidates(
+    variables: Sequence[str], Z: np.ndarray, out: np.ndarray, budget: float, seed: int, search: SubSearch | None = None
+) -> list[sympy.Expr]:
     """Formulas for one leaf (in its port symbols), the best fit to the module's outputs first.
 
     A 1-D leaf is one edge: the library's ``c*f(a*u+b)+d`` fits (:func:`~kandisco.symbolic.select.suggest`,
     a fraction of a second) of the output, of its powers and of its log, plus the power law ``c*u**p``
     cover it, and for a positive ``u`` fits of ``out/u`` and ``u/out``. A 2-D leaf gets ``c + g*h``
     candidates (:func:`_shifted_product_candidates`); larger leaves, and a 2-D leaf that is no such
-    product, are small discovery problems (:func:`~kandisco.discovery.pipeline.discover` with the
-    flat strategies) when ``budget`` is positive.
+    product, are small discovery problems (``search``, a flat discovery) when ``budget`` is positive.
     """
-    from .pipeline import FLAT_LIBRARY, default_strategies, discover
 
     ports = [sympy.Symbol(v, real=True) for v in variables]
     spread = float(np.std(out)) or 1.0
@@ -256,7 +258,7 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
             """Library fits of ``target`` (a transform of ``out``, on the points ``where``), as
             candidates ``back(fit)`` for ``out``."""
             keep = where if where is not None else slice(None)
-            for fit in suggest(u[keep], target, topk=topk, library=FLAT_LIBRARY):
+            for fit in suggest(u[keep], target, topk=topk, library=list(FLAT_LIBRARY)):
                 if fit.r2 >= LEAF_MIN_R2:
                     expr = _unit_scales(fit.to_sympy(ports[0]))
                     expr = back(expr) if back is not None else expr
@@ -283,13 +285,8 @@ def _leaf_candidates(variables: Sequence[str], Z: np.ndarray, out: np.ndarray, b
         if len(variables) == 2:
             scored.extend(_shifted_product_candidates(variables, Z, out, seed))
         factored = any(loss <= FACTORED_TOLERANCE * spread for loss, _ in scored)
-        if budget > 0 and not factored:
-            data = load_dataset((Z, out), feature_names=list(variables), target_name="leaf")
-            plan = default_strategies(data, seed, structured=False)
-            res = discover(data, budget_seconds=budget, seed=seed, strategies=plan, stop_at=3e-6)
-            for cand in res.pareto:
-                expr = cand.expr(res.features)
-                scored.append((cand.loss, expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})))
+        if budget > 0 and not factored and search is not None:
+            scored.extend(search(Z, out, list(variables), budget, seed))
     scored = [(loss, e) for loss, e in scored if np.isfinite(loss)]
     if not scored:
         raise ValueError(f"no formula fits leaf {', '.join(variables)}")

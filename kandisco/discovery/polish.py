@@ -1,0 +1,69 @@
+"""Polishing a candidate law, shared by every strategy: refit its constants on the whole formula,
+snap them to nice numbers where the held-out error allows, simplify.
+
+The flat strategies, the structured strategy's assembled laws and its leaves all go through
+:func:`polish_formula`, so a rule for constants changes in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import sympy
+
+from ..symbolic.formula import (
+    factor_powered_sums,
+    merge_numeric_factors,
+    refit_constants,
+    simplify_capped,
+    snap_constants,
+)
+
+__all__ = ["polish_formula", "tidy", "uses_relative_error"]
+
+
+def polish_formula(
+    expr: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    simplify_seconds: float = 3.0,
+    relative: bool = False,
+) -> list[sympy.Expr]:
+    """Refit constants on the whole formula, snap them to nice numbers, simplify.
+
+    Returns the refitted formula and, when different, the snapped-and-simplified one (both go
+    to the Pareto front, which decides). ``relative``: errors relative to ``|y|``.
+    """
+    expr = tidy(expr)
+    refit = refit_constants(expr, symbols, *train, relative=relative)
+    snapped = snap_constants(refit, symbols, *val, refit_on=train, relative=relative)
+    snapped = tidy(simplify_capped(snapped, timeout=simplify_seconds))
+    snapped = snap_constants(snapped, symbols, *val, refit_on=train, relative=relative)
+    out = [refit]
+    if snapped != refit:
+        out.append(snapped)
+    return out
+
+
+def tidy(expr: sympy.Expr) -> sympy.Expr:
+    """Cheap normalisation: merge powers and logs (symbols are positive where the data are;
+    ``sqrt(1/x)`` -> ``1/sqrt(x)``), and take redundant scales out of powered and multiplied sums
+    (:func:`~kandisco.symbolic.formula.factor_powered_sums`)."""
+    try:
+        expr = sympy.powsimp(sympy.expand_log(expr, force=True), force=True)
+        # (1/x)**e -> x**-e: equal for x > 0, and both complex otherwise (not sqrt(x**2) -> x)
+        expr = expr.replace(lambda e: e.is_Pow and e.base.is_Pow and e.base.exp == -1, lambda e: e.base.base ** (-e.exp))
+    except (TypeError, ValueError, RecursionError):
+        pass
+    return merge_numeric_factors(factor_powered_sums(expr))
+
+
+def uses_relative_error(y: np.ndarray) -> bool:
+    """Positive targets spanning more than two decades are judged by relative error.
+
+    A raw squared error there is dominated by the largest values (Kepler: the outer planets), so
+    fits chase their measurement error and a law like ``a**1.5`` loses to ``0.9886*a**1.503``.
+    """
+    return bool(np.all(y > 0) and np.max(y) > 100 * np.min(y))
