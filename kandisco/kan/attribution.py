@@ -8,10 +8,13 @@ autograd for torch modules and from central differences for anything else.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:  # network.py and graph.py import this module
+    from .protocol import Trainable
 
 __all__ = ["input_importance", "module_input_importance", "importance_table"]
 
@@ -38,9 +41,12 @@ def input_importance(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> n
     return _normalise(raw)
 
 
-def module_input_importance(model: Any, X: Any, output: int = 0) -> np.ndarray:
+def module_input_importance(model: Trainable, X: Any, output: int = 0) -> np.ndarray:
     """Importance of each input of a torch module (a KAN or a compiled KAN graph), by autograd."""
-    x = torch.as_tensor(np.asarray(X), dtype=model.dtype).clone().requires_grad_(True)
+    if not 0 <= output < model.n_outputs:
+        raise ValueError(f"output {output} does not exist (the model has {model.n_outputs} outputs)")
+    x = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+    x = x.detach().to(model.dtype).clone().requires_grad_(True)
     out = model(x)[:, output]
     (grad,) = torch.autograd.grad(out.sum(), x)
     raw = grad.abs().mean(0).detach().numpy() * x.detach().std(0).numpy()

@@ -13,9 +13,10 @@ Signals are named ``"node"`` (inputs, sum, mult nodes, single-output modules) or
 from __future__ import annotations
 
 import json
+from collections.abc import ItemsView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, cast
 
 import networkx as nx
 import sympy
@@ -23,7 +24,12 @@ import torch
 from torch import nn
 
 from ..errors import KandiscoError
-from .network import KAN, KANFileError, read_payload
+from .attribution import module_input_importance
+from .formula import network_formula
+from .layer import KANLayer
+from .network import KAN, KANFileError, check_version, read_payload
+from .train import History
+from .train import fit as train_fit
 
 __all__ = ["KANGraph", "GraphModule", "GraphError", "GraphActivations", "INPUT", "MODULE", "SUM", "MULT", "OUTPUT"]
 
@@ -69,7 +75,9 @@ class KANGraph:
         if not isinstance(kan, KAN):
             raise GraphError(f"module {name!r}: expected a KAN, got {type(kan).__name__}")
         inputs = list(inputs) if inputs is not None else [f"in{i}" for i in range(kan.n_inputs)]
-        outputs = list(outputs) if outputs is not None else (["out"] if kan.n_outputs == 1 else [f"out{i}" for i in range(kan.n_outputs)])
+        if outputs is None:
+            outputs = ["out"] if kan.n_outputs == 1 else [f"out{i}" for i in range(kan.n_outputs)]
+        outputs = list(outputs)
         if len(inputs) != kan.n_inputs or len(outputs) != kan.n_outputs:
             raise GraphError(
                 f"module {name!r}: {len(inputs)} input / {len(outputs)} output port names for a KAN "
@@ -130,6 +138,11 @@ class KANGraph:
     # -------------------------------------------------------------- queries
     def kind(self, name: str) -> str:
         return self.graph.nodes[name]["kind"]
+
+    @property
+    def node_names(self) -> list[str]:
+        """Every node's name, in the order the nodes were added."""
+        return list(self._order)
 
     def nodes_of(self, kind: str) -> list[str]:
         return [n for n in self._order if self.kind(n) == kind]
@@ -193,40 +206,6 @@ class KANGraph:
         self.validate()
         return GraphModule(self)
 
-    # ------------------------------------------------------------- drawing
-    def draw(self, path: str | Path) -> Path:
-        """Draw the graph (inputs left, outputs right) to a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        g = nx.DiGraph(self.graph)
-        for depth, layer in enumerate(nx.topological_generations(g)):
-            for n in layer:
-                g.nodes[n]["depth"] = depth
-        pos = nx.multipartite_layout(g, subset_key="depth")
-        colour = {INPUT: "#9ecae1", MODULE: "#fdae6b", SUM: "#a1d99b", MULT: "#fc9272", OUTPUT: "#bcbddc"}
-        labels = {}
-        for n in g.nodes:
-            kind = self.kind(n)
-            if kind == MODULE:
-                kan = self.graph.nodes[n]["kan"]
-                labels[n] = f"{n}\nKAN {kan.width}"
-            else:
-                labels[n] = {SUM: f"{n}\n+", MULT: f"{n}\n×"}.get(kind, n)
-        fig, ax = plt.subplots(figsize=(2.2 + 1.8 * (1 + max(d["depth"] for _, d in g.nodes(data=True))), 4.5))
-        nx.draw_networkx(
-            g, pos, ax=ax, labels=labels, node_color=[colour[self.kind(n)] for n in g.nodes],
-            node_size=2200, font_size=8, arrows=True, arrowsize=14,
-        )
-        ax.set_axis_off()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        return path
-
     # ---------------------------------------------------------- persistence
     def structure(self) -> dict[str, Any]:
         """JSON-able description of nodes and connections (module KANs by their config)."""
@@ -243,43 +222,79 @@ class KANGraph:
         ]
         return {"nodes": nodes, "edges": edges}
 
-    def save(self, path: str | Path) -> Path:
-        """Write structure + every module (config and state) to one file that cannot run code on load."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+    def payload(self, modules: Mapping[str, KAN] | None = None) -> dict[str, Any]:
+        """Format tag, structure (JSON text) and every module's config and state: what :meth:`save` writes.
+
+        ``modules`` replaces the graph's own KANs by name (a compiled module's, which are the same
+        objects unless someone swapped one in).
+        """
+        kans = dict(self.modules)
+        kans.update(modules or {})
+        return {
             "format": GRAPH_FORMAT,
             "version": GRAPH_VERSION,
             "structure": json.dumps(self.structure()),
-            "modules": {name: kan.payload() for name, kan in self.modules.items()},
+            "modules": {name: kan.payload() for name, kan in kans.items()},
         }
-        torch.save(payload, path)
-        return path
+
+    def save(self, path: str | Path) -> Path:
+        """Write structure + every module (config and state) to one file that cannot run code on load."""
+        return _write(self.payload(), path)
 
     @classmethod
     def load(cls, path: str | Path, library: Any = None) -> "KANGraph":
         """Read a graph written by :meth:`save` (errors name the file)."""
         path = Path(path)
-        payload = read_payload(path, GRAPH_FORMAT, GRAPH_VERSION, "graph")
+        return cls.from_payload(read_payload(path, GRAPH_FORMAT, GRAPH_VERSION, "graph"), library, path)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], library: Any = None, source: str | Path = "graph") -> "KANGraph":
+        """Rebuild a graph from :meth:`payload`'s dict; errors are :class:`KANFileError` naming ``source``."""
         try:
             structure = json.loads(payload["structure"])
             graph = cls()
             for node in structure["nodes"]:
                 name, kind = node["name"], node["kind"]
                 if kind == MODULE:
-                    kan = KAN.from_payload(payload["modules"][name], library=library, source=f"{path} (module {name!r})")
+                    kan = KAN.from_payload(payload["modules"][name], library=library, source=f"{source} (module {name!r})")
                     graph.add_module(name, kan, node["inputs"], node["outputs"])
                 elif kind in (INPUT, SUM, MULT, OUTPUT):
                     graph._add(name, kind)
                 else:
-                    raise KANFileError(f"{path}: node {name!r} has unknown kind {kind!r}")
+                    raise KANFileError(f"{source}: node {name!r} has unknown kind {kind!r}")
             for e in structure["edges"]:
                 src = e["src"] + (f".{e['src_port']}" if e["src_port"] else "")
                 dst = e["dst"] + (f".{e['dst_port']}" if e["dst_port"] else "")
                 graph.connect(src, dst)
         except (KeyError, TypeError, GraphError) as exc:
-            raise KANFileError(f"{path}: incompatible graph structure ({exc})") from None
+            raise KANFileError(f"{source}: incompatible graph structure ({exc})") from None
         return graph
+
+
+def load_graph_file(payload: Mapping[str, Any], path: Path, library: Any = None) -> "KANGraph":
+    """A :class:`KANGraph` from a file's payload already known to be of the graph format (version checked here)."""
+    check_version(payload, path, GRAPH_VERSION, "graph")
+    return KANGraph.from_payload(payload, library, path)
+
+
+def _write(payload: Mapping[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(payload), path)
+    return path
+
+
+class KANModules(nn.ModuleDict):
+    """An ``nn.ModuleDict`` of :class:`KAN` modules by name (same state-dict keys; values typed as KANs)."""
+
+    def __getitem__(self, key: str) -> KAN:
+        return cast(KAN, super().__getitem__(key))
+
+    def values(self) -> ValuesView[KAN]:
+        return cast("ValuesView[KAN]", super().values())
+
+    def items(self) -> ItemsView[str, KAN]:
+        return cast("ItemsView[str, KAN]", super().items())
 
 
 def _signal(node: str, port: str | None) -> str:
@@ -296,7 +311,7 @@ class GraphModule(nn.Module):
     def __init__(self, graph: KANGraph) -> None:
         super().__init__()
         self.spec = graph
-        self.kans = nn.ModuleDict(graph.modules)
+        self.kans = KANModules(graph.modules)
         dtypes = {k.dtype for k in self.kans.values()}
         if len(dtypes) > 1:
             raise GraphError(f"modules mix dtypes {sorted(map(str, dtypes))}")
@@ -316,7 +331,7 @@ class GraphModule(nn.Module):
         return len(self.output_names)
 
     @property
-    def layers(self) -> list[nn.Module]:
+    def layers(self) -> list[KANLayer]:
         return [layer for kan in self.kans.values() for layer in kan.layers]
 
     @property
@@ -326,7 +341,9 @@ class GraphModule(nn.Module):
     def _check_input(self, x: Any) -> torch.Tensor:
         x = torch.as_tensor(x)
         if x.dim() != 2 or x.shape[1] != self.n_inputs:
-            raise ValueError(f"expected input of shape (batch, {self.n_inputs}) for inputs {self.input_names}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input of shape (batch, {self.n_inputs}) for inputs {self.input_names}, got {tuple(x.shape)}"
+            )
         return x.to(self.dtype)
 
     def _module_input(self, name: str, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -404,23 +421,23 @@ class GraphModule(nn.Module):
     def initialize_grids(self, x: torch.Tensor, grid_eps: float = 1.0) -> None:
         self.update_grid(x, grid_eps=grid_eps)
 
-    def fit(self, X: Any, y: Any, **kwargs: Any):
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
         """Train every module together (see :func:`kandisco.kan.train.fit`)."""
-        from .train import fit
-
-        return fit(self, X, y, **kwargs)
+        return train_fit(self, X, y, **kwargs)
 
     def input_scores(self, x: Any, output: int = 0) -> torch.Tensor:
         """Importance of each graph input for an output (mean |df/dx_i| * std(x_i), summing to 1)."""
-        from .attribution import module_input_importance
-
         return torch.as_tensor(module_input_importance(self, self._check_input(x), output))
+
+    # ---------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the graph with its trained modules (the :class:`KANGraph` format; read back with
+        :func:`kandisco.kan.load_model`, or ``KANGraph.load(path).compile()``)."""
+        return _write(self.spec.payload(dict(self.kans.items())), path)
 
     # ------------------------------------------------------------- formulas
     def module_formulas(self, overrides: Mapping[str, Sequence[sympy.Expr]] | None = None) -> dict[str, list[sympy.Expr]]:
         """Each module's outputs in its own port symbols (symbolic edges, or ``overrides[module]``)."""
-        from .formula import network_formula
-
         overrides = overrides or {}
         out: dict[str, list[sympy.Expr]] = {}
         for name, kan in self.kans.items():
@@ -472,3 +489,7 @@ class GraphModule(nn.Module):
                         definitions[inter] = value
                         exprs[f"{name}.{port}"] = inter
         return [exprs[o] for o in self.output_names], definitions
+
+    def output_formulas(self, symbols: Sequence[sympy.Symbol] | None = None) -> list[sympy.Expr]:
+        """Every output as sympy in ``symbols`` (default: the input names); every module edge must be symbolic."""
+        return self.formula(symbols)[0]

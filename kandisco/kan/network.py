@@ -15,14 +15,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import sympy
 import torch
 from torch import nn
 
-from . import fused_network
 from ..errors import KandiscoError
-from .layer import EDGE_PRUNED, KANLayer
+from . import fused_network
+from .attribution import module_input_importance
+from .formula import network_formula
+from .layer import EDGE_PRUNED, KANLayer, KANLayers
+from .train import History
+from .train import fit as train_fit
+
+if TYPE_CHECKING:
+    from ..symbolic.library import SymbolicLibrary
 
 __all__ = ["KAN", "Activations", "Attribution", "KANFileError", "parse_width"]
 
@@ -97,22 +105,36 @@ class Attribution:
         return self.node_scores[0]
 
 
-def read_payload(path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:
-    """The dict a kandisco ``save`` wrote to ``path`` (torch weights_only: no code runs), checked for
-    format and version; every problem is a :class:`KANFileError` naming the file."""
+def read_file(path: Path, what: str) -> dict[str, Any]:
+    """The dict a kandisco ``save`` wrote to ``path`` (torch weights_only: no code runs), format not
+    yet checked; a missing or unreadable file is a :class:`KANFileError` naming it."""
     if not path.is_file():
         raise KANFileError(f"{path}: no such {what} file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt pickles/zips
         raise KANFileError(f"{path}: not a readable kandisco {what} file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != format_name:
+    if not isinstance(payload, dict):
         raise KANFileError(f"{path}: not a kandisco {what} file")
+    return payload
+
+
+def check_version(payload: Mapping[str, Any], path: Path, version: int, what: str) -> None:
+    """Refuse a payload of another format version (naming the file and both versions)."""
     if payload.get("version") != version:
         raise KANFileError(
             f"{path}: {what} format version {payload.get('version')} is not supported "
             f"(this kandisco reads version {version})"
         )
+
+
+def read_payload(path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:
+    """The dict a kandisco ``save`` wrote to ``path`` (torch weights_only: no code runs), checked for
+    format and version; every problem is a :class:`KANFileError` naming the file."""
+    payload = read_file(path, what)
+    if payload.get("format") != format_name:
+        raise KANFileError(f"{path}: not a kandisco {what} file")
+    check_version(payload, path, version, what)
     return payload
 
 
@@ -129,6 +151,8 @@ class KAN(nn.Module):
         dtype: parameter dtype (float64 default: symbolic regression wants the digits).
         noise_scale: size of the initial spline noise.
     """
+
+    grids_initialized: torch.Tensor  # buffer: True once the grids sit on the data's range
 
     def __init__(
         self,
@@ -148,7 +172,7 @@ class KAN(nn.Module):
         self.n_sum, self.mult_arity = parse_width(width, mult_arity)
         self.width = [[s, len(a)] for s, a in zip(self.n_sum, self.mult_arity)]
         self.grid_size, self.k, self.base_fun = int(grid), int(k), base_fun
-        self.grid_range = tuple(grid_range) if grid_range is not None else None
+        self.grid_range = (grid_range[0], grid_range[1]) if grid_range is not None else None
         self.seed, self.dtype, self.noise_scale = int(seed), dtype, float(noise_scale)
         gen = torch.Generator().manual_seed(int(seed))
         rng = self.grid_range or (-1.0, 1.0)
@@ -157,7 +181,7 @@ class KAN(nn.Module):
             n_in = self.n_nodes(lvl)
             n_out = self.n_sum[lvl + 1] + sum(self.mult_arity[lvl + 1])
             layers.append(KANLayer(n_in, n_out, grid, k, base_fun, rng, noise_scale, gen, dtype))
-        self.layers = nn.ModuleList(layers)
+        self.layers = KANLayers(layers)
         self.node_scale = nn.ParameterList(
             [nn.Parameter(torch.ones(self.n_nodes(l + 1), dtype=dtype)) for l in range(self.depth)]
         )
@@ -165,7 +189,7 @@ class KAN(nn.Module):
             [nn.Parameter(torch.zeros(self.n_nodes(l + 1), dtype=dtype)) for l in range(self.depth)]
         )
         self.register_buffer("grids_initialized", torch.tensor(grid_range is not None))
-        self.library = None  # SymbolicLibrary of the functions on symbolic edges (saved with the model)
+        self.library: SymbolicLibrary | None = None  # the functions on symbolic edges (saved with the model)
         self.train_inputs: torch.Tensor | None = None  # set by fit(): default data for symbolic fitting
 
     # ------------------------------------------------------------ structure
@@ -358,16 +382,22 @@ class KAN(nn.Module):
                 into.prune_edge(j, slice(None))  # every edge into the node's subnodes
             self.layers[level].prune_edge(slice(None), node)  # and every edge out of it
 
+    def input_scores(self, x: Any, output: int = 0) -> torch.Tensor:
+        """Importance of each input for output ``output`` on data ``x``: mean |df/dx_i| * std(x_i), summing to 1.
+
+        The measure :meth:`GraphModule.input_scores` uses, so the scores of both model kinds compare;
+        the per-edge KAN 2.0 scores (which also drive pruning) are :meth:`attribute`.
+        """
+        return torch.as_tensor(module_input_importance(self, self._check_input(x), output))
+
     def edge_states(self) -> list[torch.Tensor]:
         """Per layer, the (out, in) tensor of EDGE_SPLINE / EDGE_SYMBOLIC / EDGE_PRUNED codes."""
         return [layer.state.clone() for layer in self.layers]
 
     # ------------------------------------------------------------- training
-    def fit(self, X: Any, y: Any, **kwargs: Any):
+    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
         """Train in place; see :func:`kandisco.kan.train.fit` for the arguments. Returns a History."""
-        from .train import fit
-
-        return fit(self, X, y, **kwargs)
+        return train_fit(self, X, y, **kwargs)
 
     # -------------------------------------------------------- symbolic edges
     def suggest_symbolic(self, l: int, i: int, j: int, X: Any = None, topk: int = 5, library: Any = None, **kw: Any):
@@ -393,6 +423,10 @@ class KAN(nn.Module):
         from .symbolic_edges import auto_symbolic
 
         return auto_symbolic(self, X, library, **kw)
+
+    def output_formulas(self, symbols: Sequence[sympy.Symbol] | None = None) -> list[sympy.Expr]:
+        """Every output as sympy in ``symbols`` (default ``x0, x1, ...``); all active edges must be symbolic."""
+        return network_formula(self, symbols)
 
     # ---------------------------------------------------------- persistence
     def payload(self) -> dict[str, Any]:
@@ -444,21 +478,23 @@ class KAN(nn.Module):
                 layer.grid = torch.zeros(layer.n_in, g + 2 * layer.k + 1, dtype=layer.grid.dtype)
                 layer.coef = nn.Parameter(torch.zeros(layer.n_out, layer.n_in, g + layer.k, dtype=layer.coef.dtype))
         if any(config.get("symbolic_names", [])):
-            model._attach_library(config.get("library"), library, source)
+            lib = model._attach_library(config.get("library"), library, source)
             for layer, names in zip(model.layers, config["symbolic_names"]):
                 layer.sym_names = list(names)
-                layer.sym_functions = {n: model.library[n] for n in names}
+                layer.sym_functions = {n: lib[n] for n in names}
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise KANFileError(f"{source}: state does not match the configuration ({exc})") from None
         return model
 
-    def _attach_library(self, spec: Any, extra: Any, source: Any) -> None:
+    def _attach_library(self, spec: Any, extra: Any, source: Any) -> SymbolicLibrary:
+        """Set (and return) :attr:`library` from a saved spec plus the caller's extra functions."""
         from ..symbolic.library import SymbolicLibrary, UnknownFunctionError
 
         try:
             self.library = SymbolicLibrary.from_spec(spec, extra)
         except UnknownFunctionError as exc:
             raise KANFileError(f"{source}: {exc}") from None
+        return self.library
 
