@@ -161,8 +161,3 @@ def test_save_load_round_trip_and_bad_files(tmp_path, one_torch_thread):
     flat.save(tmp_path / "flat.kan")
     with pytest.raises(KANFileError, match="not a kandisco graph file"):
         KANGraph.load(tmp_path / "flat.kan")
-
-
-def test_draw_writes_png(tmp_path):
-    path = _product_graph().draw(tmp_path / "graph.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
