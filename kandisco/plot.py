@@ -264,7 +264,9 @@ def _plot_graph_module(
     for u, v, attrs in spec.graph.edges(data=True):
         (xu, yu), (xv, yv) = pos[u], pos[v]
         start, end = (xu + half_width(u), yu), (xv - half_width(v), yv)
-        ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "grey", "lw": 1})
+        skips = round((xv - xu) / gap_x) > 1  # a straight line would run behind the nodes in between
+        arrow = {"arrowstyle": "->", "color": "grey", "lw": 1, "connectionstyle": f"arc3,rad={-0.35 if skips else 0}"}
+        ax.annotate("", xy=end, xytext=start, arrowprops=arrow)
         if attrs["dst_port"] is not None and spec.kind(v) == MODULE:
             ax.text(end[0] - 0.15, end[1] + 0.1, attrs["dst_port"], ha="right", va="bottom", fontsize=7, color="dimgrey")
 
