@@ -168,7 +168,12 @@ class _DaskPool:
     def wait(self, timeout: float) -> list[Outcome]:
         from distributed import wait as dask_wait
 
-        done, _ = dask_wait(list(self.futures), timeout=timeout, return_when="FIRST_COMPLETED") if self.futures else ([], [])
+        if not self.futures:
+            return []
+        try:
+            done, _ = dask_wait(list(self.futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:  # dask raises where concurrent.futures would return nothing done
+            return []
         out = []
         for future in done:
             index = self.futures.pop(future)
