@@ -21,12 +21,19 @@ try:
 except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
-if TYPE_CHECKING:
-    from .data import DataError, Dataset, load_dataset
-    from .discovery import DiscoveryResult, SearchConfig, discover
-    from .estimator import KANDiscoverer
-    from .kan import KAN, GraphModule, KANGraph
-    from .kan.protocol import LawModel, load_model
+if TYPE_CHECKING:  # what __getattr__ below loads, spelled out for type checkers and IDEs
+    from .data import DataError as DataError
+    from .data import Dataset as Dataset
+    from .data import load_dataset as load_dataset
+    from .discovery import DiscoveryResult as DiscoveryResult
+    from .discovery import SearchConfig as SearchConfig
+    from .discovery import discover as discover
+    from .estimator import KANDiscoverer as KANDiscoverer
+    from .kan import KAN as KAN
+    from .kan import GraphModule as GraphModule
+    from .kan import KANGraph as KANGraph
+    from .kan.protocol import LawModel as LawModel
+    from .kan.protocol import load_model as load_model
 
 # public name -> the module that defines it
 _EXPORTS = {

@@ -20,10 +20,10 @@ __all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``kandisco discover: error: argument --budget: ...``."""
+    """argparse with one-line errors, like the CLI's own: ``error: argument --budget: ... (see kandisco discover --help)``."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_seconds(text: str) -> float:
@@ -284,7 +284,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed: its exit code
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except KandiscoError as exc:

@@ -34,7 +34,7 @@ def test_bench_writes_results_and_report(task_table, tmp_path, capsys):
     (["--methods", "kandsico"], "did you mean kandisco?"),
     (["--suite", "feynman", "--ids", "I.12.99"], "unknown task id 'I.12.99'"),
     (["--noise", "0,lots"], "--noise takes comma-separated float values"),
-    (["--budget", "0"], "budget must be positive"),
+    (["--budget", "0"], "argument --budget: must be a positive number of seconds"),
 ])
 def test_bench_user_errors_exit_2(args, message, task_table, tmp_path, capsys):
     base = ["bench", "--suite", str(task_table), "--methods", "linear", "--out", str(tmp_path / "o")]

@@ -38,11 +38,11 @@ import numpy as np
 import sympy
 import torch
 
+from ..errors import KandiscoError
 from ..kan import spline
 from ..kan.graph import GraphModule, KANGraph
 from ..kan.layer import EDGE_PRUNED, EDGE_SYMBOLIC
 from ..kan.network import KAN
-from ..errors import KandiscoError
 from ..symbolic.library import SymbolicLibrary, get_library
 
 __all__ = [

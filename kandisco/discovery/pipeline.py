@@ -112,7 +112,7 @@ def discover(
     X, y = dataset.X, dataset.y
     train, val, test = (X[split.train], y[split.train]), (X[split.val], y[split.val]), (X[split.test], y[split.test])
     relative = uses_relative_error(y)
-    positive = (X > 0).all(axis=0)
+    positive = np.all(X > 0, axis=0)
     symbols = [sympy.Symbol(f"x{i}", positive=True) if positive[i] else sympy.Symbol(f"x{i}", real=True) for i in range(X.shape[1])]
     search_train = _subsample(train, cfg.search_rows, seed)
     problem = Problem(
@@ -287,7 +287,9 @@ def _model_of(outcome: Outcome | None, library: Any) -> Any:
         return load_model(path, library=lib)
 
 
-def _sub_search(Z: np.ndarray, out: np.ndarray, names: Sequence[str], budget: float, seed: int, config: SearchConfig) -> list[tuple[float, sympy.Expr]]:
+def _sub_search(
+    Z: np.ndarray, out: np.ndarray, names: Sequence[str], budget: float, seed: int, config: SearchConfig
+) -> list[tuple[float, sympy.Expr]]:
     """A flat discovery on a module's inputs and outputs (the structured strategy's leaves), here in
     this process: ``[(loss, formula in real symbols named as ``names``)]`` from its Pareto front."""
     data = load_dataset((Z, out), feature_names=list(names), target_name="leaf")

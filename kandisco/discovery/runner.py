@@ -123,11 +123,12 @@ class _ForkPool:
         self.running[reader] = (index, proc)
 
     def wait(self, timeout: float) -> list[Outcome]:
-        out = []
-        for reader in wait(list(self.running), timeout=timeout):
-            index, proc = self.running.pop(reader)  # type: ignore[index]
+        out: list[Outcome] = []
+        for ready in wait(list(self.running), timeout=timeout):
+            reader = self.running_reader(ready)
+            index, proc = self.running.pop(reader)
             try:
-                outcome = reader.recv()
+                outcome: Outcome = reader.recv()
             except (EOFError, OSError):
                 proc.join(5)
                 strategy = _FORK_STATE["plan"][index]
@@ -137,6 +138,10 @@ class _ForkPool:
             proc.join(5)
             out.append(outcome)
         return out
+
+    def running_reader(self, ready: object) -> Connection:
+        """The pipe ``multiprocessing.connection.wait`` returned (it is typed as any waitable)."""
+        return next(reader for reader in self.running if reader is ready)
 
     def close(self) -> None:
         for reader, (_, proc) in self.running.items():

@@ -29,13 +29,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, TypeVar
 
 import numpy as np
 import sympy
 
-if TYPE_CHECKING:
-    from ..kan import KAN, KANGraph
+from ..kan import KAN, KANGraph
+from ..symbolic.library import get_library
+
+T = TypeVar("T")
 
 __all__ = [
     "OUTER_FUNCTIONS",
@@ -413,7 +415,7 @@ def _outer_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Nod
     for name, (inverse, allowed) in OUTER_FUNCTIONS.items():
         if not allowed(f_values):
             continue
-        inner = _Problem(lambda x, fn=p.fn, inv=inverse: inv(fn(x)), p.points, p.names, p.exprs, tolerance=p.tolerance)
+        inner = _Problem(_composed(inverse, p.fn), p.points, p.names, p.exprs, tolerance=p.tolerance)
         for kind in ("additive", "multiplicative"):
             split = _scored_split(inner, kind, seed)
             if split is not None:
@@ -426,10 +428,15 @@ def _outer_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Nod
         return None
     _, name, kind, inner, groups = min(found, key=lambda t: t[0])
     children = [recurse(_restrict(inner, g, offset=kind == "additive")) for g in groups]
-    split = Node("sum" if kind == "additive" else "product", list(p.names), children)
+    node = Node("sum" if kind == "additive" else "product", list(p.names), children)
     if kind == "shifted":
-        split = Node("outer", list(p.names), [split], outer="shift")
-    return Node("outer", list(p.names), [split], outer=name)
+        node = Node("outer", list(p.names), [node], outer="shift")
+    return Node("outer", list(p.names), [node], outer=name)
+
+
+def _composed(outer: Callable[[np.ndarray], np.ndarray], inner: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> outer(inner(x))``."""
+    return lambda x: outer(inner(x))
 
 
 def _scored_split(p: _Problem, kind: str, seed: int, offset_free: bool = False) -> tuple[float, list[list[int]]] | None:
@@ -455,7 +462,7 @@ def _shifted_split(p: _Problem, seed: int) -> tuple[float, _Problem, list[list[i
     if first is None:
         return None
     c = _product_offset(p.fn, p.points, first[1][0], seed)
-    shifted = _Problem(lambda x, fn=p.fn, c=c: fn(x) - c, p.points, p.names, p.exprs, tolerance=p.tolerance)
+    shifted = _Problem(_composed(lambda v: v - c, p.fn), p.points, p.names, p.exprs, tolerance=p.tolerance)
     split = _scored_split(shifted, "multiplicative", seed)
     return None if split is None else (split[0], shifted, split[1])
 
@@ -506,7 +513,7 @@ def _scaling_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> N
         return None
     sub = _substitute(p, i, j, "divide", f"u{next(counter)}", degree=degree)
     new = sub.names[-1]
-    power = Node("leaf", [p.names[j]], fn=lambda x, k=degree: x[:, 0] ** k)
+    power = Node("leaf", [p.names[j]], fn=_column_power(degree))
     rest = Node("substitute", list(p.names), [recurse(sub)], new_variable=new, definition=sub.exprs[new],
                 pair=(p.names[i], p.names[j]), symmetry="divide")
     return Node("product", list(p.names), [power, rest])
@@ -609,7 +616,19 @@ def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str, degree: f
 
 
 # --------------------------------------------------------------------------- builder
-def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: object = None) -> tuple[KANGraph, dict[str, Node]]:
+def _column_power(degree: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> x[:, 0] ** degree``."""
+    return lambda x: x[:, 0] ** degree
+
+
+def _required(value: T | None, what: str, node: Node) -> T:
+    """A node field its kind guarantees (a malformed tree is a bug, named here)."""
+    if value is None:
+        raise ValueError(f"{node.kind} node without {what}: {node.describe()}")
+    return value
+
+
+def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: Any = None) -> tuple[KANGraph, dict[str, Node]]:
     """The tree as a :class:`~kandisco.kan.graph.KANGraph`; also ``{leaf module name: leaf node}``.
 
     Leaves become trainable KAN modules (``[1, 1]`` for one variable, ``[n, min(2n+1, 7), 1]``
@@ -617,9 +636,6 @@ def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: objec
     module whose edge is fixed to it (affine parameters trainable), and a substitution becomes a
     frozen module computing the invariant (``x_i - x_j`` etc.) from its two signals.
     """
-    from ..kan import KAN, KANGraph
-    from ..symbolic.library import get_library
-
     lib = get_library(library)
     graph = KANGraph()
     for name in inputs:
@@ -656,23 +672,26 @@ def build_graph(tree: Node, inputs: Sequence[str], seed: int = 0, library: objec
                 graph.connect(emit(child, signals), name)
             return name
         if node.kind == "outer":
-            fname = OUTER_LIBRARY_NAMES[node.outer]
-            kan = fixed(KAN([1, 1], seed=seed + k), [(0, 0, fname, (1.0, 0.0, 1.0, 0.0))], trainable=True)
-            name = graph.add_module(f"{node.outer}{k}", kan, inputs=["s"])
+            outer = _required(node.outer, "an outer function", node)
+            kan = fixed(KAN([1, 1], seed=seed + k), [(0, 0, OUTER_LIBRARY_NAMES[outer], (1.0, 0.0, 1.0, 0.0))], trainable=True)
+            name = graph.add_module(f"{outer}{k}", kan, inputs=["s"])
             graph.connect(emit(node.children[0], signals), name)
             return name
         # substitute: a frozen module for the invariant of the two variables
-        a, b = node.pair
+        a, b = _required(node.pair, "a variable pair", node)
+        new_variable = _required(node.new_variable, "a new variable", node)
         if node.symmetry in ("minus", "plus"):
             sign = -1.0 if node.symmetry == "minus" else 1.0
-            kan = fixed(KAN([2, 1], seed=seed + k), [(0, 0, "x", (1.0, 0.0, 1.0, 0.0)), (0, 1, "x", (1.0, 0.0, sign, 0.0))], False)
+            kan = fixed(KAN([2, 1], seed=seed + k), [(0, 0, "x", (1.0, 0.0, 1.0, 0.0)), (0, 1, "x", (1.0, 0.0, sign, 0.0))],
+                        False)
         else:
             second = "1/x" if node.symmetry == "divide" else "x"
-            kan = fixed(KAN([2, [0, 1]], seed=seed + k), [(0, 0, "x", (1.0, 0.0, 1.0, 0.0)), (1, 1, second, (1.0, 0.0, 1.0, 0.0))], False)
-        name = graph.add_module(node.new_variable, kan, inputs=["a", "b"])
+            kan = fixed(KAN([2, [0, 1]], seed=seed + k), [(0, 0, "x", (1.0, 0.0, 1.0, 0.0)), (1, 1, second, (1.0, 0.0, 1.0, 0.0))],
+                        False)
+        name = graph.add_module(new_variable, kan, inputs=["a", "b"])
         graph.connect(signals[a], f"{name}.a")
         graph.connect(signals[b], f"{name}.b")
-        return emit(node.children[0], {**signals, node.new_variable: name})
+        return emit(node.children[0], {**signals, new_variable: name})
 
     out = emit(tree, {n: n for n in inputs})
     graph.add_output("f")

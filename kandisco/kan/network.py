@@ -15,22 +15,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import sympy
 import torch
 from torch import nn
 
 from ..errors import KandiscoError
-from . import fused_network
+from ..symbolic.library import SymbolicLibrary, UnknownFunctionError
+from . import fused_network, symbolic_edges
 from .attribution import module_input_importance
 from .formula import network_formula
 from .layer import EDGE_PRUNED, KANLayer, KANLayers
 from .train import History
 from .train import fit as train_fit
-
-if TYPE_CHECKING:
-    from ..symbolic.library import SymbolicLibrary
 
 __all__ = ["KAN", "Activations", "Attribution", "KANFileError", "parse_width"]
 
@@ -402,27 +400,19 @@ class KAN(nn.Module):
     # -------------------------------------------------------- symbolic edges
     def suggest_symbolic(self, l: int, i: int, j: int, X: Any = None, topk: int = 5, library: Any = None, **kw: Any):
         """Best library functions for edge ``(l, i, j)``; see :mod:`kandisco.kan.symbolic_edges`."""
-        from .symbolic_edges import suggest_symbolic
-
-        return suggest_symbolic(self, l, i, j, X, topk, library, **kw)
+        return symbolic_edges.suggest_symbolic(self, l, i, j, X, topk, library, **kw)
 
     def fix_symbolic(self, l: int, i: int, j: int, name: str, X: Any = None, **kw: Any):
         """Make edge ``(l, i, j)`` the library function ``name`` with fitted (or given) parameters."""
-        from .symbolic_edges import fix_symbolic
-
-        return fix_symbolic(self, l, i, j, name, X, **kw)
+        return symbolic_edges.fix_symbolic(self, l, i, j, name, X, **kw)
 
     def unfix_symbolic(self, l: int, i: int, j: int) -> None:
         """Return a symbolic edge to its spline."""
-        from .symbolic_edges import unfix_symbolic
-
-        unfix_symbolic(self, l, i, j)
+        symbolic_edges.unfix_symbolic(self, l, i, j)
 
     def auto_symbolic(self, X: Any = None, library: Any = None, **kw: Any):
         """Fix every active spline edge to its best library function (one batched fit)."""
-        from .symbolic_edges import auto_symbolic
-
-        return auto_symbolic(self, X, library, **kw)
+        return symbolic_edges.auto_symbolic(self, X, library, **kw)
 
     def output_formulas(self, symbols: Sequence[sympy.Symbol] | None = None) -> list[sympy.Expr]:
         """Every output as sympy in ``symbols`` (default ``x0, x1, ...``); all active edges must be symbolic."""
@@ -490,8 +480,6 @@ class KAN(nn.Module):
 
     def _attach_library(self, spec: Any, extra: Any, source: Any) -> SymbolicLibrary:
         """Set (and return) :attr:`library` from a saved spec plus the caller's extra functions."""
-        from ..symbolic.library import SymbolicLibrary, UnknownFunctionError
-
         try:
             self.library = SymbolicLibrary.from_spec(spec, extra)
         except UnknownFunctionError as exc:

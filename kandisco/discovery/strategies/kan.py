@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from ...kan import KAN
+from ..config import POWER_LIBRARY
 from ..polish import polish_formula
 from ..problem import Problem, Proposal
-from ..config import POWER_LIBRARY
 from ..stages import extract_formula, fix_symbolic_edges, library_spec, prune_model, refine_and_fit, retrain, sparsify
 from ..views import LogLogView, LogYView, PowerYView, RawView, View
 from .base import Strategy, register_planner
