@@ -65,9 +65,12 @@ def retrain(model: KAN, X: torch.Tensor, y: torch.Tensor, steps: int = 30, seed:
 
 
 def extract_formula(model: KAN, symbols: Sequence[sympy.Symbol], view: View, y_mean: float = 0.0, y_std: float = 1.0) -> sympy.Expr:
-    """Stage 6: the network's formula in the data's units (undoing the target scaling, then the view)."""
+    """Stage 6: the network's formula in the data's units (undoing the target scaling, then the view).
+
+    The scaling is applied only where the view standardised the target: ``1.0*g + 0.0`` would stay
+    in the formula as two more fitted constants."""
     g = network_formula(model, view.inputs(symbols))[0]
-    return view.undo(y_std * g + y_mean)
+    return view.undo(y_std * g + y_mean if view.standardise else g)
 
 
 def library_spec(library: Any) -> Any:
