@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data import load_dataset
-from .discovery import discover
+from .discovery import SearchConfig, discover
 
 __all__ = ["KANDiscoverer"]
 
@@ -31,6 +31,9 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
             ``x0, x1, ...``).
         max_strategies: try at most this many strategies; unlike the time budget this makes ``fit``
             independent of the machine's speed (see :func:`kandisco.discover`).
+        n_jobs: worker processes (None: every core; 1: one process). The result does not depend
+            on it for a plan that fits the budget.
+        config: search settings (:class:`kandisco.SearchConfig`; None for the defaults).
 
     Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front, a list of
     Candidate), ``result_`` (the DiscoveryResult), ``feature_names_in_``, ``n_features_in_``.
@@ -45,6 +48,8 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         pick: str = "best",
         feature_names: Sequence[str] | None = None,
         max_strategies: int | None = None,
+        n_jobs: int | None = None,
+        config: SearchConfig | None = None,
     ) -> None:
         self.budget_seconds = budget_seconds
         self.max_strategies = max_strategies
@@ -52,6 +57,8 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         self.library = library
         self.pick = pick
         self.feature_names = feature_names
+        self.n_jobs = n_jobs
+        self.config = config
 
     def fit(self, X: Any, y: Any) -> "KANDiscoverer":
         names = list(getattr(X, "columns", [])) or self.feature_names
@@ -62,7 +69,7 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         data = load_dataset((X, y), feature_names=names, target_name="y", min_rows=5)
         self.result_ = discover(
             data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick,
-            max_strategies=self.max_strategies,
+            max_strategies=self.max_strategies, n_jobs=self.n_jobs, config=self.config,
         )
         self.formula_ = self.result_.expr
         self.equations_ = list(self.result_.pareto)

@@ -219,3 +219,13 @@ def test_the_same_jobs_run_on_a_dask_cluster():
         with distributed.Client(cluster) as client:
             remote = discover((X, y), budget_seconds=120, seed=1, max_strategies=3, scheduler=client)
     assert remote.formula == local.formula and remote.config["n_jobs"] == "dask"
+
+
+def test_the_estimator_takes_the_search_config_and_worker_count():
+    from kandisco import KANDiscoverer
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(120, 2))
+    est = KANDiscoverer(budget_seconds=30, max_strategies=1, n_jobs=1, config=SearchConfig(power_steps=20)).fit(X, X[:, 0] ** 2 * X[:, 1])
+    assert est.result_.config["search"]["power_steps"] == 20 and est.result_.config["n_jobs"] == 1
+    assert sympy.simplify(est.formula_ - sympy.Symbol("x0", real=True) ** 2 * sympy.Symbol("x1", real=True)) == 0

@@ -16,6 +16,7 @@ import sympy
 
 from ..errors import KandiscoError
 from .config import SearchConfig
+from .views import View
 
 __all__ = ["NothingToPropose", "Problem", "SubSearch", "Proposal"]
 
@@ -62,6 +63,10 @@ class Problem:
     @property
     def y_positive(self) -> bool:
         return bool(np.all(self.train[1] > 0) and np.all(self.val[1] > 0))
+
+    def admits(self, view: View) -> bool:
+        """Whether ``view`` is defined on the rows strategies search and judge on (logs need positives)."""
+        return view.applies(*self.train) and view.applies(*self.val)
 
     @property
     def y_spread(self) -> float:

@@ -84,7 +84,6 @@ class KANStrategy:
 def plan_kan_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     """The flat strategies that apply to ``problem`` (see the module docstring), with priorities."""
     cfg, seed, d = problem.config, problem.seed, problem.n_inputs
-    x_pos, y_pos = problem.x_positive, problem.y_positive
     library = problem.library
     flat = library if library is not None else list(cfg.flat_library)
     common = {"retrain_steps": cfg.retrain_steps, "simplify_seconds": cfg.simplify_seconds}
@@ -94,18 +93,19 @@ def plan_kan_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     def add(priority: float, name: str, width: list[Any], view: View, lib: Any, **kw: Any) -> None:
         out.append((priority, KANStrategy(name, width, view, lib, **{"seed": seed, **common, **kw})))
 
-    if x_pos and y_pos:
+    if problem.admits(loglog):
         add(10, "power_law", [d, 1], loglog, list(POWER_LIBRARY), grid=cfg.power_grid, steps=cfg.power_steps, base_fun="identity")
     add(30, "additive", [d, 1], raw, flat, grid=cfg.flat_grid, steps=cfg.flat_steps)
-    if y_pos:
+    if problem.admits(logy):
         add(31, "log_additive", [d, 1], logy, flat, grid=cfg.flat_grid, steps=cfg.flat_steps)
     if d <= cfg.composition_max_inputs:
-        if y_pos:  # y = F(sum f_i(x_i)) with F a power first (cheap, one layer), e.g. 1/sqrt(1 - u^2) ...
-            for k, p in enumerate(cfg.y_powers):
+        # y = F(sum f_i(x_i)) with F a power first (cheap, one layer), e.g. 1/sqrt(1 - u^2) ...
+        for k, p in enumerate(cfg.y_powers):
+            if problem.admits(PowerYView(p)):
                 add(40 + 0.1 * k, f"power_{p:g}_additive", [d, 1], PowerYView(p), flat, grid=cfg.flat_grid, steps=cfg.flat_steps)
         # ... then any F, which the spline composition does not always pin down
         add(43, "composition", [d, 1, 1], raw, flat, grid=cfg.flat_grid, refine_to=cfg.composition_refine_to, steps=cfg.flat_steps)
-    if x_pos and y_pos:
+    if problem.admits(loglog):
         add(50, "power_law_general", [d, d + 1, 1], loglog, flat, lamb=cfg.power_general_lambda, grid=cfg.general_grid,
             refine_to=cfg.general_refine_to, steps=cfg.flat_steps, prune=True)
     hidden = min(2 * d + 1, cfg.general_max_hidden)
@@ -114,7 +114,7 @@ def plan_kan_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
         s = seed + k
         add(60 + k, "general_mult", [d, [d, max(1, d - 1)], 1], raw, library, lamb=lamb, **{**general, "seed": s})
         add(60 + k, "general", [d, hidden, 1], raw, library, lamb=lamb, **{**general, "seed": s})
-        if y_pos:
+        if problem.admits(logy):
             add(60 + k, "log_general", [d, hidden, 1], logy, library, lamb=lamb, **{**general, "seed": s})
     return out
 
