@@ -5,25 +5,13 @@ import pytest
 import sympy
 import torch
 
+from graphs import product_graph
+
 from kandisco.kan import KAN, GraphError, KANFileError, KANGraph
 
 
 def _product_graph(seed: int = 0) -> KANGraph:
-    """f(x, y, z) = g(x, y) * h(z) with g, h small KAN modules."""
-    g = KANGraph()
-    for name in ("x", "y", "z"):
-        g.add_input(name)
-    g.add_module("g", KAN([2, 3, 1], seed=seed), inputs=["a", "b"])
-    g.add_module("h", KAN([1, 1], seed=seed + 1), inputs=["c"])
-    g.add_mult("times")
-    g.add_output("f")
-    g.connect("x", "g.a")
-    g.connect("y", "g.b")
-    g.connect("z", "h")
-    g.connect("g", "times")
-    g.connect("h", "times")
-    g.connect("times", "f")
-    return g
+    return product_graph(seed)
 
 
 def _data(n=600, seed=0):

@@ -9,6 +9,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch
 
+from graphs import product_graph
+
 from kandisco import plot
 from kandisco.kan import KAN, KANGraph
 
@@ -16,21 +18,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _graph() -> KANGraph:
-    """f(x, y, z) = g(x, y) * h(z)."""
-    g = KANGraph()
-    for name in ("x", "y", "z"):
-        g.add_input(name)
-    g.add_module("g", KAN([2, 2, 1], seed=0), inputs=["a", "b"])
-    g.add_module("h", KAN([1, 1], seed=1), inputs=["c"])
-    g.add_mult("times")
-    g.add_output("f")
-    g.connect("x", "g.a")
-    g.connect("y", "g.b")
-    g.connect("z", "h")
-    g.connect("g", "times")
-    g.connect("h", "times")
-    g.connect("times", "f")
-    return g
+    return product_graph(seed=0, hidden=2)
 
 
 def _node_patches(fig: Figure) -> dict[str, object]:
