@@ -13,15 +13,22 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import sympy
+import torch
 
+from .. import display
 from ..errors import KandiscoError
+from ..export import LawFunction, LawModule, to_jax, to_numpy, to_torch
 from ..symbolic.formula import to_callable
 from ..symbolic.parse import parse_formula
 
-__all__ = ["Candidate", "DiscoveryResult", "ResultFileError", "pareto_front", "pick_candidate", "PICK_RULES"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["Candidate", "DiscoveryResult", "LatexText", "ResultFileError", "pareto_front", "pick_candidate", "PICK_RULES"]
 
 PICK_RULES = ("best", "accuracy", "simplest")
 
@@ -103,6 +110,14 @@ def pick_candidate(front: list[Candidate], rule: str = "best", exact_loss: float
     return max(window, key=lambda i: (front[i].score, -front[i].complexity))
 
 
+class LatexText(str):
+    """The law's LaTeX: a ``str``, as the ``latex`` field always was, that can also be called, so
+    ``result.latex`` and ``result.latex()`` (PySR's spelling) both give it."""
+
+    def __call__(self) -> str:
+        return str(self)
+
+
 @dataclass
 class DiscoveryResult:
     """What :func:`kandisco.discover` found, with everything needed to judge and reuse it."""
@@ -125,6 +140,11 @@ class DiscoveryResult:
     candidates: list[Candidate] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)  # input importance of the chosen formula
     model: Any = None  # the KAN behind the chosen formula (not serialised; save it with model.save)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "latex" and isinstance(value, str) and not isinstance(value, LatexText):
+            value = LatexText(value)  # so result.latex() works however the result was made
+        object.__setattr__(self, name, value)
 
     @property
     def symbols(self) -> list[sympy.Symbol]:
@@ -178,7 +198,88 @@ class DiscoveryResult:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (
+        """The law with its test scores on the first line, then the Pareto front and the count of warnings."""
+        lines = [
             f"DiscoveryResult({self.target} = {self.formula}, R^2_test={self.r2_test:.6g}, "
-            f"RMSE_test={self.rmse_test:.4g}, {len(self.pareto)} on the Pareto front)"
-        )
+            f"RMSE_test={self.rmse_test:.4g}, {len(self.pareto)} on the Pareto front)",
+            self.table(),
+        ]
+        if self.warnings:
+            lines.append(f"  {len(self.warnings)} warning(s): see .warnings")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ notebook display
+    def _repr_latex_(self) -> str:
+        """Jupyter's LaTeX view: ``$target = law$``."""
+        return f"${display.law_latex(self.target, self.expr)}$"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's HTML view: the law as display LaTeX, test R^2/RMSE, the Pareto front with the pick marked."""
+        return display.result_html(self)
+
+    def pareto_frame(self) -> pd.DataFrame:
+        """The Pareto front as a DataFrame: complexity, loss, score, formula, sympy, latex, callable
+        (a numpy function of the feature columns), chosen (bool), strategy."""
+        return display.pareto_frame(self)
+
+    # ------------------------------------------------------------------ exports
+    def sympy(self) -> sympy.Expr:
+        """The chosen law as a sympy expression (the same as :attr:`expr`)."""
+        return self.expr
+
+    def to_numpy(self) -> LawFunction:
+        """The chosen law as a vectorised numpy function: ``f(X)`` (columns in ``features`` order),
+        ``f(frame)``, ``f(*columns)`` or ``f(**{feature: values})``."""
+        return to_numpy(self.expr, self.features)
+
+    def to_torch(self, trainable: str = "floats", dtype: torch.dtype = torch.float64) -> LawModule:
+        """The chosen law as an ``nn.Module`` whose float constants are trainable parameters (integers and
+        rationals fixed; ``trainable="all"`` frees those too); ``.sympy()`` reads the trained law back."""
+        return to_torch(self.expr, self.symbols, trainable=trainable, dtype=dtype)
+
+    def to_jax(self) -> LawFunction:
+        """The chosen law as a JAX function (same call forms as :meth:`to_numpy`); needs the ``jax`` package."""
+        return to_jax(self.expr, self.features)
+
+    # ------------------------------------------------------------------ data in and out
+    def _features_and_target(self, data: Any, y: Any) -> tuple[Any, Any]:
+        """Feature matrix (a DataFrame's feature columns, else ``data`` itself) and the true values."""
+        if hasattr(data, "columns") and hasattr(data, "iloc"):
+            missing = [f for f in self.features if f not in data.columns]
+            if missing:
+                raise KeyError(f"the DataFrame lacks the feature column(s) {', '.join(missing)}")
+            if y is None and self.target in data.columns:
+                y = data[self.target].to_numpy(dtype=float)
+            return data[self.features].to_numpy(dtype=float), y
+        return data, y
+
+    def predict_frame(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Predictions for a DataFrame's rows, on its index: ``prediction`` and, where the frame holds the
+        target column, the target and ``residual`` (true - predicted)."""
+        X, y = self._features_and_target(data, None)
+        out = pd.DataFrame(index=data.index)
+        pred = self.to_numpy()(X)
+        if y is not None:
+            out[self.target] = y
+        out["prediction"] = pred
+        if y is not None:
+            out["residual"] = y - pred
+        return out
+
+    # ------------------------------------------------------------------ figures
+    def plot(self, data: Any = None, y: Any = None) -> Figure:
+        """Predicted against true and the residuals, as a matplotlib Figure. ``data``: a DataFrame with
+        the feature (and target) columns, or an array X in ``features`` order with ``y``."""
+        if data is None:
+            raise ValueError("plot() needs data: a DataFrame with the feature and target columns, or X and y "
+                             "(a result does not keep its data)")
+        X, truth = self._features_and_target(data, y)
+        if truth is None:
+            raise ValueError(f"plot() needs the true values: pass y, or a DataFrame with the column {self.target!r}")
+        return display.fit_figure(truth, self.predict(X), target=self.target, title=f"{self.target} = {self.formula}")
+
+    def plot_pareto(self) -> Figure:
+        """Validation loss against complexity for every candidate, the front and the pick marked."""
+        from ..plot import plot_pareto  # matplotlib is loaded only when a figure is asked for
+
+        return plot_pareto(self)
