@@ -116,6 +116,8 @@ def test_forward_by_name_shapes_and_errors():
         module(torch.zeros(4, 3))
     with pytest.raises(TypeError, match=r"missing \['b'\]"):
         module(a=x)
+    named_x = to_torch(sympy.Symbol("X", real=True) * a, ["X", "a"])  # an input called X is still an input by name
+    assert named_x(X=torch.tensor([2.0]), a=torch.tensor([3.0])).tolist() == [6.0]
     module32 = module.to(torch.float32)
     assert module32(torch.ones(2, 2, dtype=torch.float32)).dtype == torch.float32
 

@@ -21,7 +21,8 @@ from ..errors import KandiscoError
 __all__ = ["LawModule", "UnsupportedNodeError", "to_torch", "TRAINABLE", "SUPPORTED_FUNCTIONS"]
 
 #: which numbers become trainable parameters: ``floats`` (fitted constants; integers, rationals and
-#: pi/E fixed), ``all`` (every number except integer exponents, e.g. to refit a snapped law), ``none``
+#: pi/E fixed), ``all`` (every number but integer exponents and pi/E, e.g. to refit a law whose
+#: constants were snapped to 5/2), ``none`` (a frozen module)
 TRAINABLE = ("floats", "all", "none")
 
 
@@ -285,11 +286,13 @@ class LawModule(nn.Module):
             raise ValueError(f"input names must be distinct, got {self.names}")
         self.root = _build(sympy.sympify(expr), {s: i for i, s in enumerate(self.symbols)}, trainable, dtype)
 
-    def forward(self, X: Tensor | None = None, **columns: Tensor) -> Tensor:
+    def forward(self, X: Tensor | None = None, /, **columns: Tensor) -> Tensor:
         cols = self._columns(X, columns)
         out = self.root(cols)
-        batch = cols[0].shape[0] if cols else (X.shape[0] if X is not None else 1)
-        return out.expand(batch) if out.dim() == 0 else out
+        if out.dim() == 0:  # a law that uses no input (or none that varies): one value per row
+            shape = torch.broadcast_shapes(*[c.shape for c in cols]) if cols else torch.Size([X.shape[0] if X is not None else 1])
+            out = out.expand(shape)
+        return out
 
     def _columns(self, X: Tensor | None, named: dict[str, Tensor]) -> list[Tensor]:
         if X is not None and named:
