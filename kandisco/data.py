@@ -5,6 +5,11 @@ the column and the row (1-based line numbers of the file, the header being line 
 print it as ``error: ...`` and exit with code 2. Nothing is dropped silently: non-numeric columns are
 reported in ``Dataset.notes``, and rows with NaN/inf are an error unless ``dropna=True``, which drops
 them and says how many.
+
+Units: a CSV header cell ``v [m/s]`` names the column ``v`` with the unit ``m/s`` (``theta [1]`` or
+``theta []``: dimensionless); ``units=`` (a ``{column: unit}`` mapping, or a ``name,unit`` CSV file)
+adds or overrides units. Units are read by pint (:mod:`kandisco.units`); an unknown unit is a
+DataError naming the column. The units of the target and features are kept in ``Dataset.units``.
 """
 
 from __future__ import annotations
@@ -12,16 +17,17 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy
 
 from .errors import KandiscoError
+from .units import UnitError, get_constants, parse_unit, split_header
 
-__all__ = ["DataError", "Dataset", "Split", "load_dataset", "MIN_ROWS"]
+__all__ = ["DataError", "Dataset", "Split", "load_dataset", "read_units_file", "with_units", "with_constants", "MIN_ROWS"]
 
 MIN_ROWS = 5
 
@@ -55,6 +61,8 @@ class Dataset:
     source: str = "<arrays>"
     notes: list[str] = field(default_factory=list)
     row_labels: np.ndarray | None = None  # original line numbers, for messages after dropping rows
+    units: dict[str, str] = field(default_factory=dict)  # unit text of the target and features that have one
+    constants: dict[str, float] = field(default_factory=dict)  # feature columns that are named physical constants
 
     @property
     def symbols(self) -> list[sympy.Symbol]:
@@ -93,23 +101,111 @@ def load_dataset(
     feature_names: Sequence[str] | None = None,
     target_name: str | None = None,
     min_rows: int = MIN_ROWS,
+    units: Mapping[str, str] | str | Path | None = None,
 ) -> Dataset:
     """Build a :class:`Dataset` from a CSV path, a pandas DataFrame or ``(X, y)`` arrays.
 
     ``target`` defaults to the last numeric column and ``features`` to every other numeric column.
     For arrays, ``feature_names`` / ``target_name`` name the columns (default ``x0, x1, ...``, ``y``).
+    ``units``: ``{column: unit}`` or a ``name,unit`` CSV file, on top of units in a CSV header.
     """
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
+    header_units: dict[str, str] = {}
+    given = read_units_file(units) if isinstance(units, (str, Path)) else dict(units or {})
     if isinstance(data, (str, Path)):
         header, columns, lines, source = _read_csv(Path(data))
+        header, header_units = _header_units(header, source)
     elif _is_dataframe(data):
         header, columns, lines, source = _from_frame(data)
     elif isinstance(data, tuple) and len(data) == 2:
-        return _from_arrays(data[0], data[1], feature_names, target_name, dropna, min_rows)
+        dataset = _from_arrays(data[0], data[1], feature_names, target_name, dropna, min_rows)
+        return with_units(dataset, given)
     else:
         raise DataError(f"cannot read data of type {type(data).__name__}: pass a CSV path, a DataFrame or (X, y)")
-    return _select(header, columns, lines, source, target, features, dropna, min_rows)
+    dataset = _select(header, columns, lines, source, target, features, dropna, min_rows)
+    known = {n: u for n, u in header_units.items() if n in (dataset.target_name, *dataset.feature_names)}
+    unknown = [n for n in given if n not in header]
+    if unknown:
+        raise DataError(f"{source}: units given for {', '.join(map(repr, unknown))}, which the table does not have "
+                        f"(columns are {', '.join(header)})")
+    known.update({n: u for n, u in given.items() if n in (dataset.target_name, *dataset.feature_names)})
+    return with_units(dataset, known)
+
+
+# ----------------------------------------------------------------------------- units
+def _header_units(header: list[str], source: str) -> tuple[list[str], dict[str, str]]:
+    """Column names without their ``[unit]`` and the units, each checked (a DataError names the column)."""
+    names, units = [], {}
+    for cell in header:
+        name, unit = split_header(cell)
+        names.append(name)
+        if unit is not None:
+            _check_unit(unit, name, source)
+            units[name] = unit
+    _check_header(names, source)
+    return names, units
+
+
+def _check_unit(unit: str, column: str, source: str) -> None:
+    try:
+        parse_unit(unit)
+    except UnitError as exc:
+        raise DataError(f"{source}: column {column!r}: {exc}") from None
+
+
+def with_units(dataset: Dataset, units: Mapping[str, str]) -> Dataset:
+    """``dataset`` with ``units`` ({column: unit}) checked and added to its own; DataError for an
+    unknown unit or a column the dataset does not use."""
+    columns = (dataset.target_name, *dataset.feature_names)
+    for name, unit in units.items():
+        if name not in columns:
+            raise DataError(f"{dataset.source}: units given for {name!r}, which is neither the target nor a feature "
+                            f"({', '.join(columns)})")
+        if not isinstance(unit, str):
+            raise DataError(f"{dataset.source}: column {name!r}: the unit must be text such as 'm/s', got {unit!r}")
+        _check_unit(unit, name, dataset.source)
+    return replace(dataset, units={**dataset.units, **dict(units)})
+
+
+def read_units_file(path: str | Path) -> dict[str, str]:
+    """A ``name,unit`` CSV (header optional) as ``{name: unit}``; DataError naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such units file")
+    units: dict[str, str] = {}
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for line, row in enumerate(csv.reader(fh), start=1):
+            if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+                continue
+            if line == 1 and [c.strip().lower() for c in row[:2]] == ["name", "unit"]:
+                continue
+            if len(row) != 2 or not row[0].strip():
+                raise DataError(f"{path}: line {line}: expected 'name,unit', got {','.join(row)!r}")
+            name, unit = row[0].strip(), row[1].strip()
+            if name in units:
+                raise DataError(f"{path}: line {line}: {name!r} is listed twice")
+            _check_unit(unit, name, f"{path}: line {line}")
+            units[name] = unit
+    return units
+
+
+def with_constants(dataset: Dataset, names: str | Sequence[str]) -> Dataset:
+    """``dataset`` with named physical constants (``"c,G"``, see :mod:`kandisco.units.constants`) as
+    extra feature columns of one value each, with their units, so that dimensional analysis can use them."""
+    try:
+        constants = get_constants(names)
+    except UnitError as exc:
+        raise DataError(str(exc)) from None
+    clash = [c.name for c in constants if c.name in (dataset.target_name, *dataset.feature_names)]
+    if clash:
+        raise DataError(f"{dataset.source}: constant {clash[0]!r} has the name of a column; rename the column")
+    if not constants:
+        return dataset
+    X = np.column_stack([dataset.X, np.tile([c.value for c in constants], (dataset.n_rows, 1))])
+    return Dataset(X, dataset.y, [*dataset.feature_names, *(c.name for c in constants)], dataset.target_name, dataset.source,
+                   list(dataset.notes), dataset.row_labels, {**dataset.units, **{c.name: c.unit for c in constants}},
+                   {**dataset.constants, **{c.name: c.value for c in constants}})
 
 
 # ----------------------------------------------------------------------------- readers
