@@ -83,12 +83,14 @@ def _search_config(args: argparse.Namespace):
 def _cmd_discover(args: argparse.Namespace) -> int:
     import json
 
-    from .data import load_dataset
+    from .data import load_dataset, with_constants
     from .discovery import discover
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s: %(message)s")
     config = _search_config(args)
-    data = load_dataset(args.data, args.target, args.features, dropna=args.dropna)
+    data = load_dataset(args.data, args.target, args.features, dropna=args.dropna, units=args.units)
+    if args.constants:
+        data = with_constants(data, args.constants)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     bar = _progress_bar(args.budget, quiet=args.quiet or args.json)
@@ -118,6 +120,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
             "notes": result.notes,
             "warnings": result.warnings,
         }
+        if "units" in result.config:
+            payload["units"] = result.config["units"]
         print(json.dumps(payload))
         return 0
     import sympy
@@ -127,6 +131,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if "\n" in pretty:
         print(pretty)
     print(f"test R^2 = {result.r2_test:.6g}   test RMSE = {result.rmse_test:.4g}   ({result.seconds:.1f} s)")
+    _print_units(result.config.get("units"))
     if result.importance:
         print("input importance: " + ", ".join(f"{n} {s:.3f}" for n, s in result.importance.items()))
     print("Pareto front (validation loss: " + str(result.config.get("loss")) + "):")
@@ -140,6 +145,19 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if args.out:
         print(f"results written to {args.out}/")
     return 0
+
+
+def _print_units(units: dict | None) -> None:
+    """The dimensional analysis under the law: its pi groups and whether the law is consistent."""
+    if not units:
+        return
+    if "law" in units:
+        print(f"pi groups: {units['law']}")
+    elif units.get("message"):
+        print(f"no pi groups: {units['message']}")
+    if units.get("constants"):
+        print("constants: " + ", ".join(f"{n} = {v:.10g} {units['units'][n]}" for n, v in units["constants"].items()))
+    print("dimensionally consistent" if units["consistent"] else f"not dimensionally consistent: {units['reason']}")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -172,6 +190,11 @@ def _run_bench(args: argparse.Namespace) -> int:
         if args.jobs is not None and args.jobs < 1:
             raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if args.units:  # kandisco told each task's units, beside the methods asked for
+            from .bench import METHODS
+
+            with_units = "kandisco-units" if "kandisco-units" in METHODS else "kandisco.bench.methods.kandisco:KandiscoUnits"
+            methods += [with_units] if with_units not in methods else []
         jobs = make_jobs(tasks, methods, numbers(args.noise, float, "noise"), numbers(args.seeds, int, "seeds"),
                          args.budget, args.margin, args.n_train, args.n_test)
 
@@ -254,6 +277,9 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--out", help="directory for result.json, formula.tex, model.kan and PNG plots")
     disc.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     disc.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
+    disc.add_argument("--units", metavar="FILE", help="CSV of name,unit per column (units may also be in the header: 'v [m/s]')")
+    disc.add_argument("--constants", metavar="NAMES",
+                      help="physical constants to add as inputs with their units, e.g. c,G,h,hbar,kB,e,eps0,mu0")
     disc.add_argument("--quiet", action="store_true", help="no progress bar")
     disc.set_defaults(func=_cmd_discover)
 
@@ -266,6 +292,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", default="kandisco,operon,gplearn,pykan,pysr",
                        help="comma-separated: kandisco, operon, gplearn, pykan, pysr, linear, or module:Class")
     bench.add_argument("--noise", default="0,0.001,0.01,0.1", help="noise levels, fraction of std(y) (default 0,0.001,0.01,0.1)")
+    bench.add_argument("--units", action="store_true",
+                       help="also run kandisco-units: kandisco told each task's units (Feynman: datasets/feynman_units.csv)")
     bench.add_argument("--seeds", default="0", help="comma-separated seeds (data sample, noise and method)")
     bench.add_argument("--budget", type=_positive_seconds, default=60.0, help="seconds per job for every method (default 60)")
     bench.add_argument("--margin", type=float, default=60.0, help="a job is killed at budget + margin seconds (default 60)")

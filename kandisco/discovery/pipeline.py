@@ -11,6 +11,13 @@ It stops early when a formula whose constants all snapped to nice numbers reprod
 to ``found_relative_rmse`` of the target's spread (or relative error for targets spanning decades),
 or any formula does to ``exact_relative_rmse`` (:class:`~.config.SearchConfig`). Formulas with as
 many fitted constants as training rows are discarded: they fit anything.
+
+Units (``units=``, units in a CSV header, ``constants=``): when every input and the target have
+units, the Buckingham pi groups are planned too (:mod:`.strategies.units`), every candidate is
+checked for dimensional consistency (``config["dimensionally_consistent"]``), and inconsistent
+candidates never win: the Pareto front is built from the consistent ones whenever there is one
+besides nothing at all. ``result.config["units"]`` holds the units, the groups and whether the
+chosen law is consistent.
 """
 
 from __future__ import annotations
@@ -28,15 +35,16 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..data import Dataset, load_dataset
+from ..data import Dataset, load_dataset, read_units_file, with_constants, with_units
 from ..kan import native
 from ..kan.attribution import importance_table, input_importance
 from ..kan.protocol import load_model
 from ..symbolic.formula import complexity, formula_rmse, refit_constants, to_callable, to_latex
 from ..symbolic.library import get_library
+from ..units import DimensionError, PiGroups, buckingham, check_consistency, parse_unit
 from .config import ConfigError, SearchConfig
 from .polish import uses_relative_error
-from .problem import Problem
+from .problem import Problem, ProblemUnits
 from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_candidate
 from .runner import Outcome, default_jobs, run_plan
 from .stages import library_spec
@@ -76,6 +84,8 @@ def discover(
     config: SearchConfig | None = None,
     progress: Callable[[str, float], None] | None = None,
     stop_at: float | None = None,
+    units: Any = None,
+    constants: str | Sequence[str] | None = None,
 ) -> DiscoveryResult:
     """Find a closed-form law ``target = f(features)`` in ``data`` (CSV path, DataFrame or (X, y)).
 
@@ -95,6 +105,9 @@ def discover(
     ``config``: the search's settings (:class:`~kandisco.discovery.config.SearchConfig`).
     ``stop_at``: also stop once any formula (fitted constants allowed) is within this relative RMSE
     on held-out data - for sub-problems whose constants are refitted later anyway.
+    ``units``: ``{column: unit}`` (pint's spelling, ``"m/s"``) or a ``name,unit`` CSV file, on top of
+    units in a CSV header; ``constants``: named physical constants added as inputs (``"c,G,hbar"``,
+    :mod:`kandisco.units.constants`). See the module docstring for what units change.
     """
     cfg = config if config is not None else SearchConfig()
     budget_seconds = _positive("budget_seconds", budget_seconds)
@@ -103,7 +116,14 @@ def discover(
         raise ConfigError(f"max_strategies must be at least 1, got {max_strategies!r}")
     if pick not in PICK_RULES:
         raise ConfigError(f"unknown pick rule {pick!r}; choose one of {', '.join(PICK_RULES)}")
-    dataset = data if isinstance(data, Dataset) else load_dataset(data, target, features, dropna=dropna)
+    if isinstance(data, Dataset):
+        dataset = data
+        if units is not None:
+            dataset = with_units(data, read_units_file(units) if isinstance(units, (str, Path)) else dict(units))
+    else:
+        dataset = load_dataset(data, target, features, dropna=dropna, units=units)
+    if constants:
+        dataset = with_constants(dataset, constants)
     if library is not None:
         get_library(library)  # validate early: a bad name is a clear error before any training
     native.kernel()  # build (first run on a machine) or load the compiled kernel before the clock starts
@@ -115,24 +135,33 @@ def discover(
     positive = np.all(X > 0, axis=0)
     symbols = [sympy.Symbol(f"x{i}", positive=True) if positive[i] else sympy.Symbol(f"x{i}", real=True) for i in range(X.shape[1])]
     search_train = _subsample(train, cfg.search_rows, seed)
+    notes = list(dataset.notes)
+    unit_info = _problem_units(dataset, notes)
     problem = Problem(
         symbols=symbols, names=list(dataset.feature_names), target=dataset.target_name,
         train=search_train, val=_subsample(val, cfg.search_val_rows, seed + 1), relative=relative, seed=seed,
-        config=cfg, library=library, search=functools.partial(_sub_search, config=cfg),
+        config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info,
     )
+    dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
+
+    def consistency(expr: sympy.Expr) -> dict[str, Any]:
+        """The candidate's config entry: whether it is dimensionally consistent (units known only)."""
+        if unit_info is None:
+            return {}
+        return {"dimensionally_consistent": check_consistency(expr, dims, unit_info.target).consistent}
+
     plan = list(strategies) if strategies is not None else plan_strategies(problem)
     if max_strategies is not None:
         plan = plan[: int(max_strategies)]
     y_spread = 1.0 if relative else (float(np.std(y)) or 1.0)
     stop_loss = (stop_at or cfg.exact_relative_rmse) * y_spread
-    notes = list(dataset.notes)
     if len(search_train[1]) < len(train[1]):
         notes.append(f"large table: strategies searched on {len(search_train[1])} of {len(train[1])} training rows; "
                      "every formula was judged on all validation rows and the law refitted on all training rows")
     # the constant law y = mean is always a candidate: the baseline the front starts from
     mean = sympy.Float(float(np.mean(train[1])))
     candidates = [Candidate(formula=str(mean), formula_x=str(mean), complexity=1, loss=formula_rmse(mean, symbols, *val, relative),
-                            strategy="constant", seconds=0.0, config={"name": "constant"})]
+                            strategy="constant", seconds=0.0, config={"name": "constant", **consistency(mean)})]
     models: dict[int, Outcome] = {}
     timings: dict[str, float] = {}
     warnings: list[str] = []
@@ -167,10 +196,12 @@ def discover(
                 loss=loss,
                 strategy=outcome.name,
                 seconds=outcome.seconds,
-                config=plan[outcome.index].describe(),
+                config={**plan[outcome.index].describe(), **consistency(expr)},
             )
             models[id(cand)] = outcome
             candidates.append(cand)
+            if cand.config.get("dimensionally_consistent") is False and unit_info is not None and unit_info.pi is not None:
+                continue  # an inconsistent formula cannot win, so it does not end the search
             exact = exact or loss <= stop_loss or (loss <= cfg.found_relative_rmse * y_spread and not expr.atoms(sympy.Float))
         if progress is not None:
             progress(outcome.name, time.perf_counter() - start)
@@ -181,12 +212,13 @@ def discover(
         notes.extend(run_plan(plan, problem, judge, budget_seconds=budget_seconds, start=start, n_jobs=jobs, scheduler=scheduler))
     except KeyboardInterrupt:
         interrupted = True
-    front = pareto_front(candidates)
+    eligible = functools.partial(_eligible, gated=unit_info is not None and unit_info.pi is not None)
+    front = pareto_front(eligible(candidates))
     chosen = pick_candidate(front, pick, exact_loss=cfg.exact_relative_rmse * y_spread)
     best = front[chosen]
     if len(search_train[1]) < len(train[1]):
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
-                                                 relative, pick, cfg.exact_relative_rmse * y_spread)
+                                                 relative, pick, cfg.exact_relative_rmse * y_spread, eligible)
     expr = best.expr(dataset.feature_names)
     user_symbols = [sympy.Symbol(n, real=True) for n in dataset.feature_names]
     rmse = formula_rmse(expr, user_symbols, *test)
@@ -195,6 +227,11 @@ def discover(
     importance = importance_table(dataset.feature_names, input_importance(to_callable(expr, user_symbols), test[0]))
     if interrupted:
         notes.append("interrupted: the best formula found so far is reported")
+    run_config: dict[str, Any] = {}
+    if unit_info is not None:
+        run_config["units"] = _units_summary(dataset, unit_info, check_consistency(expr, dict(zip(user_symbols, unit_info.inputs)),
+                                                                                  unit_info.target))
+
     return DiscoveryResult(
         formula=best.formula,
         formula_x=best.formula_x,
@@ -211,7 +248,7 @@ def discover(
         config={"loss": "relative RMSE" if relative else "RMSE", "budget_seconds": budget_seconds, "max_strategies": max_strategies,
                 "seed": seed, "pick": pick, "library": library_spec(library), "n_jobs": jobs if scheduler is None else "dask",
                 "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
-                "search_rows": len(search_train[1]), "search": cfg.to_dict()},
+                "search_rows": len(search_train[1]), "search": cfg.to_dict(), **run_config},
         notes=notes,
         warnings=warnings,
         candidates=candidates,
@@ -252,7 +289,7 @@ def _subsample(part: tuple[np.ndarray, np.ndarray], rows: int, seed: int) -> tup
 def _refit_on_all_rows(
     best: Candidate, candidates: list[Candidate], models: dict[int, Outcome], front: list[Candidate], chosen: int,
     symbols: list[sympy.Symbol], dataset: Dataset, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-    relative: bool, pick: str, exact_loss: float,
+    relative: bool, pick: str, exact_loss: float, eligible: Callable[[list[Candidate]], list[Candidate]] = list,
 ) -> tuple[list[Candidate], int, Candidate]:
     """The chosen law's fitted constants refitted on every training row (strategies saw a subsample)."""
     internal = {f"x{i}": s for i, s in enumerate(symbols)}
@@ -269,9 +306,51 @@ def _refit_on_all_rows(
     if id(best) in models:
         models[id(cand)] = models[id(best)]
     candidates.append(cand)
-    front = pareto_front(candidates)
+    front = pareto_front(eligible(candidates))
     chosen = pick_candidate(front, pick, exact_loss=exact_loss)
     return front, chosen, front[chosen]
+
+
+def _problem_units(dataset: Dataset, notes: list[str]) -> ProblemUnits | None:
+    """Dimensions of the inputs and target and their pi groups, when every one of them has a unit."""
+    if not dataset.units:
+        return None
+    columns = [*dataset.feature_names, dataset.target_name]
+    missing = [n for n in columns if n not in dataset.units]
+    if missing:
+        notes.append(f"units are known for some columns only (none for {', '.join(missing)}): no dimensional analysis")
+        return None
+    inputs = tuple(parse_unit(dataset.units[n]) for n in dataset.feature_names)
+    target = parse_unit(dataset.units[dataset.target_name])
+    try:
+        pi: PiGroups | None = buckingham(list(zip(dataset.feature_names, inputs)), (dataset.target_name, target),
+                                         constants=list(dataset.constants))
+    except DimensionError as exc:
+        notes.append(f"units: {exc}; searched without pi groups")
+        return ProblemUnits(inputs, target, None, str(exc))
+    return ProblemUnits(inputs, target, pi)
+
+
+def _eligible(candidates: list[Candidate], gated: bool) -> list[Candidate]:
+    """The candidates that may win: the dimensionally consistent ones when units allow any (and one
+    was found), else every candidate."""
+    if not gated:
+        return candidates
+    consistent = [c for c in candidates if c.config.get("dimensionally_consistent", True)]
+    return consistent if consistent else candidates
+
+
+def _units_summary(dataset: Dataset, info: ProblemUnits, verdict: Any) -> dict[str, Any]:
+    """``result.config["units"]``: units of every column, constants, the pi groups, the verdict on the law."""
+    out: dict[str, Any] = {"units": {n: dataset.units[n] for n in [*dataset.feature_names, dataset.target_name]},
+                           "constants": dict(dataset.constants), "consistent": bool(verdict.consistent),
+                           "reason": verdict.reason}
+    if info.pi is not None:
+        out.update(info.pi.describe())
+        out["pi"] = info.pi.to_dict()
+    else:
+        out["message"] = info.message
+    return out
 
 
 def _model_of(outcome: Outcome | None, library: Any) -> Any:

@@ -15,10 +15,11 @@ import numpy as np
 import sympy
 
 from ..errors import KandiscoError
+from ..units import Dimension, PiGroups
 from .config import SearchConfig
 from .views import View
 
-__all__ = ["NothingToPropose", "Problem", "SubSearch", "Proposal"]
+__all__ = ["NothingToPropose", "Problem", "ProblemUnits", "SubSearch", "Proposal"]
 
 
 class NothingToPropose(KandiscoError):
@@ -36,6 +37,17 @@ class SubSearch(Protocol):
     def __call__(self, Z: np.ndarray, out: np.ndarray, names: Sequence[str], budget: float, seed: int) -> list[tuple[float, sympy.Expr]]: ...
 
 
+@dataclass(frozen=True)
+class ProblemUnits:
+    """What dimensional analysis knows: each input's and the target's dimension, and the pi groups
+    (None when no monomial of the inputs has the target's units; ``message`` says why)."""
+
+    inputs: tuple[Dimension, ...]
+    target: Dimension
+    pi: PiGroups | None
+    message: str = ""
+
+
 @dataclass
 class Problem:
     """The search's view of the data: ``train``/``val`` are the rows strategies fit and judge on
@@ -51,6 +63,7 @@ class Problem:
     config: SearchConfig = field(default_factory=SearchConfig)
     library: Any = None  # the user's symbolic library: None (default), a subset name, names, or a SymbolicLibrary
     search: SubSearch | None = None
+    units: ProblemUnits | None = None  # known when every input and the target have units
 
     @property
     def n_inputs(self) -> int:

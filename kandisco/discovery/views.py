@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 import sympy
 
-__all__ = ["View", "RawView", "LogLogView", "LogYView", "PowerYView", "register_view", "get_view", "VIEWS"]
+from ..units import PiGroups
+
+__all__ = ["View", "RawView", "LogLogView", "LogYView", "PowerYView", "PiGroupView", "register_view", "get_view", "VIEWS"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,84 @@ class PowerYView(View):
         return {"name": self.name, "power": self.power}
 
 
+@dataclass(frozen=True)
+class PiGroupView(View):
+    """Dimensionless groups in, the target's own group out (Buckingham pi), then ``inner`` on top.
+
+    The network sees ``Z = groups(X)`` and ``y / M(X)``, ``M`` the monomial with the target's units
+    (:class:`~kandisco.units.PiGroups`), through the inner view (``raw``, ``loglog``, ...); the
+    formula comes back as ``M * inner.undo(g)`` in the data's symbols. ``symbols``: the pipeline's
+    symbol names (positive symbols: groups need positive inputs); exponents are fraction strings,
+    so :meth:`params` is JSON-ready and :func:`get_view` rebuilds the view.
+    """
+
+    name: ClassVar[str] = "pi"
+    symbols: tuple[str, ...] = ()
+    target_exponents: tuple[str, ...] = ()
+    groups: tuple[tuple[str, ...], ...] = ()
+    inner: Any = "raw"  # an inner view's name or params
+
+    def __post_init__(self) -> None:  # lists from JSON -> tuples, so the view stays hashable
+        object.__setattr__(self, "symbols", tuple(self.symbols))
+        object.__setattr__(self, "target_exponents", tuple(str(e) for e in self.target_exponents))
+        object.__setattr__(self, "groups", tuple(tuple(str(e) for e in g) for g in self.groups))
+        if isinstance(self.inner, dict):
+            object.__setattr__(self, "inner", tuple(sorted(self.inner.items())))
+
+    @classmethod
+    def of(cls, pi: PiGroups, symbols: Sequence[sympy.Symbol], inner: View | None = None) -> PiGroupView:
+        """The view of ``pi``'s groups for the pipeline's ``symbols`` (one per input of ``pi``)."""
+        spec = (inner or RawView()).params()
+        return cls(tuple(s.name for s in symbols), tuple(str(e) for e in pi.target_exponents),
+                   tuple(tuple(str(e) for e in g) for g in pi.groups), tuple(sorted(spec.items())))
+
+    @property
+    def pi(self) -> PiGroups:
+        return PiGroups.from_dict({"inputs": self.symbols, "target": "y", "target_exponents": self.target_exponents,
+                                   "groups": self.groups})
+
+    @property
+    def inner_view(self) -> View:
+        return get_view(dict(self.inner) if isinstance(self.inner, tuple) else self.inner)
+
+    @property
+    def standardise(self) -> bool:  # type: ignore[override]
+        return self.inner_view.standardise
+
+    def _groups(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pi = self.pi
+        return pi.group_values(X), y / pi.monomial_values(X)
+
+    def applies(self, X: np.ndarray, y: np.ndarray) -> bool:
+        used = self.pi.used()
+        if not np.all(X[:, used] > 0):
+            return False
+        Z, w = self._groups(X, y)
+        return bool(Z.shape[1] > 0 and np.all(np.isfinite(Z)) and np.all(np.isfinite(w)) and self.inner_view.applies(Z, w))
+
+    def transform(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner_view.transform(*self._groups(X, y))
+
+    def inputs(self, symbols: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
+        return self.inner_view.inputs(self.pi.group_exprs(symbols))
+
+    def undo(self, g: sympy.Expr) -> sympy.Expr:
+        return self.pi.monomial([sympy.Symbol(n, positive=True) for n in self.symbols]) * self.inner_view.undo(g)
+
+    def labels(self, names: Sequence[str], target: str) -> tuple[list[str], str]:
+        syms = [sympy.Symbol(n, positive=True) for n in names]
+        pi = self.pi
+        groups = [sympy.sstr(g) for g in pi.group_exprs(syms)]
+        return self.inner_view.labels(groups, sympy.sstr(sympy.Symbol(target, positive=True) / pi.monomial(syms)))
+
+    def plot_inputs(self, X: np.ndarray) -> np.ndarray:
+        return self.inner_view.plot_inputs(self.pi.group_values(X))
+
+    def params(self) -> dict[str, Any]:
+        return {"name": self.name, "symbols": list(self.symbols), "target_exponents": list(self.target_exponents),
+                "groups": [list(g) for g in self.groups], "inner": dict(self.inner) if isinstance(self.inner, tuple) else self.inner}
+
+
 VIEWS: dict[str, Callable[..., View]] = {}
 
 
@@ -150,5 +230,5 @@ def get_view(spec: str | dict[str, Any] | View) -> View:
     return VIEWS[name](**params)
 
 
-for _view in (RawView, LogLogView, LogYView, PowerYView):
+for _view in (RawView, LogLogView, LogYView, PowerYView, PiGroupView):
     register_view(_view.name, _view)
