@@ -14,6 +14,10 @@ on which R^2 is scored.
 * a task table (any CSV path): columns ``id, data, target, formula`` and optionally ``features``
   (separated by commas as ``--features`` takes them, by ``;`` or by spaces; blank: every numeric
   column but the target); ``data`` is a CSV path relative to the table. Scored like Kepler.
+
+Units: each Feynman task carries its variables' units from ``datasets/feynman_units.csv`` (AI
+Feynman's units table) and a task table's CSV those in its header (``v [m/s]``); they reach the
+methods that use them (``kandisco-units``, which ``kandisco bench --units`` adds) as ``TaskData.units``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from ..errors import KandiscoError
 from ..symbolic.parse import parse_formula
 
 __all__ = ["BenchError", "Task", "TaskData", "SUITES", "FEYNMAN_NOISE_LEVELS", "TEST_SEED_OFFSET",
-           "load_tasks", "feynman_tasks", "kepler_task", "table_tasks", "sample_feynman_ids", "parse_features"]
+           "load_tasks", "feynman_tasks", "feynman_units", "kepler_task", "table_tasks", "sample_feynman_ids", "parse_features"]
 
 FEYNMAN_NOISE_LEVELS = (0.0, 0.001, 0.01, 0.1)
 TEST_SEED_OFFSET = 1_000_000_007  # test points use another random stream than the training points
@@ -58,6 +62,7 @@ class TaskData:
     ranges: dict[str, tuple[float, float]]
     noise: float
     seed: int
+    units: dict[str, str] | None = None  # unit of every feature and of the target, where known
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Task:
     formula: str
     data_path: str | None = None  # CSV tasks only
     ranges: tuple[tuple[float, float], ...] = field(default=())  # Feynman: the table's sampling ranges
+    units: tuple[tuple[str, str], ...] = field(default=())  # (name, unit) of the features and target, where known
 
     def truth(self) -> sympy.Expr:
         """The true law as sympy, every feature a real symbol of its name."""
@@ -90,7 +96,7 @@ class Task:
             X, y, eq = feynman_data(self.id, n=n_train, noise=noise, seed=seed)
             Xt, yt, _ = feynman_data(self.id, n=n_test, noise=0.0, seed=TEST_SEED_OFFSET + seed)
             ranges = dict(zip(eq.variables, eq.ranges))
-            return TaskData(self.id, self.features, self.target, X, y, Xt, yt, eq.expr, ranges, noise, seed)
+            return TaskData(self.id, self.features, self.target, X, y, Xt, yt, eq.expr, ranges, noise, seed, dict(self.units) or None)
         return self._csv_data(noise, seed, n_test)
 
     def _csv_data(self, noise: float, seed: int, n_test: int) -> TaskData:
@@ -108,15 +114,32 @@ class Task:
         syms = [sympy.Symbol(f, real=True) for f in self.features]
         yt = np.asarray(sympy.lambdify(syms, truth, modules="numpy")(*Xt.T), dtype=np.float64) * np.ones(n_test)
         ranges = {f: (float(lo), float(hi)) for f, lo, hi in zip(self.features, lows, highs)}
-        return TaskData(self.id, self.features, self.target, X, y, Xt, yt, truth, ranges, noise, seed)
+        units = {**dict(self.units), **ds.units} or None
+        return TaskData(self.id, self.features, self.target, X, y, Xt, yt, truth, ranges, noise, seed, units)
 
 
 def feynman_tasks() -> list[Task]:
     """The 100 Feynman equations in table order."""
     from ..datasets import feynman_equations
 
-    return [Task(eq.id, "feynman", eq.variables, eq.output, eq.formula, None, eq.ranges)
+    units = feynman_units()
+    return [Task(eq.id, "feynman", eq.variables, eq.output, eq.formula, None, eq.ranges,
+                 tuple((n, units[n]) for n in (*eq.variables, eq.output) if n in units))
             for eq in feynman_equations().values()]
+
+
+def feynman_units() -> dict[str, str]:
+    """``datasets/feynman_units.csv`` as ``{variable: unit}`` in pint's spelling (``m**2*s**-2*kg``; ``1``
+    when dimensionless). The table gives exponents of m, s, kg, K and V (no ampere: charge is J/V)."""
+    from ..datasets import DATASETS_DIR
+
+    path = DATASETS_DIR / "feynman_units.csv"
+    out = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            powers = [(u, int(row[col])) for u, col in (("m", "m"), ("s", "s"), ("kg", "kg"), ("K", "T"), ("V", "V"))]
+            out[row["variable"].strip()] = "*".join(u if p == 1 else f"{u}**{p}" for u, p in powers if p) or "1"
+    return out
 
 
 def kepler_task() -> Task:

@@ -41,7 +41,8 @@ def execute(job: Any, data: Any) -> dict[str, Any]:
         return row
     start = time.perf_counter()
     try:
-        expr = method.fit(data.X_train, data.y_train, list(data.features), data.target, job.budget, job.seed)
+        extra = {"units": getattr(data, "units", None)} if getattr(method, "uses_units", False) else {}
+        expr = method.fit(data.X_train, data.y_train, list(data.features), data.target, job.budget, job.seed, **extra)
     except Exception as exc:  # noqa: BLE001 - a crashing method is a result
         row.update(status=f"error: {type(exc).__name__}: {_clip(str(exc))}", seconds=time.perf_counter() - start,
                    traceback=_clip(traceback.format_exc(limit=-3), 2000))

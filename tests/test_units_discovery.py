@@ -1,0 +1,209 @@
+"""Units in discovery: the pi-group view, the planner on the groups, consistency deciding which law
+wins, the CLI's report of the groups and the verdict, and the benchmark passing Feynman units."""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from kandisco.cli import main
+from kandisco.data import load_dataset
+from kandisco.discovery import DiscoveryResult, discover, get_view
+from kandisco.discovery.problem import Problem, ProblemUnits, Proposal
+from kandisco.discovery.strategies.units import MonomialStrategy, plan_unit_strategies
+from kandisco.discovery.views import LogLogView, PiGroupView
+from kandisco.units import buckingham, parse_unit
+
+DRAG = {"rho": "kg/m^3", "v": "m/s", "L": "m", "mu": "Pa*s"}
+
+
+def _drag(n=300, seed=0):
+    X = np.random.default_rng(seed).uniform(1, 3, size=(n, 4))
+    rho, v, L, mu = X.T
+    return X, rho * v**2 * L**2 * (1 + 24 * mu / (rho * v * L))  # F = rho v^2 L^2 (1 + 24/Re)
+
+
+def _drag_pi():
+    return buckingham([(n, parse_unit(u)) for n, u in DRAG.items()], ("F", parse_unit("N")))
+
+
+SYMS = [sympy.Symbol(f"x{i}", positive=True) for i in range(4)]
+
+
+def _pendulum_csv(path, n=120, seed=0, header=("L [m]", "g [m/s^2]", "m [kg]", "T [s]")):
+    rng = np.random.default_rng(seed)
+    L, g, m = rng.uniform(0.2, 3, n), rng.uniform(1, 20, n), rng.uniform(0.1, 5, n)  # m: a nuisance column
+    T = 2 * np.pi * np.sqrt(L / g)
+    rows = [",".join(header)] + [f"{a:.17g},{b:.17g},{c:.17g},{t:.17g}" for a, b, c, t in zip(L, g, m, T)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------ the view
+def test_pi_group_view_sees_the_groups_and_undoes_into_the_data_symbols():
+    X, F = _drag()
+    pi = _drag_pi()  # F*rho/mu**2 = f(L*rho*v/mu), and f(p) = p**2 + 24 p
+    view = PiGroupView.of(pi, SYMS)
+    Z, w = view.transform(X, F)
+    np.testing.assert_allclose(w, Z[:, 0] ** 2 + 24 * Z[:, 0], rtol=1e-12)
+    (p,) = view.inputs(SYMS)
+    assert p == SYMS[2] * SYMS[0] * SYMS[1] / SYMS[3]
+    law = view.undo(p**2 + 24 * p)
+    np.testing.assert_allclose(sympy.lambdify(SYMS, law)(*X.T), F, rtol=1e-12)
+    assert view.standardise and not PiGroupView.of(pi, SYMS, LogLogView()).standardise
+    assert view.labels(list(DRAG), "F") == (["L*rho*v/mu"], "F*rho/mu**2")
+    assert not view.applies(-X, F)
+
+
+def test_pi_group_view_params_are_json_and_rebuild_the_view():
+    view = PiGroupView.of(_drag_pi(), SYMS, LogLogView())
+    params = json.loads(json.dumps(view.params()))
+    assert params["name"] == "pi" and params["inner"] == {"name": "loglog"}
+    again = get_view(params)
+    assert again == view and isinstance(again.inner_view, LogLogView)
+    X, F = _drag()
+    np.testing.assert_array_equal(again.transform(X, F)[0], view.transform(X, F)[0])
+
+
+# ------------------------------------------------------------------ the planner
+def _problem(X, y, pi, dims, target):
+    return Problem(symbols=[sympy.Symbol(f"x{i}", positive=True) for i in range(X.shape[1])], names=list(pi.inputs),
+                   target=pi.target, train=(X, y), val=(X, y), relative=False, seed=0,
+                   units=ProblemUnits(tuple(dims), target, pi))
+
+
+def test_the_units_planner_proposes_the_flat_strategies_on_the_groups():
+    X, F = _drag()
+    pi = _drag_pi()
+    plan = plan_unit_strategies(_problem(X, F, pi, [parse_unit(u) for u in DRAG.values()], parse_unit("N")))
+    names = [s.name for _, s in plan]
+    assert names[:2] == ["pi_power_law", "pi_additive"] and all(n.startswith("pi_") for n in names)
+    assert all(isinstance(s.view, PiGroupView) and s.width[0] == 1 for _, s in plan)  # one group, one network input
+    assert plan[0][0] == 5  # half the flat power law's priority: the groups go first
+
+
+def test_no_group_plans_the_monomial_and_no_reduction_plans_nothing():
+    X = np.random.default_rng(0).uniform(1, 2, size=(30, 2))
+    pendulum = buckingham([("L", parse_unit("m")), ("g", parse_unit("m/s^2"))], ("T", parse_unit("s")))
+    plan = plan_unit_strategies(_problem(X, X[:, 0], pendulum, [parse_unit("m"), parse_unit("m/s^2")], parse_unit("s")))
+    assert [type(s) for _, s in plan] == [MonomialStrategy]
+    free = buckingham([("a", parse_unit("1")), ("b", parse_unit("1"))], ("c", parse_unit("1")))
+    assert plan_unit_strategies(_problem(X, X[:, 0], free, [parse_unit("1")] * 2, parse_unit("1"))) == []
+    no_units = _problem(X, X[:, 0], free, [parse_unit("1")] * 2, parse_unit("1"))
+    no_units.units = None
+    assert plan_unit_strategies(no_units) == []
+
+
+# ------------------------------------------------------------------ consistency decides
+@dataclass
+class Fixed:
+    """Proposes given formulas of x0, x1, ... (a test double for a strategy)."""
+
+    texts: tuple[str, ...]
+    name: str = "fixed"
+    seed: int = 0
+
+    def describe(self):
+        return {"name": self.name, "kind": "fixed", "seed": self.seed}
+
+    def propose(self, problem, deadline):
+        local = {s.name: s for s in problem.symbols}
+        return Proposal([sympy.sympify(t, locals=local) for t in self.texts])
+
+
+def test_an_inconsistent_law_never_wins_when_units_are_known(tmp_path):
+    rng = np.random.default_rng(0)
+    L, g, m = rng.uniform(0.2, 3, 100), rng.uniform(1, 20, 100), rng.uniform(0.1, 5, 100)
+    T = 2 * np.pi * np.sqrt(L / g) + 0.05 * m  # a made-up law that adds kilograms to seconds
+    data = (np.column_stack([L, g, m]), T)
+    names = {"feature_names": ["L", "g", "m"], "target_name": "T"}
+    units = {"L": "m", "g": "m/s^2", "m": "kg", "T": "s"}
+    strategies = [Fixed(("2*pi*sqrt(x0/x1)", "2*pi*sqrt(x0/x1) + 0.05*x2"))]
+    plain = discover(load_dataset(data, **names), strategies=strategies, n_jobs=1, budget_seconds=5)
+    assert plain.formula == "2*pi*sqrt(L)/sqrt(g) + 0.05*m" and "units" not in plain.config
+    with_units = discover(load_dataset(data, **names, units=units), strategies=strategies, n_jobs=1, budget_seconds=5)
+    assert with_units.formula == "2*pi*sqrt(L)/sqrt(g)"
+    flags = {c.formula: c.config["dimensionally_consistent"] for c in with_units.candidates}
+    assert flags["2*pi*sqrt(L)/sqrt(g) + 0.05*m"] is False and flags["2*pi*sqrt(L)/sqrt(g)"] is True
+    summary = with_units.config["units"]
+    assert summary["consistent"] and summary["law"] == "T*sqrt(g)/sqrt(L) = f()" and summary["units"] == units
+    back = DiscoveryResult.from_json(with_units.to_json())  # the verdict and the flags survive the file
+    assert back.config["units"]["consistent"] and back.candidates[-1].config["dimensionally_consistent"] is False
+    only_bad = discover(load_dataset(data, **names, units=units), strategies=[Fixed(("2*pi*sqrt(x0/x1) + 0.05*x2",))],
+                        n_jobs=1, budget_seconds=5)
+    assert not only_bad.config["units"]["consistent"] and "adds" in only_bad.config["units"]["reason"]
+
+
+def test_target_units_out_of_reach_are_said_and_nothing_is_filtered():
+    X = np.random.default_rng(0).uniform(1, 2, size=(60, 2))
+    data = load_dataset((X, X[:, 0] * X[:, 1]), feature_names=["L", "m"], target_name="T",
+                        units={"L": "m", "m": "kg", "T": "s"})
+    result = discover(data, strategies=[Fixed(("x0*x1",))], n_jobs=1, budget_seconds=5)
+    assert result.formula == "L*m"
+    assert "no input carries s" in result.config["units"]["message"] and not result.config["units"]["consistent"]
+    assert any("cannot make the units of T" in n for n in result.notes)
+
+
+# ------------------------------------------------------------------ end to end
+def test_discover_finds_the_pendulum_in_the_original_variables(tmp_path):
+    result = discover(_pendulum_csv(tmp_path / "pendulum.csv"), budget_seconds=10, n_jobs=1, seed=0)
+    L, g = sympy.symbols("L g", positive=True)
+    law = result.expr.xreplace({s: sympy.Symbol(s.name, positive=True) for s in result.expr.free_symbols})
+    assert sympy.simplify(law - 2 * sympy.pi * sympy.sqrt(L / g)) == 0, result.formula
+    assert result.r2_test > 1 - 1e-12 and result.config["units"]["consistent"]
+    assert result.config["units"]["target_group"] == "T*sqrt(g)/sqrt(L)"
+
+
+def test_discover_finds_drag_through_the_reynolds_number():
+    X, F = _drag()
+    data = load_dataset((X, F), feature_names=list(DRAG), target_name="F", units={**DRAG, "F": "N"})
+    result = discover(data, budget_seconds=10, n_jobs=1, seed=0)
+    assert result.r2_test > 1 - 1e-9 and result.config["units"]["consistent"], result
+    assert result.config["units"]["groups"] == ["L*rho*v/mu"]
+    assert result.pareto[result.chosen].strategy.startswith("pi_")
+
+
+def test_cli_prints_the_law_its_pi_groups_and_dimensionally_consistent(tmp_path, capsys):
+    path = _pendulum_csv(tmp_path / "pendulum.csv")
+    assert main(["discover", str(path), "--budget", "10", "--jobs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("T = 2*pi*sqrt(L)/sqrt(g)\n")
+    assert "pi groups: T*sqrt(g)/sqrt(L) = f()\n" in out and "\ndimensionally consistent\n" in out
+    plain = _pendulum_csv(tmp_path / "plain.csv", header=("L", "g", "m", "T"))
+    (tmp_path / "units.csv").write_text("name,unit\nL,m\ng,m/s^2\nm,kg\nT,s\n")
+    assert main(["discover", str(plain), "--units", str(tmp_path / "units.csv"), "--constants", "c",
+                 "--budget", "10", "--jobs", "1", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["formula"] == "2*pi*sqrt(L)/sqrt(g)" and payload["units"]["consistent"]
+    assert payload["units"]["constants"] == {"c": 299792458.0} and payload["units"]["target_group"] == "T*sqrt(g)/sqrt(L)"
+
+
+def test_cli_unknown_unit_is_one_error_line_naming_the_column(tmp_path, capsys):
+    path = _pendulum_csv(tmp_path / "bad.csv", header=("L [m]", "g [m/s^^2]", "m [kg]", "T [s]"))
+    assert main(["discover", str(path), "--budget", "1", "--jobs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "column 'g'" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ the benchmark
+def test_feynman_tasks_carry_their_units_to_the_job_data():
+    from kandisco.bench.methods import get_method
+    from kandisco.bench.tasks import load_tasks
+
+    (task,) = load_tasks("feynman", ["I.10.7"])  # m = m_0 / sqrt(1 - v^2/c^2)
+    assert dict(task.units) == {"m_0": "kg", "v": "m*s**-1", "c": "m*s**-1", "m": "kg"}
+    assert task.data(0.0, 0, n_train=20, n_test=5).units == dict(task.units)
+    assert load_tasks("kepler")[0].data(0.0, 0, n_test=5).units is None
+    method = get_method("kandisco.bench.methods.kandisco:KandiscoUnits")
+    assert method.uses_units and method.name == "kandisco-units"
+
+
+def test_bench_units_runs_kandisco_with_units_beside_the_other_methods(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["bench", "--suite", "feynman", "--ids", "I.12.1", "--methods", "linear", "--units", "--noise", "0",
+                 "--budget", "5", "--n-train", "200", "--n-test", "200", "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    rows = {r["method"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert set(rows) == {"linear", "kandisco.bench.methods.kandisco:KandiscoUnits"} or set(rows) == {"linear", "kandisco-units"}
+    units_row = rows.get("kandisco-units") or rows["kandisco.bench.methods.kandisco:KandiscoUnits"]
+    assert units_row["status"] == "ok" and units_row["recovered"], units_row
