@@ -258,3 +258,9 @@ def test_arrays_take_units_and_constants_become_columns_with_units():
     clash = load_dataset((X, X[:, 0]), feature_names=["c", "m"], target_name="p")
     with pytest.raises(DataError, match="constant 'c' has the name of a column"):
         with_constants(clash, "c")
+
+
+def test_symbols_are_matched_by_name_whatever_their_assumptions():
+    real_L, real_g = sympy.Symbol("L", real=True), sympy.Symbol("g")
+    assert check_consistency(2 * sympy.pi * sympy.sqrt(real_L / real_g), PENDULUM, P("s"))
+    assert check_consistency(sympy.sqrt(L / g), {"L": P("m"), "g": P("m/s^2")}, P("s"))

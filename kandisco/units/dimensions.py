@@ -214,23 +214,31 @@ class Consistency:
         return self.consistent
 
 
-def check_consistency(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension], target: Dimension) -> Consistency:
-    """Whether ``expr`` (symbols with ``dims``) is dimensionally consistent and in the ``target``'s units."""
+def check_consistency(expr: sympy.Expr, dims: Mapping[Any, Dimension], target: Dimension) -> Consistency:
+    """Whether ``expr`` (symbols with ``dims``, keyed by symbol or name) is dimensionally consistent
+    and in the ``target``'s units."""
     try:
         got = expression_dimension(expr, dims)
     except DimensionError as exc:
         return Consistency(False, str(exc))
+    except (ValueError, TypeError, OverflowError, ZeroDivisionError) as exc:  # e.g. an infinite exponent
+        return Consistency(False, f"cannot check the units ({type(exc).__name__}: {exc})")
     if got != target:
         return Consistency(False, f"the formula has units {got}, the target {target}")
     return Consistency(True)
 
 
-def expression_dimension(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension]) -> Dimension:
-    """The units of ``expr``; DimensionError naming the first place where units do not fit."""
+def expression_dimension(expr: sympy.Expr, dims: Mapping[Any, Dimension]) -> Dimension:
+    """The units of ``expr`` (``dims`` keyed by symbol or by name: symbols are matched by name, whatever
+    their assumptions); DimensionError naming the first place where units do not fit."""
+    return _dimension(expr, {str(k): v for k, v in dims.items()})
+
+
+def _dimension(expr: sympy.Expr, dims: Mapping[str, Dimension]) -> Dimension:
     if expr.is_Symbol:
-        if expr not in dims:
+        if expr.name not in dims:
             raise DimensionError(f"no unit for {expr}")
-        return dims[expr]
+        return dims[expr.name]
     if expr.is_number:
         return Dimension()
     if expr.is_Add:
@@ -238,11 +246,11 @@ def expression_dimension(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension
     if expr.is_Mul:
         out = Dimension()
         for factor in expr.args:
-            out = out * expression_dimension(factor, dims)
+            out = out * _dimension(factor, dims)
         return out
     if expr.is_Pow:
         base, power = expr.args
-        unit = expression_dimension(base, dims)
+        unit = _dimension(base, dims)
         if power.is_number:
             if unit.dimensionless:
                 return unit
@@ -252,11 +260,11 @@ def expression_dimension(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension
         _dimensionless(power, dims, "exponent")
         return unit
     if isinstance(expr, (sympy.Abs, sympy.re, sympy.im)):
-        return expression_dimension(expr.args[0], dims)
+        return _dimension(expr.args[0], dims)
     if isinstance(expr, (sympy.Min, sympy.Max)):
         return _same(expr.args, dims, expr)
     if isinstance(expr, sympy.sign):
-        expression_dimension(expr.args[0], dims)
+        _dimension(expr.args[0], dims)
         return Dimension()
     if isinstance(expr, sympy.Function):
         for arg in expr.args:
@@ -265,14 +273,14 @@ def expression_dimension(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension
     raise DimensionError(f"cannot check the units of {type(expr).__name__} {sympy.sstr(expr)[:60]}")
 
 
-def _dimensionless(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension], what: str) -> None:
-    unit = expression_dimension(expr, dims)
+def _dimensionless(expr: sympy.Expr, dims: Mapping[str, Dimension], what: str) -> None:
+    unit = _dimension(expr, dims)
     if not unit.dimensionless:
         raise DimensionError(f"the {what} {sympy.sstr(expr)[:60]} has units {unit}")
 
 
-def _same(terms: Sequence[sympy.Expr], dims: Mapping[sympy.Symbol, Dimension], whole: sympy.Expr) -> Dimension:
-    units = [expression_dimension(t, dims) for t in terms]
+def _same(terms: Sequence[sympy.Expr], dims: Mapping[str, Dimension], whole: sympy.Expr) -> Dimension:
+    units = [_dimension(t, dims) for t in terms]
     for term, unit in zip(terms[1:], units[1:]):
         if unit != units[0]:
             raise DimensionError(f"{sympy.sstr(whole)[:60]} adds {sympy.sstr(terms[0])[:30]} [{units[0]}] "
@@ -280,7 +288,7 @@ def _same(terms: Sequence[sympy.Expr], dims: Mapping[sympy.Symbol, Dimension], w
     return units[0]
 
 
-def _sum_dimension(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension]) -> Dimension:
+def _sum_dimension(expr: sympy.Expr, dims: Mapping[str, Dimension]) -> Dimension:
     """A sum: like units throughout; its logs are summed first (``log a - log b`` is ``log(a/b)``)."""
     logs: list[tuple[sympy.Expr, sympy.Expr]] = []
     others = []
@@ -293,7 +301,7 @@ def _sum_dimension(expr: sympy.Expr, dims: Mapping[sympy.Symbol, Dimension]) -> 
     if logs:
         total = Dimension()
         for coeff, arg in logs:
-            total = total * expression_dimension(arg, dims) ** Fraction(float(coeff)).limit_denominator(1000)
+            total = total * _dimension(arg, dims) ** Fraction(float(coeff)).limit_denominator(1000)
         if not total.dimensionless:
             raise DimensionError(f"the logarithms in {sympy.sstr(expr)[:60]} add up to the log of a quantity with units {total}")
         for term in others:
