@@ -15,9 +15,10 @@ many fitted constants as training rows are discarded: they fit anything.
 Units (``units=``, units in a CSV header, ``constants=``): when every input and the target have
 units, the Buckingham pi groups are planned too (:mod:`.strategies.units`), every candidate is
 checked for dimensional consistency (``config["dimensionally_consistent"]``), and inconsistent
-candidates never win: the Pareto front is built from the consistent ones whenever there is one
-besides nothing at all. ``result.config["units"]`` holds the units, the groups and whether the
-chosen law is consistent.
+candidates never win (nor end the search): the Pareto front is built from the consistent ones
+whenever one was found, from all of them otherwise (and when no monomial of the inputs has the
+target's units, so that no law can be consistent). ``result.config["units"]`` holds the units, the
+groups and whether the chosen law is consistent.
 """
 
 from __future__ import annotations

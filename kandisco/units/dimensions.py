@@ -1,12 +1,14 @@
 """Dimensional analysis: the dimension matrix, Buckingham pi groups and the consistency of a formula.
 
-Groups are chosen small and readable: a *circuit* is a smallest set of variables with a
-dimensionless product of powers (its exponents are unique up to scale, made small integers);
-circuits are taken fewest physical constants first (``constants=``), then fewest variables, then
-integer and smallest exponents, then in column order, as long
-as each adds a new direction of the dimension matrix's null space. The target's own group is the
-target divided by a monomial of the inputs with its units, chosen by the same preferences. When no monomial of the inputs has the target's units,
-:func:`buckingham` raises :class:`DimensionError` saying what is missing.
+Groups are chosen small and readable. A *circuit* is a smallest set of variables with a
+dimensionless product of powers (its exponents are unique up to scale, made small integers, the
+first one positive); circuits are taken fewest physical constants first (``constants=``), then
+fewest variables, then integer and smallest exponents, then in column order, as long as each adds
+a new direction of the dimension matrix's null space. Circuits span the null space, so this gives a
+basis. The target's own group is the target divided by a monomial of the inputs with its units,
+chosen by the same preferences (the pendulum: ``T*sqrt(g/L)``; drag: ``F*rho/mu**2``, two variables,
+rather than ``F/(rho v^2 L^2)``, which is the same group times ``Re**2``). When no monomial of the
+inputs has the target's units, :func:`buckingham` raises :class:`DimensionError` saying what is missing.
 
 Consistency rule (:func:`check_consistency`): numbers are dimensionless (a float that stands for a
 constant with units, such as G folded into a coefficient, makes the law inconsistent: pass the
