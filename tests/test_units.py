@@ -87,6 +87,9 @@ def test_drag_has_one_group_the_reynolds_number():
     ratio = sympy.simplify((1 / pi.monomial(syms)) / (1 / (rho * v**2 * L**2)))
     assert any(sympy.simplify(ratio - reynolds**k) == 0 for k in range(-3, 4)), ratio
     assert expression_dimension(pi.monomial(syms), dict(zip(syms, [d for _, d in inputs]))) == P("N")
+    alternatives = [pi.with_target(e).monomial(syms) for e in pi.alternatives]
+    assert rho * v**2 * L**2 in alternatives and mu * v * L in alternatives  # the textbook form is planned too
+    assert type(pi).from_dict(pi.to_dict()) == pi
 
 
 def test_planck_law_has_the_single_group_hbar_omega_over_kb_t():

@@ -78,9 +78,15 @@ def test_the_units_planner_proposes_the_flat_strategies_on_the_groups():
     pi = _drag_pi()
     plan = plan_unit_strategies(_problem(X, F, pi, [parse_unit(u) for u in DRAG.values()], parse_unit("N")))
     names = [s.name for _, s in plan]
-    assert names[:2] == ["pi_power_law", "pi_additive"] and all(n.startswith("pi_") for n in names)
+    main = [n for n in names if n.startswith("pi_")]
+    assert main[:2] == ["pi_power_law", "pi_additive"] and "pi_general" in main
     assert all(isinstance(s.view, PiGroupView) and s.width[0] == 1 for _, s in plan)  # one group, one network input
     assert plan[0][0] == 5  # half the flat power law's priority: the groups go first
+    # the alternative monomials (F/(mu v L), F/(rho v^2 L^2)) get the one-layer strategies right after
+    others = [s for _, s in plan if s.name.startswith(("pi2_", "pi3_"))]
+    assert {s.name for s in others} >= {"pi2_power_law", "pi2_additive", "pi3_additive"}
+    assert all(len(s.width) == 2 for s in others)
+    assert {s.view.target_exponents for s in others} == {tuple(str(e) for e in a) for a in pi.alternatives}
 
 
 def test_no_group_plans_the_monomial_and_no_reduction_plans_nothing():

@@ -157,7 +157,7 @@ class PiGroupView(View):
 
     @classmethod
     def of(cls, pi: PiGroups, symbols: Sequence[sympy.Symbol], inner: View | None = None) -> PiGroupView:
-        """The view of ``pi``'s groups for the pipeline's ``symbols`` (one per input of ``pi``)."""
+        """The view of ``pi``'s groups and monomial for the pipeline's ``symbols`` (one per input of ``pi``)."""
         spec = (inner or RawView()).params()
         return cls(tuple(s.name for s in symbols), tuple(str(e) for e in pi.target_exponents),
                    tuple(tuple(str(e) for e in g) for g in pi.groups), tuple(sorted(spec.items())))

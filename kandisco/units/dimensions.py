@@ -52,13 +52,16 @@ class PiGroups:
     """The dimensionless form of a law ``target = monomial * f(groups)``.
 
     ``target_exponents[i]``: the power of input i in the monomial that has the target's units;
-    ``groups[k][i]``: the power of input i in the k-th dimensionless group.
+    ``groups[k][i]``: the power of input i in the k-th dimensionless group; ``alternatives``: the
+    next most readable monomials with the target's units (each is the first times a product of
+    groups, but ``f`` may be far simpler for one of them: ``E/(m c^2)`` against ``E/(m v^2)``).
     """
 
     inputs: tuple[str, ...]
     target: str
     target_exponents: Exponents
     groups: tuple[Exponents, ...]
+    alternatives: tuple[Exponents, ...] = ()
 
     @property
     def n_groups(self) -> int:
@@ -67,6 +70,10 @@ class PiGroups:
     def monomial(self, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
         """The monomial with the target's units, in ``symbols`` (one per input)."""
         return _product(symbols, self.target_exponents)
+
+    def with_target(self, exponents: Exponents) -> PiGroups:
+        """The same groups with another monomial for the target (one of ``alternatives``)."""
+        return PiGroups(self.inputs, self.target, tuple(exponents), self.groups, ())
 
     def group_exprs(self, symbols: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
         """Each dimensionless group as a product of powers of ``symbols``."""
@@ -94,12 +101,14 @@ class PiGroups:
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": list(self.inputs), "target": self.target,
                 "target_exponents": [str(e) for e in self.target_exponents],
-                "groups": [[str(e) for e in g] for g in self.groups]}
+                "groups": [[str(e) for e in g] for g in self.groups],
+                "alternatives": [[str(e) for e in a] for a in self.alternatives]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PiGroups:
         return cls(tuple(data["inputs"]), str(data["target"]), tuple(Fraction(e) for e in data["target_exponents"]),
-                   tuple(tuple(Fraction(e) for e in g) for g in data["groups"]))
+                   tuple(tuple(Fraction(e) for e in g) for g in data["groups"]),
+                   tuple(tuple(Fraction(e) for e in a) for a in data.get("alternatives", ())))
 
 
 def _product(symbols: Sequence[sympy.Symbol], exponents: Exponents) -> sympy.Expr:
@@ -125,9 +134,9 @@ def buckingham(inputs: Sequence[tuple[str, Dimension]], target: tuple[str, Dimen
     fixed = frozenset(i for i, n in enumerate(names) if n in set(constants))
     matrix = np.array([[float(e) for e in d.exponents] for d in dims]).T.reshape(len(BASE_UNITS), len(dims))
     rank = int(np.linalg.matrix_rank(matrix)) if dims else 0
-    target_exponents = _target_monomial(names, dims, matrix, rank, target, fixed)
+    monomials = _target_monomials(names, dims, matrix, rank, target, fixed)
     groups = _circuits(dims, matrix, rank, fixed)
-    return PiGroups(tuple(names), target[0], target_exponents, tuple(groups))
+    return PiGroups(tuple(names), target[0], monomials[0], tuple(groups), tuple(monomials[1:]))
 
 
 def _score(vector: Sequence[Fraction], constants: frozenset[int]) -> tuple[int, int, int, Fraction, Fraction, list[int]]:
@@ -146,12 +155,17 @@ def _as_fractions(column: sympy.Matrix, subset: Sequence[int], d: int) -> list[F
     return vector
 
 
-def _target_monomial(names: list[str], dims: list[Dimension], matrix: np.ndarray, rank: int,
-                     target: tuple[str, Dimension], constants: frozenset[int]) -> Exponents:
+ALTERNATIVES = 2  # monomials kept besides the most readable one
+
+
+def _target_monomials(names: list[str], dims: list[Dimension], matrix: np.ndarray, rank: int,
+                      target: tuple[str, Dimension], constants: frozenset[int]) -> list[Exponents]:
+    """Monomials of the inputs with the target's units, most readable first: the best and up to
+    ALTERNATIVES more with at most one variable more than it."""
     name, dim = target
     d = len(dims)
     if dim.dimensionless:
-        return (Fraction(0),) * d
+        return [(Fraction(0),) * d]
     want = [float(e) for e in dim.exponents]
     found: list[list[Fraction]] = []
     for size in range(1, rank + 1):
@@ -165,8 +179,9 @@ def _target_monomial(names: list[str], dims: list[Dimension], matrix: np.ndarray
             if all(vector[i] for i in subset):  # else a smaller subset does it
                 found.append(vector)
     if found:
-        best = min(found, key=lambda v: _score(v, constants))
-        return tuple(best)
+        ranked = sorted(found, key=lambda v: _score(v, constants))
+        size = _score(ranked[0], frozenset())[1]
+        return [tuple(v) for v in ranked[: ALTERNATIVES + 1] if _score(v, frozenset())[1] <= size + 1]
     missing = [u for u, e in zip(BASE_UNITS, dim.exponents) if e and not any(x.exponents[BASE_UNITS.index(u)] for x in dims)]
     why = (f"no input carries {', '.join(missing)}" if missing else "their exponents cannot be combined to match")
     raise DimensionError(

@@ -5,7 +5,10 @@ are known and the groups are fewer than the inputs.
   ``T = 2 pi sqrt(L/g)``, is one constant to fit);
 * ``pi_<flat>`` [half the flat strategy's priority]: each flat KAN strategy of :mod:`.kan` on the
   groups, through :class:`~kandisco.discovery.views.PiGroupView` with the flat strategy's view
-  inside (``pi_power_law`` is a power law in the groups, ``pi_additive`` a sum of functions of them).
+  inside (``pi_power_law`` is a power law in the groups, ``pi_additive`` a sum of functions of them);
+* ``pi2_<flat>``, ``pi3_<flat>`` [just after]: the one-layer flat strategies with the target made
+  dimensionless by the alternative monomials (:attr:`~kandisco.units.PiGroups.alternatives`): the
+  groups are the same, but ``E/(m c^2) = 1/sqrt(1 - (v/c)^2)`` is one edge where ``E/(m v^2)`` is not.
 
 The formulas come back in the data's symbols (``monomial * f(groups)``), so they are judged, and
 checked for consistency, like every other candidate.
@@ -67,12 +70,17 @@ def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     proxy = replace(problem, train=base.transform(*problem.train), val=base.transform(*problem.val),
                     symbols=[sympy.Symbol(f"p{k}", positive=True) for k in range(pi.n_groups)], units=None)
     out: list[tuple[float, Strategy]] = []
-    for priority, strategy in plan_kan_strategies(proxy):
-        if not isinstance(strategy, KANStrategy):
-            continue
+    flat = [(p, s) for p, s in plan_kan_strategies(proxy) if isinstance(s, KANStrategy)]
+    for priority, strategy in flat:
         view = PiGroupView.of(pi, problem.symbols, strategy.view)
         if problem.admits(view):
             out.append((priority / 2, replace(strategy, name=f"pi_{strategy.name}", view=view)))
+    for j, monomial in enumerate(pi.alternatives):
+        other = pi.with_target(monomial)
+        for priority, strategy in flat:
+            view = PiGroupView.of(other, problem.symbols, strategy.view)
+            if len(strategy.width) == 2 and problem.admits(view):  # one layer: cheap
+                out.append((priority / 2 + 0.1 * (j + 1), replace(strategy, name=f"pi{j + 2}_{strategy.name}", view=view)))
     return out
 
 
