@@ -75,6 +75,18 @@ def test_pick_treats_losses_at_rounding_level_as_equally_exact():
     assert front[pick_candidate(front, "accuracy", exact_loss=1e-7)].complexity == 23  # literal: lowest loss
 
 
+def test_best_takes_the_simplest_exact_entry_even_when_rounding_scores_a_copy_higher():
+    """Feynman I.9.18, seed 1: the snapped law (refit to 1e-12) lost to its float-laden copy (1e-16),
+    whose score over it, ln(1e4)/2, beat the snapped law's own, ln(1e9)/10."""
+    front = pareto_front([
+        Candidate("near", "n", 6, 1e-3, "s", 0.0),
+        Candidate("G*m1*m2/r**2", "e", 16, 1e-12, "s", 0.0),
+        Candidate("1.0*G**1.0*(m1 + 9.8e-17)*m2/r**2", "f", 18, 1e-16, "s", 0.0),
+    ])
+    assert front[pick_candidate(front, "best")].formula.startswith("1.0*G")  # without the rounding level
+    assert front[pick_candidate(front, "best", exact_loss=1e-9)].formula == "G*m1*m2/r**2"
+
+
 def test_constant_data_and_bad_library_are_clear_errors():
     X = np.linspace(1, 2, 50)[:, None]
     with pytest.raises(DataError, match="constant"):

@@ -94,8 +94,10 @@ def pick_candidate(front: list[Candidate], rule: str = "best", exact_loss: float
     """Index into ``front`` chosen by ``rule`` (see module docstring).
 
     Losses at or below ``exact_loss`` (the level of rounding noise) count as equally exact: all such
-    entries join the window, so ``c**3*m/sqrt(c**2 - v**2)`` at 2e-14 is not passed over for a
-    float-laden copy at 5e-15.
+    entries join the window, and under ``"best"`` the simplest of them wins outright, since a score
+    between two exact entries measures rounding noise: ``c**3*m/sqrt(c**2 - v**2)`` at 2e-14 is not
+    passed over for a float-laden copy at 5e-15, nor ``G*m1*m2/r**2`` at 1e-12 for
+    ``1.0*G**1.0*(m1 + 9.8e-17)*m2/r**2`` at 1e-16.
     """
     if rule not in PICK_RULES:
         raise ValueError(f"unknown pick rule {rule!r}; choose one of {', '.join(PICK_RULES)}")
@@ -105,8 +107,9 @@ def pick_candidate(front: list[Candidate], rule: str = "best", exact_loss: float
     window = [i for i, c in enumerate(front) if c.loss <= max(LOSS_WINDOW * lowest, exact_loss) + 1e-300]
     if rule == "accuracy":
         return min(range(len(front)), key=lambda i: front[i].loss)
-    if rule == "simplest":
-        return window[0]
+    exact = [i for i in window if front[i].loss <= exact_loss]
+    if rule == "simplest" or (rule == "best" and exact):
+        return window[0] if rule == "simplest" else exact[0]
     return max(window, key=lambda i: (front[i].score, -front[i].complexity))
 
 
