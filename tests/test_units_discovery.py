@@ -167,7 +167,7 @@ def test_discover_finds_drag_through_the_reynolds_number():
     result = discover(data, budget_seconds=10, n_jobs=1, seed=0)
     assert result.r2_test > 1 - 1e-9 and result.config["units"]["consistent"], result
     assert result.config["units"]["groups"] == ["L*rho*v/mu"]
-    assert result.pareto[result.chosen].strategy.startswith("pi_")
+    assert result.pareto[result.chosen].strategy.startswith(("pi_", "pi2_", "pi3_"))  # found on the groups
 
 
 def test_cli_prints_the_law_its_pi_groups_and_dimensionally_consistent(tmp_path, capsys):
