@@ -81,7 +81,8 @@ def test_the_units_planner_proposes_the_flat_strategies_on_the_groups():
     main = [n for n in names if n.startswith("pi_")]
     assert main[:2] == ["pi_power_law", "pi_additive"] and "pi_general" in main
     assert all(isinstance(s.view, PiGroupView) and s.width[0] == 1 for _, s in plan)  # one group, one network input
-    assert plan[0][0] == 5  # half the flat power law's priority: the groups go first
+    assert plan[0][0] == 2.5  # a quarter of the flat power law's priority: the groups go first
+    assert max(p for p, s in plan if len(s.width) == 2) < 20 < min(p for p, s in plan if len(s.width) > 2)
     # the alternative monomials (F/(mu v L), F/(rho v^2 L^2)) get the one-layer strategies right after
     others = [s for _, s in plan if s.name.startswith(("pi2_", "pi3_"))]
     assert {s.name for s in others} >= {"pi2_power_law", "pi2_additive", "pi3_additive"}

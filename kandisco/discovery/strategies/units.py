@@ -3,7 +3,8 @@ are known and the groups are fewer than the inputs.
 
 * ``pi_monomial`` [1] (no group): the law is ``C * monomial``, ``C`` by least squares (the pendulum,
   ``T = 2 pi sqrt(L/g)``, is one constant to fit);
-* ``pi_<flat>`` [half the flat strategy's priority]: each flat KAN strategy of :mod:`.kan` on the
+* ``pi_<flat>`` [a quarter of the flat strategy's priority for one-layer networks, so all of them
+  run before the structured strategy; half for the deeper ones]: each flat KAN strategy of :mod:`.kan` on the
   groups, through :class:`~kandisco.discovery.views.PiGroupView` with the flat strategy's view
   inside (``pi_power_law`` is a power law in the groups, ``pi_additive`` a sum of functions of them);
 * ``pi2_<flat>``, ``pi3_<flat>`` [just after]: the one-layer flat strategies with the target made
@@ -74,14 +75,21 @@ def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     for priority, strategy in flat:
         view = PiGroupView.of(pi, problem.symbols, strategy.view)
         if problem.admits(view):
-            out.append((priority / 2, replace(strategy, name=f"pi_{strategy.name}", view=view)))
+            out.append((_priority(priority, strategy), replace(strategy, name=f"pi_{strategy.name}", view=view)))
     for j, monomial in enumerate(pi.alternatives):
         other = pi.with_target(monomial)
         for priority, strategy in flat:
             view = PiGroupView.of(other, problem.symbols, strategy.view)
             if len(strategy.width) == 2 and problem.admits(view):  # one layer: cheap
-                out.append((priority / 2 + 0.1 * (j + 1), replace(strategy, name=f"pi{j + 2}_{strategy.name}", view=view)))
+                out.append((_priority(priority, strategy) + 0.01 * (j + 1),
+                            replace(strategy, name=f"pi{j + 2}_{strategy.name}", view=view)))
     return out
+
+
+def _priority(flat: float, strategy: KANStrategy) -> float:
+    """Where a strategy on the groups goes in the plan: one-layer networks (cheap on few groups) by a
+    quarter of their flat priority, before the structured strategy [20]; deeper ones by half."""
+    return flat / 4 if len(strategy.width) == 2 else flat / 2
 
 
 register_planner("units", plan_unit_strategies)
