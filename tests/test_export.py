@@ -157,13 +157,22 @@ def test_to_jax_without_jax_names_the_package(monkeypatch):
         to_jax(a + b, ["a", "b"])
 
 
-def test_to_jax_matches_numpy_where_installed():
-    pytest.importorskip("jax")
-    import jax
-
+@pytest.mark.parametrize("expr", FORMULAS, ids=str)
+def test_to_jax_matches_numpy_where_installed(expr):
+    jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
-    expr = sympy.exp(-1.3 * a) * sympy.sin(b) + a ** sympy.Rational(3, 2)
-    np.testing.assert_allclose(np.asarray(to_jax(expr, ["a", "b"])(X)), to_numpy(expr, ["a", "b"])(X), rtol=1e-12)
+    fn = to_jax(expr, ["a", "b"])
+    np.testing.assert_allclose(np.asarray(fn(X)), to_numpy(expr, ["a", "b"])(X), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(jax.jit(lambda m: fn(m))(X)), to_numpy(expr, ["a", "b"])(X), rtol=1e-12, atol=1e-14)
+
+
+def test_to_jax_call_forms_where_installed():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    assert np.asarray(to_jax(sympy.Float(2.0), ["a"])(X[:, :1])).tolist() == [2.0] * len(X)
+    fn = to_jax(a**2 * b, ["a", "b"])
+    assert float(fn(a=3.0, b=2.0)) == 18.0
+    assert float(jax.grad(lambda v: fn(a=v, b=2.0))(3.0)) == 12.0
 
 
 def _result(expr, features, target="y"):

@@ -48,8 +48,10 @@ class LawFunction:
             self._asarray: Callable[[Any], Any] = lambda v: np.asarray(v, dtype=np.float64)
         elif backend == "jax":
             import jax.numpy as jnp  # optional: to_jax checks that it imports
+            import jax.scipy.special as jsp
 
-            self._fn = sympy.lambdify(plain, plain_expr, modules="jax")
+            # sympy's jax printer leaves erf/erfc to the math module (scalars only)
+            self._fn = sympy.lambdify(plain, plain_expr, modules=[{"erf": jsp.erf, "erfc": jsp.erfc}, "jax"])
             self._asarray = jnp.asarray
         else:
             raise ValueError(f"unknown backend {backend!r}; choose numpy or jax")
@@ -89,9 +91,11 @@ class LawFunction:
 
     def __call__(self, *args: Any, **named: Any) -> Any:
         cols, rows = self._columns(args, named)
-        if self.backend != "numpy":
-            return self._fn(*cols)
         shape = rows if rows is not None else np.broadcast_shapes(*[np.shape(c) for c in cols]) if cols else ()
+        if self.backend != "numpy":
+            import jax.numpy as jnp
+
+            return jnp.broadcast_to(self._fn(*cols), shape)  # one value per row, even for a law of no input
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = np.asarray(self._fn(*cols)) * np.ones(shape)
