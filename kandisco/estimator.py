@@ -35,8 +35,9 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
             on it for a plan that fits the budget.
         config: search settings (:class:`kandisco.SearchConfig`; None for the defaults).
 
-    Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front, a list of
-    Candidate), ``result_`` (the DiscoveryResult), ``feature_names_in_``, ``n_features_in_``.
+    Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front as a DataFrame:
+    complexity, loss, score, formula, sympy, latex, callable, chosen; as PySR's),
+    ``result_`` (the DiscoveryResult), ``feature_names_in_``, ``n_features_in_``.
     """
 
     def __init__(
@@ -72,7 +73,7 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
             max_strategies=self.max_strategies, n_jobs=self.n_jobs, config=self.config,
         )
         self.formula_ = self.result_.expr
-        self.equations_ = list(self.result_.pareto)
+        self.equations_ = self.result_.pareto_frame()
         self.feature_names_in_ = np.asarray(names, dtype=object)
         return self
 

@@ -106,7 +106,9 @@ def test_estimator_fit_predict_and_attributes():
     p, q = sympy.symbols("p q", real=True)
     assert sympy.simplify(est.formula_ - p * q) == 0
     np.testing.assert_allclose(est.predict(X), y, rtol=1e-9)
-    assert est.equations_ and est.score(X, y) > 0.9999
+    front = est.equations_
+    assert list(front["formula"]) == [c.formula for c in est.result_.pareto] and front["chosen"].sum() == 1
+    assert front.loc[front["chosen"], "formula"].item() == "p*q" and est.score(X, y) > 0.9999
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ __all__ = ["Method", "METHODS", "DEFAULT_METHODS", "get_method", "feature_symbol
 
 METHODS: dict[str, str] = {
     "kandisco": "kandisco.bench.methods.kandisco:Kandisco",
+    "kandisco-units": "kandisco.bench.methods.kandisco:KandiscoUnits",
     "operon": "kandisco.bench.methods.operon:Operon",
     "gplearn": "kandisco.bench.methods.gplearn:GPLearn",
     "pykan": "kandisco.bench.methods.pykan:PyKAN",
