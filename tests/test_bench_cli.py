@@ -31,7 +31,7 @@ def test_bench_writes_results_and_report(task_table, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--methods", "kandsico"], "did you mean kandisco?"),
+    (["--methods", "kandsico"], "did you mean kandisco"),
     (["--suite", "feynman", "--ids", "I.12.99"], "unknown task id 'I.12.99'"),
     (["--noise", "0,lots"], "--noise takes comma-separated float values"),
     (["--budget", "0"], "argument --budget: must be a positive number of seconds"),
