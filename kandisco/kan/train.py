@@ -9,11 +9,14 @@ Departures from pykan, on purpose:
   size halved, instead of poisoning the model;
 * with a validation set the best state (lowest validation loss) is restored at the end, and
   training stops early after ``patience`` steps without improvement.
+
+Notices go to the ``kandisco.kan.train`` logger (a child of ``kandisco``), never to stdout.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import sys
 from collections.abc import Callable
@@ -53,6 +56,7 @@ class History:
 
 
 _HUGE = 1e30
+_log = logging.getLogger(__name__)
 
 
 def _as_tensor(a: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
@@ -147,6 +151,8 @@ def fit(
         X_val, y_val: validation data (loss recorded per step; best state restored).
         patience: stop after this many steps without validation improvement.
         seed: seeds mini-batch sampling.
+        verbose: a progress bar when stderr is a terminal, and notices (training stopped on NaN)
+            logged at WARNING; False logs them at DEBUG (``logging.getLogger("kandisco")``).
         callback: ``callback(step, train_loss)`` after every step; returning True stops training.
     """
     dtype = model.dtype
@@ -300,5 +306,6 @@ def _progress(steps: int, verbose: bool):
 
 
 def _warn(verbose: bool, msg: str) -> None:
-    if verbose:
-        print(f"kandisco: {msg}", file=sys.stderr)
+    """A WARNING for a fit the caller watches (``verbose``); DEBUG for the pipeline's quiet fits,
+    whose outcome the strategy judges anyway (the History records the recoveries)."""
+    _log.log(logging.WARNING if verbose else logging.DEBUG, msg)

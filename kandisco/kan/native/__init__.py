@@ -10,12 +10,16 @@ kernel does one pass per point and is several times faster on CPU. It is built o
 dependency) and cached by torch under ``~/.cache/torch_extensions``. Where the build fails, or
 with ``KANDISCO_NATIVE=0`` in the environment, :func:`kernel` returns None and the layers use the
 torch implementation in :mod:`kandisco.kan.spline`, which gives the same values.
+
+Notices go to the ``kandisco.kan.native`` logger (a child of ``kandisco``): a fresh compile is
+logged at INFO, a build that failed (torch fallback) at DEBUG; nothing is printed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import sys
 import threading
@@ -28,6 +32,7 @@ __all__ = ["kernel", "unavailable_reason"]
 _SOURCES = [Path(__file__).with_name(name) for name in ("bspline.cpp", "network.cpp", "bindings.cpp")]
 _lock = threading.Lock()
 _state: dict[str, object] = {}
+_log = logging.getLogger(__name__)
 
 
 def _build_directory(name: str) -> Path:
@@ -100,10 +105,7 @@ def _build() -> ModuleType:
         )
     took = time.perf_counter() - start
     if took > 5:  # a fresh compile, not a cache hit: say why the first fit paused
-        print(
-            f"kandisco: building the B-spline kernel took {took:.0f} s (once per Python environment; cached)",
-            file=sys.stderr,
-        )
+        _log.info("building the B-spline kernel took %.0f s (once per Python environment; cached)", took)
     return module
 
 
@@ -121,6 +123,7 @@ def kernel() -> ModuleType | None:
                 except Exception as exc:  # noqa: BLE001 - no compiler/ninja/headers: any failure means fall back
                     _state["module"] = None
                     _state["reason"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200]}"
+                    _log.debug("the compiled kernel is unavailable (%s): using the torch implementation", _state["reason"])
     return _state["module"]  # type: ignore[return-value]
 
 
