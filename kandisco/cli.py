@@ -3,12 +3,13 @@
 ``kandisco fit data.csv`` trains a KAN on a CSV and reports its fit (the discovery pipeline's
 ``discover`` command builds on the same pieces); ``kandisco bench`` runs the benchmark harness.
 User errors exit with code 2 and one line ``error: ...`` on stderr; internal failures exit with 1.
+The library's log (the ``kandisco`` logger) goes to stderr: warnings by default, ``-v`` info,
+``-vv`` debug.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 from pathlib import Path
@@ -86,25 +87,15 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from .data import load_dataset, with_constants
     from .discovery import discover
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, format="%(levelname)s: %(message)s")
     config = _search_config(args)
     data = load_dataset(args.data, args.target, args.features, dropna=args.dropna, units=args.units)
     if args.constants:
         data = with_constants(data, args.constants)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
-    bar = _progress_bar(args.budget, quiet=args.quiet or args.json)
-
-    def progress(stage: str, elapsed: float) -> None:
-        if bar is not None:
-            bar.n = min(elapsed, args.budget)
-            bar.set_postfix_str(stage)
-            bar.refresh()
-
-    result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=progress, n_jobs=args.jobs,
-                      scheduler=args.scheduler, config=config, max_strategies=args.max_strategies)
-    if bar is not None:
-        bar.close()
+    with _progress_bar(args) as bar:
+        result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=bar, n_jobs=args.jobs,
+                          scheduler=args.scheduler, config=config, max_strategies=args.max_strategies)
     if args.out:
         _write_outputs(result, data, Path(args.out))
     if args.json:
@@ -217,12 +208,12 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(total: float, quiet: bool):
-    if quiet or not sys.stderr.isatty():
-        return None
-    from tqdm.auto import tqdm
+def _progress_bar(args: argparse.Namespace):
+    """The discover command's bar on stderr: shown on a terminal (unless --json) or with -v; never with --quiet."""
+    from .progress import ProgressBar
 
-    return tqdm(total=total, file=sys.stderr, desc="discover", unit="s", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
+    shown = not args.quiet and (args.verbose >= 1 or (sys.stderr.isatty() and not args.json))
+    return ProgressBar(args.budget, file=sys.stderr, disable=not shown)
 
 
 def _write_outputs(result, data, out: Path) -> None:
@@ -259,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", help="save the trained model to this file")
     fit.add_argument("--dropna", action="store_true", help="drop rows with missing/NaN/inf values (says how many)")
     fit.add_argument("--quiet", action="store_true")
+    fit.add_argument("-v", "--verbose", action="count", default=0, help="-v: info messages on stderr; -vv: debug messages too")
     fit.set_defaults(func=_cmd_fit)
 
     disc = sub.add_parser("discover", help="find the law behind a CSV of measurements")
@@ -271,7 +263,8 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--max-strategies", type=_positive_int, help="try at most this many strategies (a result independent of speed)")
     disc.add_argument("--config", help="JSON file of search settings (see kandisco.discovery.SearchConfig)")
     disc.add_argument("--set", action="append", metavar="NAME=VALUE", help="one search setting, e.g. --set general_steps=80 (repeatable)")
-    disc.add_argument("--verbose", action="store_true", help="log each strategy's failure as it happens and list the strategies run")
+    disc.add_argument("-v", "--verbose", action="count", default=0,
+                      help="-v: the progress bar even off a terminal, info messages and the strategies run; -vv: debug messages too")
     disc.add_argument("--seed", type=int, default=0)
     disc.add_argument("--pick", default="best", choices=["best", "accuracy", "simplest"], help="rule that picks the formula from the Pareto front")
     disc.add_argument("--out", help="directory for result.json, formula.tex, model.kan and PNG plots")
@@ -316,8 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed: its exit code
         return exc.code if isinstance(exc.code, int) else 2
+    from .progress import verbosity
+
     try:
-        return args.func(args)
+        with verbosity(getattr(args, "verbose", 0), stream=sys.stderr):  # put back on return: main() may run in a caller's process
+            return args.func(args)
     except KandiscoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

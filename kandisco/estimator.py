@@ -7,6 +7,7 @@ attributes ending in ``_``.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data import load_dataset
 from .discovery import SearchConfig, discover
+from .progress import ProgressBar, verbosity
 
 __all__ = ["KANDiscoverer"]
 
@@ -34,6 +36,9 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         n_jobs: worker processes (None: every core; 1: one process). The result does not depend
             on it for a plan that fits the budget.
         config: search settings (:class:`kandisco.SearchConfig`; None for the defaults).
+        verbose: 0 leaves logging as the application set it; 1 shows a tqdm.auto progress bar over
+            the budget and the ``kandisco`` logger's info messages during ``fit``; 2 also debug
+            messages (see :func:`kandisco.progress.verbosity`).
 
     Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front as a DataFrame:
     complexity, loss, score, formula, sympy, latex, callable, chosen; as PySR's),
@@ -51,6 +56,7 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         max_strategies: int | None = None,
         n_jobs: int | None = None,
         config: SearchConfig | None = None,
+        verbose: int = 0,
     ) -> None:
         self.budget_seconds = budget_seconds
         self.max_strategies = max_strategies
@@ -60,6 +66,7 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         self.feature_names = feature_names
         self.n_jobs = n_jobs
         self.config = config
+        self.verbose = verbose
 
     def fit(self, X: Any, y: Any) -> "KANDiscoverer":
         names = list(getattr(X, "columns", [])) or self.feature_names
@@ -68,10 +75,15 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
             names = [f"x{i}" for i in range(X.shape[1])]
         names = [str(n) for n in names]
         data = load_dataset((X, y), feature_names=names, target_name="y", min_rows=5)
-        self.result_ = discover(
-            data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick,
-            max_strategies=self.max_strategies, n_jobs=self.n_jobs, config=self.config,
-        )
+        with ExitStack() as stack:
+            bar = None
+            if self.verbose >= 1:
+                stack.enter_context(verbosity(self.verbose))
+                bar = stack.enter_context(ProgressBar(self.budget_seconds, desc="KANDiscoverer.fit"))
+            self.result_ = discover(
+                data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick,
+                max_strategies=self.max_strategies, n_jobs=self.n_jobs, config=self.config, progress=bar,
+            )
         self.formula_ = self.result_.expr
         self.equations_ = self.result_.pareto_frame()
         self.feature_names_in_ = np.asarray(names, dtype=object)

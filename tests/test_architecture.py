@@ -15,7 +15,7 @@ LAYERS = {
     "kandisco.symbolic": 1, "kandisco.export": 1,
     "kandisco.units": 1,
     "kandisco.kan": 2, "kandisco.data": 2, "kandisco.datasets": 2,
-    "kandisco.discovery": 3, "kandisco.plot": 3, "kandisco.display": 3,
+    "kandisco.discovery": 3, "kandisco.plot": 3, "kandisco.display": 3, "kandisco.progress": 3,
     "kandisco.estimator": 4, "kandisco.bench": 4, "kandisco.cli": 5, "kandisco.__main__": 6,
 }
 

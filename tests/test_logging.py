@@ -1,4 +1,5 @@
-"""Notices go to the ``kandisco`` logger at their level, never to stdout."""
+"""Notices go to the ``kandisco`` logger at their level, never to stdout; the CLI's -v / -vv and
+:func:`kandisco.progress.verbosity` set how much of it is shown, and put it back afterwards."""
 
 import logging
 from types import SimpleNamespace
@@ -6,7 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from kandisco import cli
 from kandisco.kan import KAN, native
+from kandisco.progress import level_for
 
 
 def _always_nan(model, xb, yb):
@@ -62,7 +65,62 @@ def test_the_library_never_prints():
     import kandisco
 
     root = Path(kandisco.__file__).parent
-    files = [*root.joinpath("kan").rglob("*.py"), *root.joinpath("export").rglob("*.py"), root / "plot.py", root / "display.py"]
+    files = [*root.joinpath("kan").rglob("*.py"), *root.joinpath("export").rglob("*.py"), root / "plot.py", root / "display.py",
+             root / "progress.py"]
     printing = [f"{path.relative_to(root)}:{node.lineno}" for path in files for node in ast.walk(ast.parse(path.read_text()))
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
     assert not printing, printing
+
+
+@pytest.mark.parametrize("command", ["fit", "discover"])
+@pytest.mark.parametrize("flags, level", [([], logging.WARNING), (["-v"], logging.INFO), (["-vv"], logging.DEBUG), (["-v", "-v"], logging.DEBUG)])
+def test_cli_verbose_count_sets_the_kandisco_logger_level(monkeypatch, command, flags, level):
+    seen = []
+
+    def fake_command(args):
+        seen.append((args.verbose, logging.getLogger("kandisco.kan.train").getEffectiveLevel()))
+        return 0
+
+    monkeypatch.setattr(cli, f"_cmd_{command}", fake_command)
+    logger = logging.getLogger("kandisco")
+    before = logger.level
+    assert cli.main([command, "data.csv", *flags]) == 0
+    assert seen == [(sum(f.count("v") for f in flags), level)]
+    assert logger.level == before  # main() leaves the caller's logging as it found it
+
+
+def test_cli_verbose_after_a_user_error_still_puts_the_level_back(monkeypatch, capsys):
+    logger = logging.getLogger("kandisco")
+    before = logger.level
+    assert cli.main(["fit", "no-such-file.csv", "-vv"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert logger.level == before
+
+
+def test_level_for_each_verbosity():
+    assert [level_for(v) for v in (-1, 0, 1, 2, 5)] == [logging.WARNING, logging.WARNING, logging.INFO, logging.DEBUG, logging.DEBUG]
+
+
+def test_verbosity_adds_a_stderr_handler_only_where_nobody_listens(run_snippet):
+    """In a fresh interpreter (no handler anywhere, unlike under pytest): -v shows info as
+    ``INFO: message``, not debug; afterwards the logger is as before. With the application's own
+    handler on the root logger, no second copy."""
+    code = (
+        "import io, logging\n"
+        "from kandisco.progress import verbosity\n"
+        "out = io.StringIO()\n"
+        "child = logging.getLogger('kandisco.kan.train')\n"
+        "with verbosity(1, stream=out):\n"
+        "    child.info('shown'); child.debug('hidden')\n"
+        "child.warning('after')  # no handler of ours left: Python's last resort (stderr), not out\n"
+        "top = logging.getLogger('kandisco')\n"
+        "print(repr(out.getvalue()), top.handlers, top.level)\n"
+        "app = io.StringIO()\n"
+        "logging.basicConfig(stream=app, format='app %(message)s')\n"
+        "with verbosity(2, stream=out):\n"
+        "    child.debug('once')\n"
+        "print(repr(app.getvalue()), 'once' in out.getvalue())\n"
+    )
+    first, second = run_snippet(code).splitlines()
+    assert first == "'INFO: shown\\n' [] 0"
+    assert second == "'app once\\n' False"
