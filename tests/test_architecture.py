@@ -1,6 +1,10 @@
 """Layering: each module imports on its own, and dependencies run one way:
 symbolic <- kan <- discovery <- (cli, estimator, bench). Checked on the source (every import,
-including those inside functions) and in a fresh interpreter."""
+including those inside functions) and in a fresh interpreter.
+
+One named exception (DRAW_METHODS): a model's ``plot`` method imports the plot layer inside its
+body, so ``model.plot()`` works while importing the model's module never loads the plot layer or
+matplotlib (tests/test_plot.py checks that in a fresh interpreter)."""
 
 import ast
 import pkgutil
@@ -18,6 +22,9 @@ LAYERS = {
     "kandisco.discovery": 3, "kandisco.plot": 3, "kandisco.display": 3, "kandisco.progress": 3,
     "kandisco.estimator": 4, "kandisco.bench": 4, "kandisco.cli": 5, "kandisco.__main__": 6,
 }
+
+# method name -> the module its body alone may import, whatever the layers (see the docstring)
+DRAW_METHODS = {"plot": "kandisco.plot"}
 
 
 def _layer(module: str) -> int:
@@ -42,6 +49,8 @@ def _imports(module: str) -> set[str]:
     tree = ast.parse(path.read_text())
     typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
                    for n in ast.walk(block)}  # imports for annotations only: they never run
+    drawing = {id(n): DRAW_METHODS[f.name] for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for f in c.body
+               if isinstance(f, ast.FunctionDef) and f.name in DRAW_METHODS for n in ast.walk(f)}  # run when the method is called
     found = set()
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -55,7 +64,7 @@ def _imports(module: str) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            if target.startswith("kandisco"):
+            if target.startswith("kandisco") and drawing.get(id(node)) != target:
                 found.add(target)
     return found
 

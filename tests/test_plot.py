@@ -126,3 +126,41 @@ def test_plotting_leaves_pyplot_alone(run_snippet):
 def test_the_engine_does_not_import_matplotlib(run_snippet):
     code = "import sys, kandisco.kan, kandisco.symbolic\nprint(any(m.startswith('matplotlib') for m in sys.modules))"
     assert run_snippet(code) == "False"
+
+
+# --------------------------------------------------------------------------- model.plot()
+def test_kan_plot_method_is_plot_model_one_panel_per_active_edge():
+    model = KAN([2, 3, 1], seed=0)
+    X = torch.rand(40, 2, dtype=torch.float64) + 0.5
+    model.fit(X, X[:, :1] * X[:, 1:], steps=2, verbose=False)  # no X given: drawn on the training inputs
+    model.layers[1].prune_edge(0, 2)
+    fig = model.plot(input_names=["a", "b"], output_name="F")
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    panels = fig.axes[0].child_axes
+    assert len(panels) == 2 * 3 + 3 * 1 - 1  # one axes per edge function, the pruned one left out
+    assert {"a", "b", "F"} <= {t.get_text() for t in fig.axes[0].texts}
+    drawn = [p.lines[0].get_xdata() for p in panels]
+    same = [p.lines[0].get_xdata() for p in plot.plot_model(model, model.train_inputs, ["a", "b"], "F").axes[0].child_axes]
+    assert all(np.array_equal(u, v) for u, v in zip(drawn, same))
+
+
+def test_graph_and_graph_module_plot_methods_draw_every_node():
+    graph = _graph()
+    X = torch.rand(30, 3, dtype=torch.float64) + 0.5
+    for model in (graph, graph.compile()):
+        fig = model.plot(X, ["x", "y", "z"], "F")
+        assert isinstance(fig, Figure)
+        assert sorted(_node_patches(fig)) == sorted(graph.node_names)  # one drawn node per graph node
+        assert len(fig.axes[0].child_axes) == 2 * 2 + 2 * 1 + 1  # module g's six edge functions, h's one
+
+
+def test_plot_method_loads_the_plot_layer_only_when_called(run_snippet):
+    code = (
+        "import sys\n"
+        "from kandisco.kan import KAN\n"
+        "model = KAN([2, 1])\n"
+        "print('kandisco.plot' in sys.modules, any(m.startswith('matplotlib') for m in sys.modules))\n"
+        "fig = model.plot()\n"
+        "print(type(fig).__module__, len(fig.axes[0].child_axes), 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    assert run_snippet(code).splitlines() == ["False False", "matplotlib.figure 2 False"]

@@ -16,7 +16,7 @@ import json
 from collections.abc import ItemsView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import networkx as nx
 import sympy
@@ -30,6 +30,9 @@ from .layer import KANLayer
 from .network import KAN, KANFileError, check_version, read_payload
 from .train import History
 from .train import fit as train_fit
+
+if TYPE_CHECKING:  # the return type only: matplotlib is imported when plot() runs
+    from matplotlib.figure import Figure
 
 __all__ = ["KANGraph", "GraphModule", "GraphError", "GraphActivations", "INPUT", "MODULE", "SUM", "MULT", "OUTPUT"]
 
@@ -205,6 +208,12 @@ class KANGraph:
         """Validate and return the trainable module."""
         self.validate()
         return GraphModule(self)
+
+    def plot(self, X: Any = None, input_names: Sequence[str] | None = None, output_name: str = "y") -> Figure:
+        """The graph as a matplotlib Figure (drawn as its compiled module; :func:`kandisco.plot.plot_model`)."""
+        from ..plot import plot_model  # here, not at the top: importing kandisco.kan never loads matplotlib
+
+        return plot_model(self, X, input_names, output_name)
 
     # ---------------------------------------------------------- persistence
     def structure(self) -> dict[str, Any]:
@@ -493,3 +502,11 @@ class GraphModule(nn.Module):
     def output_formulas(self, symbols: Sequence[sympy.Symbol] | None = None) -> list[sympy.Expr]:
         """Every output as sympy in ``symbols`` (default: the input names); every module edge must be symbolic."""
         return self.formula(symbols)[0]
+
+    # ------------------------------------------------------------- drawing
+    def plot(self, X: Any = None, input_names: Sequence[str] | None = None, output_name: str = "y") -> Figure:
+        """The graph as a matplotlib Figure: inputs, sum/mult nodes, outputs, and a box per module with
+        its formula or width and panels of its first edge functions (:func:`kandisco.plot.plot_model`)."""
+        from ..plot import plot_model  # here, not at the top: importing kandisco.kan never loads matplotlib
+
+        return plot_model(self, X, input_names, output_name)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import sympy
 import torch
@@ -29,6 +29,9 @@ from .formula import network_formula
 from .layer import EDGE_PRUNED, KANLayer, KANLayers
 from .train import History
 from .train import fit as train_fit
+
+if TYPE_CHECKING:  # the return type only: matplotlib is imported when plot() runs
+    from matplotlib.figure import Figure
 
 __all__ = ["KAN", "Activations", "Attribution", "KANFileError", "parse_width"]
 
@@ -417,6 +420,14 @@ class KAN(nn.Module):
     def output_formulas(self, symbols: Sequence[sympy.Symbol] | None = None) -> list[sympy.Expr]:
         """Every output as sympy in ``symbols`` (default ``x0, x1, ...``); all active edges must be symbolic."""
         return network_formula(self, symbols)
+
+    # ------------------------------------------------------------- drawing
+    def plot(self, X: Any = None, input_names: Sequence[str] | None = None, output_name: str = "y") -> Figure:
+        """The network as a matplotlib Figure, one small panel per active edge function
+        (:func:`kandisco.plot.plot_model`; ``X`` defaults to the training inputs, else a grid sweep)."""
+        from ..plot import plot_model  # here, not at the top: importing kandisco.kan never loads matplotlib
+
+        return plot_model(self, X, input_names, output_name)
 
     # ---------------------------------------------------------- persistence
     def payload(self) -> dict[str, Any]:
