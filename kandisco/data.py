@@ -27,7 +27,7 @@ import sympy
 from .errors import KandiscoError
 from .units import UnitError, get_constants, parse_unit, split_header
 
-__all__ = ["DataError", "Dataset", "Split", "load_dataset", "read_units_file", "with_units", "with_constants", "MIN_ROWS"]
+__all__ = ["DataError", "Dataset", "Split", "load_dataset", "read_units_file", "with_units", "with_constants", "with_sigma", "MIN_ROWS"]
 
 MIN_ROWS = 5
 
@@ -206,6 +206,35 @@ def with_constants(dataset: Dataset, names: str | Sequence[str]) -> Dataset:
     return Dataset(X, dataset.y, [*dataset.feature_names, *(c.name for c in constants)], dataset.target_name, dataset.source,
                    list(dataset.notes), dataset.row_labels, {**dataset.units, **{c.name: c.unit for c in constants}},
                    {**dataset.constants, **{c.name: c.value for c in constants}})
+
+
+def with_sigma(dataset: Dataset, sigma: str | Sequence[float] | np.ndarray) -> tuple[Dataset, np.ndarray]:
+    """Split off the target's per-row one-sigma uncertainties: a feature column named ``sigma`` (then
+    no longer a feature) or one value per row. DataError for a missing column, a wrong length, or a
+    value that is not positive and finite (naming the row)."""
+    if isinstance(sigma, str):
+        if sigma not in dataset.feature_names:
+            raise DataError(f"{dataset.source}: no column {sigma!r} for the uncertainties (--sigma); columns: "
+                            f"{', '.join(dataset.feature_names)}")
+        j = dataset.feature_names.index(sigma)
+        values = dataset.X[:, j].copy()
+        keep = [k for k in range(len(dataset.feature_names)) if k != j]
+        if not keep:
+            raise DataError(f"{dataset.source}: the uncertainties column {sigma!r} is the only input; there is nothing to fit on")
+        dataset = replace(dataset, X=dataset.X[:, keep], feature_names=[dataset.feature_names[k] for k in keep],
+                          units={k: v for k, v in dataset.units.items() if k != sigma})
+        what = f"column {sigma!r}"
+    else:
+        values = np.asarray(sigma, dtype=np.float64).reshape(-1)
+        if values.shape[0] != dataset.n_rows:
+            raise DataError(f"{dataset.source}: {values.shape[0]} uncertainties (sigma) for {dataset.n_rows} rows")
+        what = "sigma"
+    bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+    if bad.size:
+        row = int(bad[0])
+        where = f"line {int(dataset.row_labels[row])}" if dataset.row_labels is not None else f"row {row}"
+        raise DataError(f"{dataset.source}: {what}: uncertainties must be positive and finite ({where} has {values[row]!r})")
+    return dataset, values
 
 
 # ----------------------------------------------------------------------------- readers

@@ -36,14 +36,17 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..data import Dataset, load_dataset, read_units_file, with_constants, with_units
+from ..data import Dataset, load_dataset, read_units_file, with_constants, with_sigma, with_units
 from ..kan import native
 from ..kan.attribution import importance_table, input_importance
 from ..kan.protocol import load_model
 from ..symbolic.formula import complexity, formula_rmse, refit_constants, to_callable, to_latex
 from ..symbolic.library import get_library
+from ..symbolic.uncertainty import with_errors
 from ..units import DimensionError, PiGroups, buckingham, check_consistency, parse_unit
 from .config import ConfigError, SearchConfig
+from .law_fit import LawFit, finite_on, fit_law
+from .noise import NoiseEstimate, estimate_noise, given_noise
 from .polish import uses_relative_error
 from .problem import Problem, ProblemUnits
 from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_candidate
@@ -87,6 +90,8 @@ def discover(
     stop_at: float | None = None,
     units: Any = None,
     constants: str | Sequence[str] | None = None,
+    sigma: str | Sequence[float] | np.ndarray | None = None,
+    noise: float | None = None,
 ) -> DiscoveryResult:
     """Find a closed-form law ``target = f(features)`` in ``data`` (CSV path, DataFrame or (X, y)).
 
@@ -109,6 +114,12 @@ def discover(
     ``units``: ``{column: unit}`` (pint's spelling, ``"m/s"``) or a ``name,unit`` CSV file, on top of
     units in a CSV header; ``constants``: named physical constants added as inputs (``"c,G,hbar"``,
     :mod:`kandisco.units.constants`). See the module docstring for what units change.
+    ``sigma``: the target's one-sigma uncertainty per row (a column name, left out of the inputs, or
+    one value per row): the law's constants are fitted by weighted least squares, their errors are
+    absolute and the reduced chi-square is reported. ``noise``: the target's relative uncertainty
+    (``0.01`` = 1% of each value). Without either, the noise is estimated from the data
+    (:mod:`.noise`). The noise sets how far constants may snap, which losses count as equally good,
+    and when the search may stop; see the module docstring.
     """
     cfg = config if config is not None else SearchConfig()
     budget_seconds = _positive("budget_seconds", budget_seconds)
@@ -117,12 +128,22 @@ def discover(
         raise ConfigError(f"max_strategies must be at least 1, got {max_strategies!r}")
     if pick not in PICK_RULES:
         raise ConfigError(f"unknown pick rule {pick!r}; choose one of {', '.join(PICK_RULES)}")
+    if noise is not None and (isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 < noise < 10):
+        raise ConfigError(f"noise must be a relative uncertainty such as 0.01 (1% of each value), got {noise!r}")
+    if sigma is not None and noise is not None:
+        raise ConfigError("give the target's uncertainty once: sigma (per row) or noise (relative), not both")
+    if isinstance(sigma, str) and features is not None:
+        listed = [f.strip() for f in features.split(",")] if isinstance(features, str) else list(features)
+        features = listed if sigma in listed else [*listed, sigma]
     if isinstance(data, Dataset):
         dataset = data
         if units is not None:
             dataset = with_units(data, read_units_file(units) if isinstance(units, (str, Path)) else dict(units))
     else:
         dataset = load_dataset(data, target, features, dropna=dropna, units=units)
+    sigma_all: np.ndarray | None = None
+    if sigma is not None:
+        dataset, sigma_all = with_sigma(dataset, sigma)
     if constants:
         dataset = with_constants(dataset, constants)
     if library is not None:
@@ -131,17 +152,19 @@ def discover(
     start = time.perf_counter()
     split = dataset.split(test=test_fraction, val=val_fraction, seed=seed)
     X, y = dataset.X, dataset.y
-    train, val, test = (X[split.train], y[split.train]), (X[split.val], y[split.val]), (X[split.test], y[split.test])
-    relative = uses_relative_error(y)
+    notes = list(dataset.notes)
+    noise_info, relative, suspects = _noise(X, y, split, sigma_all, noise, seed, notes, dataset)
+    train_rows, val_rows = np.setdiff1d(split.train, suspects), np.setdiff1d(split.val, suspects)
+    train, val, test = (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows]), (X[split.test], y[split.test])
+    noise_sigma = noise_info.sigma if noise_info.visible else 0.0
     positive = np.all(X > 0, axis=0)
     symbols = [sympy.Symbol(f"x{i}", positive=True) if positive[i] else sympy.Symbol(f"x{i}", real=True) for i in range(X.shape[1])]
     search_train = _subsample(train, cfg.search_rows, seed)
-    notes = list(dataset.notes)
     unit_info = _problem_units(dataset, notes)
     problem = Problem(
         symbols=symbols, names=list(dataset.feature_names), target=dataset.target_name,
         train=search_train, val=_subsample(val, cfg.search_val_rows, seed + 1), relative=relative, seed=seed,
-        config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info,
+        config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info, noise=noise_sigma,
     )
     dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
 
@@ -156,6 +179,8 @@ def discover(
         plan = plan[: int(max_strategies)]
     y_spread = 1.0 if relative else (float(np.std(y)) or 1.0)
     stop_loss = (stop_at or cfg.exact_relative_rmse) * y_spread
+    # a formula without fitted constants ends the search at this loss: found, or at the noise floor
+    found_loss = max(cfg.found_relative_rmse * y_spread, noise_info.floor(len(val[1])) if noise_info.visible else 0.0)
     if len(search_train[1]) < len(train[1]):
         notes.append(f"large table: strategies searched on {len(search_train[1])} of {len(train[1])} training rows; "
                      "every formula was judged on all validation rows and the law refitted on all training rows")
@@ -203,7 +228,7 @@ def discover(
             candidates.append(cand)
             if cand.config.get("dimensionally_consistent") is False and unit_info is not None and unit_info.pi is not None:
                 continue  # an inconsistent formula cannot win, so it does not end the search
-            exact = exact or loss <= stop_loss or (loss <= cfg.found_relative_rmse * y_spread and not expr.atoms(sympy.Float))
+            exact = exact or loss <= stop_loss or (loss <= found_loss and not expr.atoms(sympy.Float))
         if progress is not None:
             progress(outcome.name, time.perf_counter() - start)
         return exact
@@ -213,13 +238,20 @@ def discover(
         notes.extend(run_plan(plan, problem, judge, budget_seconds=budget_seconds, start=start, n_jobs=jobs, scheduler=scheduler))
     except KeyboardInterrupt:
         interrupted = True
-    eligible = functools.partial(_eligible, gated=unit_info is not None and unit_info.pi is not None)
-    front = pareto_front(eligible(candidates))
-    chosen = pick_candidate(front, pick, exact_loss=cfg.exact_relative_rmse * y_spread)
+    unfit: set[int] = set()  # candidates not finite on some row of the table: never picked
+    eligible = functools.partial(_eligible, gated=unit_info is not None and unit_info.pi is not None, unfit=unfit)
+    front = _sane_front(candidates, eligible, unfit, symbols, X)
+    equal_loss = _equal_loss(front, noise_info, len(val[1]), cfg.exact_relative_rmse * y_spread)
+    chosen = pick_candidate(front, pick, exact_loss=equal_loss)
     best = front[chosen]
     if len(search_train[1]) < len(train[1]):
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
-                                                 relative, pick, cfg.exact_relative_rmse * y_spread, eligible)
+                                                 relative, pick, equal_loss, eligible)
+    law_fit = fit_law(best.expr([f"x{i}" for i in range(len(symbols))]).xreplace({sympy.Symbol(f"x{i}", real=True): s
+                                                                                for i, s in enumerate(symbols)}),
+                      symbols, X, y, split.train, relative=relative, sigma=sigma_all)
+    if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X):
+        best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, val, relative)
     expr = best.expr(dataset.feature_names)
     user_symbols = [sympy.Symbol(n, real=True) for n in dataset.feature_names]
     rmse = formula_rmse(expr, user_symbols, *test)
@@ -228,7 +260,11 @@ def discover(
     importance = importance_table(dataset.feature_names, input_importance(to_callable(expr, user_symbols), test[0]))
     if interrupted:
         notes.append("interrupted: the best formula found so far is reported")
-    run_config: dict[str, Any] = {}
+    run_config: dict[str, Any] = {"noise": {**noise_info.to_dict(), "floor": noise_info.floor(len(val[1]))}}
+    fit_summary = _fit_summary(law_fit, symbols, dataset, relative)
+    if law_fit.outliers:
+        notes.append(f"{len(law_fit.outliers)} row(s) lie beyond {OUTLIER_WORDS} of the law "
+                     f"({_row_names(dataset, law_fit.outliers)}): kept in the table, the constants refitted robustly (soft L1)")
     if unit_info is not None:
         run_config["units"] = _units_summary(dataset, unit_info, check_consistency(expr, dict(zip(user_symbols, unit_info.inputs)),
                                                                                   unit_info.target))
@@ -255,6 +291,7 @@ def discover(
         candidates=candidates,
         importance=importance,
         model=_model_of(models.get(id(best)), library),
+        **fit_summary,
     )
 
 
@@ -312,6 +349,107 @@ def _refit_on_all_rows(
     return front, chosen, front[chosen]
 
 
+OUTLIER_WORDS = "5 robust standard deviations"
+# suspect rows (far off their neighbours) are left out of the search only up to this fraction
+MAX_SUSPECT_FRACTION = 0.2
+
+
+def _noise(X: np.ndarray, y: np.ndarray, split: Any, sigma: np.ndarray | None, fraction: float | None, seed: int,
+           notes: list[str], dataset: Dataset) -> tuple[NoiseEstimate, bool, np.ndarray]:
+    """The noise (given or estimated on the training and validation rows), whether the loss is
+    relative, and the rows left out of the search as far off their neighbours (estimated noise only)."""
+    rows = np.sort(np.concatenate([split.train, split.val]))
+    by_range = uses_relative_error(y)
+    if sigma is not None or fraction is not None:
+        info = given_noise(y[rows], by_range, sigma=None if sigma is None else sigma[rows], fraction=fraction)
+        return info, by_range, np.array([], dtype=int)
+    info = estimate_noise(X[rows], y[rows], relative=by_range, seed=seed)
+    relative = by_range and info.kind != "additive"
+    if by_range and not relative:
+        notes.append("the target spans decades but its noise is additive (the same size at every value): "
+                     "judged by absolute, not relative, error")
+        info = estimate_noise(X[rows], y[rows], relative=False, seed=seed)
+    suspects = rows[list(info.outliers)] if info.visible and info.outliers else np.array([], dtype=int)
+    if len(suspects) > MAX_SUSPECT_FRACTION * len(rows):
+        suspects = np.array([], dtype=int)
+    if len(suspects):
+        notes.append(f"{len(suspects)} row(s) lie far from what their neighbours say ({_row_names(dataset, suspects)}): "
+                     "left out of the search, kept in the table; the chosen law judges them again")
+    return info, relative, suspects
+
+
+def _equal_loss(front: list[Candidate], info: NoiseEstimate, n_val: int, exact_loss: float) -> float:
+    """Losses at or below this count as equally good (the simplest such entry wins): rounding level,
+    or, with visible noise, within its statistical margin of the best loss (never above the noise)."""
+    if not info.visible or not front:
+        return exact_loss
+    lowest = min(c.loss for c in front)
+    level = min(info.sigma, lowest) if lowest > 0 else 0.0
+    return max(exact_loss, NoiseEstimate(level, info.source, info.relative, 0.0, info.kind).floor(n_val))
+
+
+def _sane_front(candidates: list[Candidate], eligible: Callable[[list[Candidate]], list[Candidate]], unfit: set[int],
+                symbols: list[sympy.Symbol], X: np.ndarray) -> list[Candidate]:
+    """The Pareto front of the eligible candidates whose formula is finite on every row of the table."""
+    while True:
+        front = pareto_front(eligible(candidates))
+        bad = [c for c in front if c.complexity > 1 and not finite_on(_internal_expr(c, symbols), symbols, X)]
+        if not bad:
+            return front
+        unfit.update(id(c) for c in bad)
+
+
+def _internal_expr(cand: Candidate, symbols: list[sympy.Symbol]) -> sympy.Expr:
+    names = [f"x{i}" for i in range(len(symbols))]
+    return cand.expr(names).xreplace({sympy.Symbol(n, real=True): s for n, s in zip(names, symbols)})
+
+
+def _replace_chosen(best: Candidate, law_fit: LawFit, front: list[Candidate], chosen: int, models: dict[int, Outcome],
+                    candidates: list[Candidate], symbols: list[sympy.Symbol], dataset: Dataset,
+                    val: tuple[np.ndarray, np.ndarray], relative: bool) -> Candidate:
+    """The chosen entry with the constants of its last fit (robust or weighted), in its place on the front."""
+    expr = law_fit.expr
+    how = "robust" if law_fit.robust else "weighted"
+    cand = Candidate(formula=_user_string(expr, symbols, dataset.feature_names), formula_x=sympy.sstr(_plain(expr, symbols)),
+                     complexity=complexity(expr), loss=formula_rmse(expr, symbols, *val, relative), strategy=best.strategy,
+                     seconds=best.seconds, score=best.score, config={**best.config, "final_fit": how})
+    if id(best) in models:
+        models[id(cand)] = models[id(best)]
+    candidates.append(cand)
+    front[chosen] = cand
+    return cand
+
+
+def _fit_summary(law_fit: LawFit, symbols: list[sympy.Symbol], dataset: Dataset, relative: bool) -> dict[str, Any]:
+    """The result's fields about the law's last fit: constants with errors, the formula with them, outliers."""
+    user = {s: sympy.Symbol(n) for s, n in zip(symbols, dataset.feature_names)}
+    expr = law_fit.expr.xreplace(user)
+    text = with_errors(expr, law_fit.constants) if law_fit.constants else sympy.sstr(expr)
+    latex = with_errors(expr, law_fit.constants, latex=True) if law_fit.constants else to_latex(expr)
+    errors = law_fit.errors
+    return {
+        "constants": [c.to_dict() for c in law_fit.constants],
+        "formula_with_errors": text,
+        "latex_with_errors": latex,
+        "outliers": [int(dataset.row_labels[i]) if dataset.row_labels is not None else int(i) for i in law_fit.outliers],
+        "fit": {"robust": law_fit.robust, "weighted": law_fit.weighted, "dof": errors.dof,
+                "residual_std": errors.residual_std if math.isfinite(errors.residual_std) else None,
+                "residual_kind": "weighted (1/sigma)" if law_fit.weighted else ("relative" if relative else "absolute"),
+                "reduced_chi2": errors.reduced_chi2, "outlier_rows_are": "line numbers" if dataset.row_labels is not None else "row indices"},
+    }
+
+
+def _row_names(dataset: Dataset, rows: Any) -> str:
+    """``lines 4, 17, 30`` for a file (its line numbers), ``rows 2, 15`` otherwise; at most 12 named."""
+    rows = [int(r) for r in rows]
+    if dataset.row_labels is not None:
+        names, word = [int(dataset.row_labels[r]) for r in rows], "line"
+    else:
+        names, word = rows, "row"
+    shown = ", ".join(str(n) for n in names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return f"{word}{'s' if len(names) != 1 else ''} {shown}"
+
+
 def _problem_units(dataset: Dataset, notes: list[str]) -> ProblemUnits | None:
     """Dimensions of the inputs and target and their pi groups, when every one of them has a unit."""
     if not dataset.units:
@@ -332,9 +470,11 @@ def _problem_units(dataset: Dataset, notes: list[str]) -> ProblemUnits | None:
     return ProblemUnits(inputs, target, pi)
 
 
-def _eligible(candidates: list[Candidate], gated: bool) -> list[Candidate]:
-    """The candidates that may win: the dimensionally consistent ones when units allow any (and one
-    was found), else every candidate."""
+def _eligible(candidates: list[Candidate], gated: bool, unfit: set[int] | None = None) -> list[Candidate]:
+    """The candidates that may win: none that is not finite on some row (``unfit``), and the
+    dimensionally consistent ones when units allow any (and one was found), else every candidate."""
+    if unfit:
+        candidates = [c for c in candidates if id(c) not in unfit]
     if not gated:
         return candidates
     consistent = [c for c in candidates if c.config.get("dimensionally_consistent", True)]

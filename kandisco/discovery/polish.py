@@ -30,17 +30,20 @@ def polish_formula(
     val: tuple[np.ndarray, np.ndarray],
     simplify_seconds: float = 3.0,
     relative: bool = False,
+    noise: float = 0.0,
 ) -> list[sympy.Expr]:
     """Refit constants on the whole formula, snap them to nice numbers, simplify.
 
     Returns the refitted formula and, when different, the snapped-and-simplified one (both go
     to the Pareto front, which decides). ``relative``: errors relative to ``|y|``.
+    ``noise``: the target's one-sigma noise in the loss's units (0: none known), for the statistical
+    snapping of :func:`~kandisco.symbolic.formula.snap_constants`.
     """
     expr = tidy(expr)
     refit = refit_constants(expr, symbols, *train, relative=relative)
-    snapped = snap_constants(refit, symbols, *val, refit_on=train, relative=relative)
+    snapped = snap_constants(refit, symbols, *val, refit_on=train, relative=relative, noise=noise)
     snapped = tidy(simplify_capped(snapped, timeout=simplify_seconds))
-    snapped = snap_constants(snapped, symbols, *val, refit_on=train, relative=relative)
+    snapped = snap_constants(snapped, symbols, *val, refit_on=train, relative=relative, noise=noise)
     out = [refit]
     if snapped != refit:
         out.append(snapped)

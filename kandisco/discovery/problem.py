@@ -64,6 +64,7 @@ class Problem:
     library: Any = None  # the user's symbolic library: None (default), a subset name, names, or a SymbolicLibrary
     search: SubSearch | None = None
     units: ProblemUnits | None = None  # known when every input and the target have units
+    noise: float = 0.0  # the target's one-sigma noise in the loss's units (0: none seen); see discovery/noise.py
 
     @property
     def n_inputs(self) -> int:

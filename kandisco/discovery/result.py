@@ -143,6 +143,11 @@ class DiscoveryResult:
     candidates: list[Candidate] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)  # input importance of the chosen formula
     model: Any = None  # the KAN behind the chosen formula (not serialised; save it with model.save)
+    constants: list[dict[str, Any]] = field(default_factory=list)  # the law's fitted constants: value, error (1 sigma), text
+    formula_with_errors: str = ""  # the law with each constant as (value +- error)
+    latex_with_errors: str = ""
+    outliers: list[int] = field(default_factory=list)  # rows beyond 5 robust sigmas of the law (file line numbers)
+    fit: dict[str, Any] = field(default_factory=dict)  # the last fit: robust, weighted, dof, residual_std, reduced_chi2
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "latex" and isinstance(value, str) and not isinstance(value, LatexText):

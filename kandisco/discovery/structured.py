@@ -87,6 +87,7 @@ def run_structured(
     search: SubSearch | None = None,
     exact_relative_rmse: float = 1e-9,
     simplify_seconds: float = 3.0,
+    noise: float = 0.0,
 ) -> StructuredRun:
     """Run the four steps above; raises :class:`NothingToPropose` when the tree is a single leaf (no structure).
 
@@ -94,7 +95,8 @@ def run_structured(
     differ) are built and fitted too, time permitting; the formulas of all of them are returned,
     and ``tree``/``model`` are those of the best. ``search`` finds formulas of leaves with several
     inputs (without it they get only the product candidates); a law within ``exact_relative_rmse``
-    of the data ends the search for other trees.
+    of the data ends the search for other trees. ``noise``: the target's one-sigma noise in the
+    loss's units, for statistical snapping of the assembled law (0: none known).
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -121,7 +123,7 @@ def run_structured(
             continue
         seen.add(tree.describe())
         try:
-            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps, search, simplify_seconds)
+            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps, search, simplify_seconds, noise)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
             notes.append(f"tree failed ({type(exc).__name__}: {exc}):\n{tree.describe(1)}")
             continue
@@ -150,6 +152,7 @@ def _fit_tree(
     steps: int,
     search: SubSearch | None = None,
     simplify_seconds: float = 3.0,
+    noise: float = 0.0,
 ) -> StructuredRun:
     """Steps 2-4 for one tree: its graph trained on the data, leaf formulas chosen, the law polished.
 
@@ -219,7 +222,7 @@ def _fit_tree(
     expr = expr * scale
     for name in reversed(peeled):
         expr = OUTER_SYMPY[name](expr)
-    formulas = polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative)
+    formulas = polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative, noise=noise)
     return StructuredRun(formulas, whole, model, leaf_text, timings)
 
 

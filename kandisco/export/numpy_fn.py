@@ -56,6 +56,10 @@ class LawFunction:
         else:
             raise ValueError(f"unknown backend {backend!r}; choose numpy or jax")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its formula (the compiled function is rebuilt), so estimators and frames holding it pickle."""
+        return (type(self), (self.expr, self.names, self.backend))
+
     def columns(self, args: tuple[Any, ...], named: dict[str, Any]) -> list[Any]:
         """The input columns, in ``names`` order, from any of the accepted call forms."""
         return self._columns(args, named)[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import sympy
@@ -111,13 +112,15 @@ def to_latex(expr: sympy.Expr) -> str:
 
 
 # -------------------------------------------------------------------------- snapping
-def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 100) -> list[sympy.Expr]:
+def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 100, width: float | None = None) -> list[sympy.Expr]:
     """Nice numbers for ``v``, simplest first: 0 (always), integers, p/q, p/q times pi, 1/pi, pi^2
     or 1/pi^2 (as in h^2/(8 pi^2 m)), +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
 
     "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` next
     to pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers of any size are offered only
-    when ``v`` is within 1e-9 relative of one.
+    when ``v`` is within 1e-9 relative of one. With ``width`` (how far ``v`` may move: a noisy fit),
+    every ``p/q`` times those bases within ``width`` of ``v`` is offered too, not only the closest,
+    so 1.069 +- 0.1 is offered 1 before 15/14.
     """
     out: list[sympy.Expr] = [sympy.Integer(0)]  # always offered: dropping a negligible term is a snap too
     if v != 0 and abs(round(v) - v) <= 1e-9 * abs(v):
@@ -127,6 +130,13 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
         r = sympy.Rational(v / float(base)).limit_denominator(max_denominator)
         if r != 0 and abs(r.p) <= p_max:
             out.append(r * base)
+        if width is not None:
+            scale = float(base)
+            for q in range(1, max_denominator + 1):
+                low, high = math.floor((v - width) / scale * q), math.ceil((v + width) / scale * q)
+                for p in range(max(low, -p_max), min(high, p_max) + 1):
+                    if p != 0 and abs(p) <= p_max and abs(p / q * scale - v) <= width:
+                        out.append(sympy.Rational(p, q) * base)
     sign = int(np.sign(v))
     for base in (sympy.Integer(1), sympy.pi, 1 / sympy.pi):  # v = +-sqrt(r * base)
         sq = sympy.Rational(v * v / float(base)).limit_denominator(max_denominator)
@@ -149,6 +159,7 @@ def snap_constants(
     max_denominator: int = 12,
     rel_close: float = 0.01,
     max_floats: int = 12,
+    noise: float = 0.0,
 ) -> sympy.Expr:
     """Snap floats of ``expr`` to nice numbers while the RMSE on held-out ``(X, y)`` stays in tolerance.
 
@@ -160,12 +171,23 @@ def snap_constants(
     largest float first among equally plain ones); passes repeat until nothing snaps.
     ``relative`` measures errors relative to ``|y|`` (targets spanning decades). A formula with more
     than ``max_floats`` constants is returned as is: it is no law to make exact, and trying is slow.
+
+    ``noise`` (one-sigma noise of ``y`` in the loss's units, 0 when none is known) makes the rule
+    statistical once the formula's held-out error sits at that level (:class:`NoisySnap`): a
+    constant may then move by ``SNAP_SIGMAS`` of its standard error, and a snap is kept when an F
+    test on the ``refit_on`` rows does not reject it and the held-out error stays at the noise
+    floor. So ``k**1.0105`` snaps to ``k`` at 1% noise, while at noiseless data the standard errors
+    vanish and the rule above is unchanged.
     """
     expr = merge_numeric_factors(expr)
     base = formula_rmse(expr, symbols, X, y, relative)
     if not math.isfinite(base):
         return expr
     limit = base * (1 + tolerance) + EXACT_FLOOR * (1.0 if relative else float(np.std(y)))
+    statistical = None
+    if noise > 0 and refit_on is not None and base >= NOISE_ACTIVE * noise:
+        statistical = NoisySnap.start(expr, symbols, refit_on, relative, max(limit, noise * (1 + NOISE_MARGIN / math.sqrt(2 * len(y)))))
+        limit = statistical.held_out_limit
     # floats that already are integers or zero (an exact refit: x**1.00000000002, + 3e-17) go in one
     # step each, without refits: this also brings large exact formulas under max_floats
     for near in (_near_integers(expr), {f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < NEAR_ZERO}):
@@ -182,18 +204,22 @@ def snap_constants(
         # (k*(c/v + 1) beside 1.24/...) snapping k to 1 keeps the others free to become nice in turn,
         # where snapping 1.24 to 5/4 first would leave k = 1.0067 with no nice value
         pairs = []
+        widths = statistical.widths(current) if statistical is not None else {}
         for f in current.atoms(sympy.Float):
             v = float(f)
-            for cand in nice_candidates(v, max_denominator):
-                if (v, str(cand)) in tried or (abs(float(cand) - v) > rel_close * max(abs(v), 1e-12) and float(cand) != 0):
-                    continue
+            width = max(rel_close * max(abs(v), 1e-12), widths.get(f, 0.0))
+            offered = [c for c in nice_candidates(v, max_denominator, width=width if f in widths else None)
+                       if (v, str(c)) not in tried and (abs(float(c) - v) <= width or float(c) == 0)]
+            if f in widths:  # a wide window holds many numbers: only the plainest are worth a refit each
+                offered = offered[:MAX_WIDE_CANDIDATES]
+            for cand in offered:
                 pairs.append((_tree_size(cand), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
         for *_, f, cand in sorted(pairs, key=lambda t: t[:5]):
             tried.add((float(f), str(cand)))
             trial = current.xreplace({f: cand})
             if refit_on is not None:
                 trial = refit_constants(trial, symbols, *refit_on, relative=relative)
-            if formula_rmse(trial, symbols, X, y, relative) <= limit:
+            if formula_rmse(trial, symbols, X, y, relative) <= limit and (statistical is None or statistical.accepts(trial)):
                 current, changed = trial, True
                 break  # the floats may have moved: start a new pass
     return current
@@ -205,6 +231,70 @@ EXACT_FLOOR = 1e-10
 # a float this close to an integer (relative), or this small, is tried as that integer or 0 first
 NEAR_INTEGER = 1e-6
 NEAR_ZERO = 1e-10
+# statistical snapping (``noise`` given): it starts once the held-out error is at least this
+# fraction of the noise (far below it, the noise estimate is wrong); a constant may move by
+# SNAP_SIGMAS standard errors (at most MAX_SNAP_MOVE of its size); the F test's level; the held-out
+# error may reach the noise floor plus NOISE_MARGIN standard errors of an RMSE on n rows
+NOISE_ACTIVE = 0.5
+SNAP_SIGMAS = 3.0
+MAX_SNAP_MOVE = 0.5
+SNAP_ALPHA = 0.01
+NOISE_MARGIN = 2.0
+# in a window widened by noise, this many of the plainest numbers are tried per constant
+MAX_WIDE_CANDIDATES = 6
+
+
+@dataclass
+class NoisySnap:
+    """The statistical snapping rule for noisy data (see :func:`snap_constants`).
+
+    The reference is the formula with every constant free, refitted: a trial with ``q`` fewer free
+    constants is kept when ``F = ((RSS_trial - RSS_free) / q) / (RSS_free / (n - p))`` stays below
+    the F distribution's ``1 - SNAP_ALPHA`` quantile (a likelihood-ratio test for Gaussian noise).
+    """
+
+    symbols: Sequence[sympy.Symbol]
+    rows: tuple[np.ndarray, np.ndarray]
+    relative: bool
+    held_out_limit: float
+    free_rss: float
+    free_floats: int
+
+    @classmethod
+    def start(cls, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], rows: tuple[np.ndarray, np.ndarray],
+              relative: bool, held_out_limit: float) -> NoisySnap:
+        return cls(symbols, rows, relative, held_out_limit, _rss(expr, symbols, *rows, relative), len(expr.atoms(sympy.Float)))
+
+    def widths(self, expr: sympy.Expr) -> dict[sympy.Float, float]:
+        """How far each float may move: SNAP_SIGMAS standard errors, capped at MAX_SNAP_MOVE of it."""
+        from .uncertainty import constant_errors, constant_order
+
+        fit = constant_errors(expr, self.symbols, *self.rows, relative=self.relative)
+        out = {}
+        for f, const in zip(constant_order(expr), fit.constants):
+            if math.isfinite(const.error):
+                out[f] = min(SNAP_SIGMAS * const.error, MAX_SNAP_MOVE * abs(float(f)))
+        return out
+
+    def accepts(self, trial: sympy.Expr) -> bool:
+        """The F test of ``trial`` (fewer free constants) against the all-free reference."""
+        from scipy.stats import f as f_dist
+
+        n = len(self.rows[1])
+        dropped = self.free_floats - len(trial.atoms(sympy.Float))
+        dof = n - self.free_floats
+        rss = _rss(trial, self.symbols, *self.rows, self.relative)
+        if not math.isfinite(rss):
+            return False
+        if dropped <= 0 or dof <= 0 or self.free_rss <= 0:
+            return rss <= self.free_rss * (1 + 1e-9)
+        statistic = ((rss - self.free_rss) / dropped) / (self.free_rss / dof)
+        return bool(statistic <= f_dist.ppf(1 - SNAP_ALPHA, dropped, dof))
+
+
+def _rss(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, relative: bool) -> float:
+    """Residual sum of squares (relative to ``|y|`` if ``relative``); inf when not finite."""
+    return formula_rmse(expr, symbols, X, y, relative) ** 2 * len(y)
 
 
 def _near_integers(expr: sympy.Expr) -> dict[sympy.Float, sympy.Integer]:
@@ -298,11 +388,17 @@ def refit_constants(
     max_nfev: int = 200,
     relative: bool = False,
     max_floats: int = 40,
+    weights: np.ndarray | None = None,
+    robust_scale: float | None = None,
 ) -> sympy.Expr:
     """Least-squares refit of every float in ``expr`` on ``(X, y)``; unchanged if it fails or is worse.
 
-    ``relative`` minimises errors relative to ``|y|`` (for targets spanning decades). Formulas with
-    more than ``max_floats`` constants are left as they are (the refit would cost more than it gives).
+    ``relative`` minimises errors relative to ``|y|`` (for targets spanning decades); ``weights``
+    multiply the residuals instead (``1 / sigma`` for per-row uncertainties). ``robust_scale``: a
+    soft-L1 loss with that residual scale (scipy's ``least_squares(loss="soft_l1")``), so rows far
+    beyond it (outliers) pull the fit linearly, not quadratically; "worse" is then judged by that
+    loss. Formulas with more than ``max_floats`` constants are left as they are (the refit would
+    cost more than it gives).
     """
     from scipy.optimize import least_squares
 
@@ -313,7 +409,7 @@ def refit_constants(
     template = expr.xreplace(dict(zip(floats, params)))
     fn = sympy.lambdify([*symbols, *params], template, modules="numpy")
     cols = list(np.asarray(X, dtype=np.float64).T)
-    weight = 1.0 / np.abs(y) if relative else 1.0
+    weight = np.asarray(weights, dtype=np.float64) if weights is not None else (1.0 / np.abs(y) if relative else 1.0)
 
     def residual(theta: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -322,11 +418,23 @@ def refit_constants(
         return np.where(np.isfinite(out), out, 1e150)
 
     start = np.array([float(f) for f in floats])
+    scale = float(robust_scale) if robust_scale is not None and robust_scale > 0 else 0.0
+    robust = scale > 0
     try:
-        sol = least_squares(residual, start, max_nfev=max_nfev, method="lm" if len(y) >= len(start) else "trf")
+        if robust:
+            sol = least_squares(residual, start, max_nfev=max_nfev * len(start), loss="soft_l1", f_scale=scale)
+        else:
+            sol = least_squares(residual, start, max_nfev=max_nfev, method="lm" if len(y) >= len(start) else "trf")
     except (ValueError, np.linalg.LinAlgError):
         return expr
     fitted = expr.xreplace({f: sympy.Float(v) for f, v in zip(floats, sol.x)})
+    if robust or weights is not None:
+        def cost(theta: np.ndarray) -> float:
+            r = residual(theta)
+            if robust:
+                return float(np.sum(2 * ((1 + (r / scale) ** 2) ** 0.5 - 1)))
+            return float(np.sum(r**2))
+        return fitted if cost(sol.x) <= cost(start) else expr
     before = formula_rmse(expr, symbols, X, y, relative)
     after = formula_rmse(fitted, symbols, X, y, relative)
     return fitted if after <= before else expr

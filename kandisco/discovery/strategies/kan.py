@@ -77,7 +77,8 @@ class KANStrategy:
         fix_symbolic_edges(model, Xt, self.library)
         retrain(model, Xt, yt, steps=self.retrain_steps, seed=self.seed, deadline=deadline)
         expr = extract_formula(model, problem.symbols, self.view, y_mean, y_std)
-        formulas = polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative)
+        formulas = polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
+                                 noise=problem.noise)
         return Proposal(formulas, model)
 
 

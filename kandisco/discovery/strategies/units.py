@@ -54,7 +54,8 @@ class MonomialStrategy:
         if not np.isfinite(C):
             raise NothingToPropose("the monomial cannot be fitted (zero or infinite values)")
         expr = sympy.Float(C) * pi.monomial(problem.symbols)
-        return Proposal(polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative))
+        return Proposal(polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
+                                 noise=problem.noise))
 
 
 def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:

@@ -1,0 +1,123 @@
+"""The chosen law's last fit: outlying rows found and named, a robust refit when there are any,
+a weighted one with per-row uncertainties, and a standard error for every fitted constant.
+
+Outliers are judged against the law itself, on every row of the table: residuals beyond
+``OUTLIER_SIGMAS`` robust standard deviations (1.4826 x the median absolute deviation). They stay
+in the data and are reported (by line number for files); the constants are then refitted with a
+soft-L1 loss on the training rows and their errors taken on the training rows that are not
+outliers. With ``sigma`` (per-row one-sigma uncertainties) the fit is weighted by ``1 / sigma``,
+the errors are absolute (scipy's ``absolute_sigma=True``) and the reduced chi-square is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+
+from ..symbolic.formula import refit_constants, to_callable
+from ..symbolic.uncertainty import ConstantFit, FitErrors, constant_errors
+
+__all__ = ["LawFit", "OUTLIER_SIGMAS", "fit_law", "finite_on"]
+
+OUTLIER_SIGMAS = 5.0
+# more outlying rows than this fraction: the law does not describe the data, they are not outliers
+MAX_OUTLIER_FRACTION = 0.3
+# residuals below this fraction of the target's spread are rounding, never outliers
+ROUNDING = 1e-9
+MIN_ROWS_FOR_OUTLIERS = 8
+
+
+@dataclass
+class LawFit:
+    """The law after its last fit, in the pipeline's symbols."""
+
+    expr: sympy.Expr
+    errors: FitErrors
+    outliers: list[int] = field(default_factory=list)  # row indices into the whole table
+    robust: bool = False
+    weighted: bool = False
+
+    @property
+    def constants(self) -> tuple[ConstantFit, ...]:
+        return self.errors.constants
+
+
+def finite_on(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray) -> bool:
+    """Whether ``expr`` is finite and real on every row of ``X`` (a law that is not never wins)."""
+    try:
+        pred = to_callable(expr, symbols)(X)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return bool(np.all(np.isfinite(pred)))
+
+
+def fit_law(
+    expr: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    X: np.ndarray,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    *,
+    relative: bool,
+    sigma: np.ndarray | None = None,
+) -> LawFit:
+    """Outliers of ``expr`` over all rows ``(X, y)``, then its constants refitted on ``train_rows``
+    (robustly when there are outliers; weighted with ``sigma``) with their standard errors."""
+    outliers, scale = _outliers(expr, symbols, X, y, relative, sigma)
+    train_rows = np.asarray(train_rows)
+    inliers = np.setdiff1d(train_rows, outliers) if outliers else train_rows
+    Xt, yt = X[train_rows], y[train_rows]
+    weights = None if sigma is None else 1.0 / sigma[train_rows]
+    fitted = expr
+    if expr.atoms(sympy.Float):
+        if outliers:
+            fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights, robust_scale=scale)
+        elif sigma is not None:
+            fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights)
+    errors = constant_errors(fitted, symbols, X[inliers], y[inliers], relative=relative,
+                             sigma=None if sigma is None else sigma[inliers])
+    return LawFit(fitted, errors, outliers, robust=bool(outliers), weighted=sigma is not None)
+
+
+def _outliers(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, relative: bool,
+              sigma: np.ndarray | None) -> tuple[list[int], float]:
+    """Rows whose residual under ``expr`` is beyond OUTLIER_SIGMAS robust deviations, and that scale
+    (in the units the fit's residuals have: weighted, relative or absolute)."""
+    if len(y) < MIN_ROWS_FOR_OUTLIERS:
+        return [], 0.0
+    pred = to_callable(expr, symbols)(X)
+    resid = _scaled(pred - y, y, relative, sigma)
+    finite = np.isfinite(resid)
+    if not finite.all():
+        return [], 0.0
+    spread = 1.0 if relative or sigma is not None else (float(np.std(y)) or 1.0)
+    mad = float(np.median(np.abs(resid - np.median(resid)))) * 1.4826
+    if mad <= ROUNDING * spread:
+        return [], 0.0
+    far = np.flatnonzero(np.abs(resid - np.median(resid)) > OUTLIER_SIGMAS * mad)
+    if len(far) > MAX_OUTLIER_FRACTION * len(y):
+        return [], mad
+    return [int(i) for i in far], mad
+
+
+def _scaled(resid: np.ndarray, y: np.ndarray, relative: bool, sigma: np.ndarray | None) -> np.ndarray:
+    if sigma is not None:
+        return resid / sigma
+    if relative:
+        return resid / np.abs(y)
+    return resid
+
+
+def describe_constants(fit: LawFit) -> list[dict[str, Any]]:
+    """JSON-ready constants: value, one-sigma error, and their text (``465 +- 50``)."""
+    return [c.to_dict() for c in fit.constants]
+
+
+def reduced_chi2(fit: LawFit) -> float | None:
+    value = fit.errors.reduced_chi2
+    return value if value is None or math.isfinite(value) else None
