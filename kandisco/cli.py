@@ -37,6 +37,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    """A relative uncertainty such as 0.01 (1%)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.01, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value < 10):
+        raise argparse.ArgumentTypeError(f"must be a positive fraction such as 0.01 (1%), got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -88,14 +99,18 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from .discovery import discover
 
     config = _search_config(args)
-    data = load_dataset(args.data, args.target, args.features, dropna=args.dropna, units=args.units)
+    features = args.features
+    if args.sigma and features and args.sigma not in [f.strip() for f in features.split(",")]:
+        features = f"{features},{args.sigma}"  # the uncertainties column is read with the data, then set apart
+    data = load_dataset(args.data, args.target, features, dropna=args.dropna, units=args.units)
     if args.constants:
         data = with_constants(data, args.constants)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     with _progress_bar(args) as bar:
         result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=bar, n_jobs=args.jobs,
-                          scheduler=args.scheduler, config=config, max_strategies=args.max_strategies)
+                          scheduler=args.scheduler, config=config, max_strategies=args.max_strategies,
+                          sigma=args.sigma, noise=args.noise)
     if args.out:
         _write_outputs(result, data, Path(args.out))
     if args.json:
@@ -107,6 +122,11 @@ def _cmd_discover(args: argparse.Namespace) -> int:
             "complexity": result.complexity,
             "importance": result.importance,
             "pareto": [{"formula": c.formula, "complexity": c.complexity, "loss": c.loss, "score": c.score} for c in result.pareto],
+            "constants": result.constants,
+            "formula_with_errors": result.formula_with_errors,
+            "noise": result.config.get("noise"),
+            "fit": result.fit,
+            "outliers": result.outliers,
             "seconds": result.seconds,
             "notes": result.notes,
             "warnings": result.warnings,
@@ -122,6 +142,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if "\n" in pretty:
         print(pretty)
     print(f"test R^2 = {result.r2_test:.6g}   test RMSE = {result.rmse_test:.4g}   ({result.seconds:.1f} s)")
+    _print_fit(result)
     _print_units(result.config.get("units"))
     if result.importance:
         print("input importance: " + ", ".join(f"{n} {s:.3f}" for n, s in result.importance.items()))
@@ -136,6 +157,22 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if args.out:
         print(f"results written to {args.out}/")
     return 0
+
+
+def _print_fit(result) -> None:
+    """The constants with their one-sigma errors, the noise, the fit's chi-square and the outlying rows."""
+    if result.constants:
+        print(f"with errors (1 sigma): {result.target} = {result.formula_with_errors}")
+    noise = result.config.get("noise") or {}
+    if noise.get("kind") in ("additive", "relative"):
+        size = f"{100 * noise['fraction_of_spread']:.3g}% of {'each value' if noise.get('relative') else 'the spread of ' + result.target}"
+        print(f"noise: {noise['kind']}, {size} ({noise['source']})")
+    chi2 = (result.fit or {}).get("reduced_chi2")
+    if chi2 is not None:
+        print(f"reduced chi-square = {chi2:.3g} on {result.fit['dof']} degrees of freedom (weighted by the given sigma)")
+    if result.outliers:
+        words = "lines" if result.fit.get("outlier_rows_are") == "line numbers" else "rows"
+        print(f"outliers (kept in the data, constants refitted robustly): {words} " + ", ".join(str(r) for r in result.outliers))
 
 
 def _print_units(units: dict | None) -> None:
@@ -274,6 +311,9 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--constants", metavar="NAMES",
                       help="physical constants to add as inputs with their units, e.g. c,G,h,hbar,kB,e,eps0,mu0")
     disc.add_argument("--quiet", action="store_true", help="no progress bar")
+    disc.add_argument("--sigma", metavar="COLUMN", help="column of the target's one-sigma uncertainties (a weighted fit; not an input)")
+    disc.add_argument("--noise", type=_fraction, metavar="FRACTION",
+                      help="the target's relative uncertainty, e.g. 0.01 for 1%% of each value (default: estimated from the data)")
     disc.set_defaults(func=_cmd_discover)
 
     bench = sub.add_parser("bench", help="benchmark kandisco and other methods on Feynman, Kepler or your tasks",

@@ -36,11 +36,14 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         n_jobs: worker processes (None: every core; 1: one process). The result does not depend
             on it for a plan that fits the budget.
         config: search settings (:class:`kandisco.SearchConfig`; None for the defaults).
+        noise: the target's relative uncertainty (0.01 = 1% of each value); None estimates it from the
+            data (see docs/noise.md). Per-row error bars: ``fit(X, y, sigma=...)``.
         verbose: 0 leaves logging as the application set it; 1 shows a tqdm.auto progress bar over
             the budget and the ``kandisco`` logger's info messages during ``fit``; 2 also debug
             messages (see :func:`kandisco.progress.verbosity`).
 
-    Fitted attributes: ``formula_`` (sympy), ``equations_`` (the Pareto front as a DataFrame:
+    Fitted attributes: ``formula_`` (sympy), ``constants_`` (the law's fitted constants with their
+    standard errors), ``noise_`` (the noise used: given or estimated), ``equations_`` (the Pareto front as a DataFrame:
     complexity, loss, score, formula, sympy, latex, callable, chosen; as PySR's),
     ``result_`` (the DiscoveryResult), ``feature_names_in_``, ``n_features_in_``.
     """
@@ -56,6 +59,7 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         max_strategies: int | None = None,
         n_jobs: int | None = None,
         config: SearchConfig | None = None,
+        noise: float | None = None,
         verbose: int = 0,
     ) -> None:
         self.budget_seconds = budget_seconds
@@ -66,9 +70,11 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         self.feature_names = feature_names
         self.n_jobs = n_jobs
         self.config = config
+        self.noise = noise
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any) -> "KANDiscoverer":
+    def fit(self, X: Any, y: Any, sigma: Any = None) -> "KANDiscoverer":
+        """Search the law of ``y`` in the columns of ``X``; ``sigma``: one-sigma uncertainty of each ``y``."""
         names = list(getattr(X, "columns", [])) or self.feature_names
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         if names is None or len(names) != X.shape[1]:
@@ -83,8 +89,11 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
             self.result_ = discover(
                 data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick,
                 max_strategies=self.max_strategies, n_jobs=self.n_jobs, config=self.config, progress=bar,
+                noise=self.noise, sigma=None if sigma is None else np.asarray(sigma, dtype=np.float64),
             )
         self.formula_ = self.result_.expr
+        self.constants_ = list(self.result_.constants)
+        self.noise_ = dict(self.result_.config.get("noise", {}))
         self.equations_ = self.result_.pareto_frame()
         self.feature_names_in_ = np.asarray(names, dtype=object)
         return self

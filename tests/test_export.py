@@ -192,3 +192,16 @@ def test_result_exports():
     np.testing.assert_allclose(module(torch.tensor(X)).detach().numpy(), result.predict(X), rtol=1e-12)
     again = DiscoveryResult.from_json(result.to_json())
     assert again.latex() == result.latex and again.to_json() == result.to_json()
+
+
+def test_a_numpy_law_function_pickles_as_its_formula():
+    import pickle
+
+    import sympy
+
+    from kandisco.export import to_numpy
+
+    x = sympy.Symbol("x", real=True)
+    fn = pickle.loads(pickle.dumps(to_numpy(2 * x + 1, ["x"])))
+    assert fn.expr == 2 * x + 1
+    assert list(fn(x=[0.0, 1.0])) == [1.0, 3.0]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..symbolic.formula import refit_constants, to_callable
+from ..symbolic.formula import refit_constants, snap_constants, to_callable
 from ..symbolic.uncertainty import ConstantFit, FitErrors, constant_errors
 
 __all__ = ["LawFit", "OUTLIER_SIGMAS", "fit_law", "finite_on"]
@@ -29,7 +29,8 @@ OUTLIER_SIGMAS = 5.0
 MAX_OUTLIER_FRACTION = 0.3
 # residuals below this fraction of the target's spread are rounding, never outliers
 ROUNDING = 1e-9
-MIN_ROWS_FOR_OUTLIERS = 8
+# smaller tables cannot tell an outlier from the law's own scatter (11 planets: the inner ones' relative errors)
+MIN_ROWS_FOR_OUTLIERS = 20
 
 
 @dataclass
@@ -62,12 +63,18 @@ def fit_law(
     X: np.ndarray,
     y: np.ndarray,
     train_rows: np.ndarray,
+    val_rows: np.ndarray | None = None,
     *,
     relative: bool,
     sigma: np.ndarray | None = None,
 ) -> LawFit:
     """Outliers of ``expr`` over all rows ``(X, y)``, then its constants refitted on ``train_rows``
-    (robustly when there are outliers; weighted with ``sigma``) with their standard errors."""
+    (robustly when there are outliers; weighted with ``sigma``) with their standard errors.
+
+    With outliers, the robustly refitted constants are snapped again (the statistical rule of
+    :func:`~kandisco.symbolic.formula.snap_constants`, on the rows that are not outliers, the
+    residuals' robust spread as the noise): the search saw the outliers, and its snaps may not
+    have been possible with them."""
     outliers, scale = _outliers(expr, symbols, X, y, relative, sigma)
     train_rows = np.asarray(train_rows)
     inliers = np.setdiff1d(train_rows, outliers) if outliers else train_rows
@@ -77,8 +84,16 @@ def fit_law(
     if expr.atoms(sympy.Float):
         if outliers:
             fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights, robust_scale=scale)
+            if val_rows is not None and sigma is None:
+                held_out = np.setdiff1d(np.asarray(val_rows), outliers)
+                if len(held_out):
+                    fitted = snap_constants(fitted, symbols, X[held_out], y[held_out], refit_on=(X[inliers], y[inliers]),
+                                            relative=relative, noise=scale)
         elif sigma is not None:
             fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights)
+    if outliers and fitted != expr:  # the law moved: its own outliers are the ones to name
+        outliers = _outliers(fitted, symbols, X, y, relative, sigma)[0] or outliers
+        inliers = np.setdiff1d(train_rows, outliers)
     errors = constant_errors(fitted, symbols, X[inliers], y[inliers], relative=relative,
                              sigma=None if sigma is None else sigma[inliers])
     return LawFit(fitted, errors, outliers, robust=bool(outliers), weighted=sigma is not None)

@@ -52,6 +52,10 @@ CHI2_1_MEDIAN = 0.454936
 VISIBLE = 1e-3
 # a row whose local error is this many noise sigmas is a possible outlier
 OUTLIER_SIGMAS = 5.0
+# rounds of judging rows with the suspects out of the neighbourhoods; more suspects than this fraction
+# of the rows are no outliers but the law's own shape (or a table too small for local fits)
+OUTLIER_ROUNDS = 3
+MAX_SUSPECTS = 0.3
 # noise makes a row's left-out error anti-correlated with its neighbours' (each noisy row pulls its
 # neighbours' fits the other way: rank correlation -0.25 median at 1% noise on the Feynman set), a
 # smooth law's curvature makes them alike (+0.02 median at noise 0): errors this anti-correlated are noise
@@ -87,18 +91,23 @@ class NoiseEstimate:
                 "fraction_of_spread": self.fraction_of_spread, "neighbour_correlation": self.neighbour_correlation}
 
 
-def local_residuals(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+def local_residuals(X: np.ndarray, t: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
     """Each row's leave-one-out error against a local polynomial of its nearest neighbours, divided
-    by sqrt(1 + leverage), so that for pure noise its spread is the noise's (see the module)."""
+    by sqrt(1 + leverage), so that for pure noise its spread is the noise's (see the module).
+    ``exclude`` (bool per row): rows never used as anyone's neighbour (suspected outliers)."""
     Z = _standardised(np.asarray(X, dtype=np.float64))
     n, d = Z.shape
+    pool = np.arange(n) if exclude is None else np.flatnonzero(~exclude)
     degree = 3
-    while degree > 1 and (math.comb(d + degree, degree) > MAX_COEFFICIENTS or math.comb(d + degree, degree) + EXTRA_NEIGHBOURS >= n):
+    while degree > 1 and (math.comb(d + degree, degree) > MAX_COEFFICIENTS or math.comb(d + degree, degree) + EXTRA_NEIGHBOURS >= len(pool)):
         degree -= 1
     n_coef = math.comb(d + degree, degree)
-    k = min(n - 1, n_coef + EXTRA_NEIGHBOURS)
-    _, idx = cKDTree(Z).query(Z, k=k + 1)
-    neighbours = idx[:, 1:]  # the row itself (distance 0) left out
+    k = min(len(pool) - 1, n_coef + EXTRA_NEIGHBOURS)
+    _, idx = cKDTree(Z[pool]).query(Z, k=k + 1)
+    found = pool[idx]  # (n, k + 1) rows of the pool, nearest first
+    is_self = found == np.arange(n)[:, None]
+    keep = np.argsort(is_self, axis=1, kind="stable")[:, :k]  # the row itself left out, order kept
+    neighbours = np.take_along_axis(found, keep, axis=1)
     offsets = Z[neighbours] - Z[:, None, :]
     offsets /= np.sqrt(np.mean(offsets**2, axis=(1, 2), keepdims=True)) + 1e-300
     design = _monomials(offsets, degree)  # (n, k, P)
@@ -130,12 +139,29 @@ def estimate_noise(X: np.ndarray, y: np.ndarray, relative: bool = False, seed: i
     correlation = _neighbour_correlation(Z, errors)
     kind = _kind(errors, y) if sigma_abs >= VISIBLE * spread and correlation <= NOISE_CORRELATION else "none"
     if relative:
-        log_errors = local_residuals(X, np.log(np.abs(y)))
-        sigma = _robust_sigma(log_errors)
-        scale, scaled = 1.0, log_errors
+        scaled = local_residuals(X, np.log(np.abs(y)))
+        scale = 1.0
     else:
-        sigma, scale, scaled = sigma_abs, spread, errors
-    outliers = tuple(int(rows[i]) for i in np.flatnonzero(np.abs(scaled) > OUTLIER_SIGMAS * sigma)) if sigma > 0 else ()
+        scaled, scale = errors, spread
+    sigma = _robust_sigma(scaled)
+    outliers: tuple[int, ...] = ()
+    if sigma > 0:
+        # an outlier spoils its neighbours' fits too: judge every row again with the suspects kept out of
+        # the neighbourhoods, so that only rows that are themselves off are named
+        # (repeated: with the worst rows out, the noise is smaller and more rows stand out)
+        target = np.log(np.abs(y)) if relative else y
+        suspect = np.abs(scaled) > OUTLIER_SIGMAS * sigma
+        for _ in range(OUTLIER_ROUNDS):
+            if not suspect.any() or suspect.sum() > MAX_SUSPECTS * len(y):
+                break
+            again = local_residuals(X, target, exclude=suspect)
+            sigma = _robust_sigma(again[~suspect])
+            now = np.abs(again) > OUTLIER_SIGMAS * sigma
+            if np.array_equal(now, suspect):
+                break
+            suspect = now
+        if suspect.sum() <= MAX_SUSPECTS * len(y):
+            outliers = tuple(int(rows[i]) for i in np.flatnonzero(suspect))
     return NoiseEstimate(sigma, "estimated (local polynomial)", relative, sigma / scale, kind, correlation, outliers)
 
 

@@ -12,6 +12,16 @@ to ``found_relative_rmse`` of the target's spread (or relative error for targets
 or any formula does to ``exact_relative_rmse`` (:class:`~.config.SearchConfig`). Formulas with as
 many fitted constants as training rows are discarded: they fit anything.
 
+Noise (``sigma=``, ``noise=``, else estimated: :mod:`.noise`; the rules are in docs/noise.md): once
+noise is seen, constants snap within their standard errors under an F test (strategies get it as
+``problem.noise``), front entries within its statistical margin of the best loss count as equally
+good (the simplest wins), a formula without fitted constants at the noise floor ends the search,
+rows far off their neighbours are left out of the search (kept and named), and a target spanning
+decades with additive noise is judged by absolute error. The chosen law then gets its last fit
+(:mod:`.law_fit`): its outlying rows named, a robust (soft L1) or weighted refit, and a standard
+error for every constant (``result.constants``, ``result.formula_with_errors``). A formula that is
+not finite on every row of the table never wins.
+
 Units (``units=``, units in a CSV header, ``constants=``): when every input and the target have
 units, the Buckingham pi groups are planned too (:mod:`.strategies.units`), every candidate is
 checked for dimensional consistency (``config["dimensionally_consistent"]``), and inconsistent
@@ -249,7 +259,7 @@ def discover(
                                                  relative, pick, equal_loss, eligible)
     law_fit = fit_law(best.expr([f"x{i}" for i in range(len(symbols))]).xreplace({sympy.Symbol(f"x{i}", real=True): s
                                                                                 for i, s in enumerate(symbols)}),
-                      symbols, X, y, split.train, relative=relative, sigma=sigma_all)
+                      symbols, X, y, split.train, split.val, relative=relative, sigma=sigma_all)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X):
         best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, val, relative)
     expr = best.expr(dataset.feature_names)
@@ -392,7 +402,7 @@ def _sane_front(candidates: list[Candidate], eligible: Callable[[list[Candidate]
                 symbols: list[sympy.Symbol], X: np.ndarray) -> list[Candidate]:
     """The Pareto front of the eligible candidates whose formula is finite on every row of the table."""
     while True:
-        front = pareto_front(eligible(candidates))
+        front = pareto_front([c for c in eligible(candidates) if id(c) not in unfit])
         bad = [c for c in front if c.complexity > 1 and not finite_on(_internal_expr(c, symbols), symbols, X)]
         if not bad:
             return front

@@ -83,6 +83,32 @@ def _not_finite(expr: sympy.Expr) -> bool:
     return bool(expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan))
 
 
+def _value_bits(value: float, error: float) -> float:
+    """Bits a fitted value carries at its precision: log2(1 + |value| / error) (inf when exact)."""
+    if error <= 0:
+        return math.inf
+    return math.log2(1.0 + abs(value) / error)
+
+
+def _description_bits(number: sympy.Expr) -> float:
+    """About how many bits name a nice number: log2 of its numerator and denominator, plus three for
+    a factor pi (one of pi, 1/pi, pi^2, 1/pi^2, and rarer in laws than a fraction) and two for a
+    square root. pi/2 (5 bits) is plainer than 11/7 (6.4), 7/10 (6.3) than 2*pi/9 (7.8), 1 (1 bit)
+    than 13/12 (7.4); the tree size cannot tell them apart."""
+    bits = 0.0
+    rest = sympy.Integer(1)
+    for factor in sympy.Mul.make_args(number):
+        if factor.is_Rational:
+            bits += math.log2(1 + abs(int(factor.p))) + math.log2(int(factor.q))
+        elif factor.has(sympy.pi) and not factor.is_Pow or (factor.is_Pow and factor.base == sympy.pi and factor.exp.is_Integer):
+            bits += 3.0
+        else:
+            rest *= factor
+    if rest != 1:  # square roots (of rationals, of pi): their radicands' bits and two more
+        bits += 2.0 + sum(_description_bits(f.base) for f in sympy.Mul.make_args(rest) if f.is_Pow)
+    return bits
+
+
 def _tree_size(expr: sympy.Expr) -> int:
     """All nodes of the tree, numbers included: how plain a constant is (1 < 3/2 < sqrt(2)/2)."""
     return sum(1 for _ in sympy.preorder_traversal(expr))
@@ -204,16 +230,23 @@ def snap_constants(
         # (k*(c/v + 1) beside 1.24/...) snapping k to 1 keeps the others free to become nice in turn,
         # where snapping 1.24 to 5/4 first would leave k = 1.0067 with no nice value
         pairs = []
-        widths = statistical.widths(current) if statistical is not None else {}
+        errors = statistical.errors(current) if statistical is not None else {}
+        widths = {f: min(SNAP_SIGMAS * se, MAX_SNAP_MOVE * abs(float(f))) for f, se in errors.items()}
         for f in current.atoms(sympy.Float):
             v = float(f)
             width = max(rel_close * max(abs(v), 1e-12), widths.get(f, 0.0))
             offered = [c for c in nice_candidates(v, max_denominator, width=width if f in widths else None)
                        if (v, str(c)) not in tried and (abs(float(c) - v) <= width or float(c) == 0)]
-            if f in widths:  # a wide window holds many numbers: only the plainest are worth a refit each
-                offered = offered[:MAX_WIDE_CANDIDATES]
+            if statistical is not None:  # plainest by description length; a wide window holds many numbers,
+                # only the plainest few are worth a refit each, and a long name is no simpler than the float
+                # and a nice number must name the constant in fewer bits than its value at the precision the
+                # data give it (minimum description length): 70 +- 0.7 stays a float, 1.0105 +- 0.005 is 1
+                budget = min(MAX_NOISY_BITS, _value_bits(v, errors.get(f, 0.0)) - MDL_MARGIN_BITS)
+                offered = sorted((c for c in offered if c == 0 or _description_bits(c) <= budget),
+                                 key=lambda c: (_description_bits(c), abs(float(c) - v)))[:MAX_WIDE_CANDIDATES]
             for cand in offered:
-                pairs.append((_tree_size(cand), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
+                plainness = _description_bits(cand) if statistical is not None else _tree_size(cand)
+                pairs.append((plainness, not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
         for *_, f, cand in sorted(pairs, key=lambda t: t[:5]):
             tried.add((float(f), str(cand)))
             trial = current.xreplace({f: cand})
@@ -233,15 +266,21 @@ NEAR_INTEGER = 1e-6
 NEAR_ZERO = 1e-10
 # statistical snapping (``noise`` given): it starts once the held-out error is at least this
 # fraction of the noise (far below it, the noise estimate is wrong); a constant may move by
-# SNAP_SIGMAS standard errors (at most MAX_SNAP_MOVE of its size); the F test's level; the held-out
+# SNAP_SIGMAS standard errors (at most MAX_SNAP_MOVE of its size); the F test's level (strict about
+# rejecting: a relative loss is slightly biased under multiplicative noise, and Occam favours the
+# snap); the held-out
 # error may reach the noise floor plus NOISE_MARGIN standard errors of an RMSE on n rows
 NOISE_ACTIVE = 0.5
 SNAP_SIGMAS = 3.0
 MAX_SNAP_MOVE = 0.5
-SNAP_ALPHA = 0.01
+SNAP_ALPHA = 0.001
 NOISE_MARGIN = 2.0
 # in a window widened by noise, this many of the plainest numbers are tried per constant
 MAX_WIDE_CANDIDATES = 6
+# under noise, numbers longer than this to name (see _description_bits: 11/7 is 6.4, sqrt(7)/(3*sqrt(pi)) 8.6) are not offered
+MAX_NOISY_BITS = 7.0
+# a nice number must save this many bits over the fitted value it replaces
+MDL_MARGIN_BITS = 2.0
 
 
 @dataclass
@@ -265,16 +304,12 @@ class NoisySnap:
               relative: bool, held_out_limit: float) -> NoisySnap:
         return cls(symbols, rows, relative, held_out_limit, _rss(expr, symbols, *rows, relative), len(expr.atoms(sympy.Float)))
 
-    def widths(self, expr: sympy.Expr) -> dict[sympy.Float, float]:
-        """How far each float may move: SNAP_SIGMAS standard errors, capped at MAX_SNAP_MOVE of it."""
+    def errors(self, expr: sympy.Expr) -> dict[sympy.Float, float]:
+        """The standard error of each float (those the data determine) on the fit's rows."""
         from .uncertainty import constant_errors, constant_order
 
         fit = constant_errors(expr, self.symbols, *self.rows, relative=self.relative)
-        out = {}
-        for f, const in zip(constant_order(expr), fit.constants):
-            if math.isfinite(const.error):
-                out[f] = min(SNAP_SIGMAS * const.error, MAX_SNAP_MOVE * abs(float(f)))
-        return out
+        return {f: c.error for f, c in zip(constant_order(expr), fit.constants) if math.isfinite(c.error)}
 
     def accepts(self, trial: sympy.Expr) -> bool:
         """The F test of ``trial`` (fewer free constants) against the all-free reference."""

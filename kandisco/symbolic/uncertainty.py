@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
 __all__ = ["ConstantFit", "FitErrors", "constant_errors", "constant_order", "format_with_error", "with_errors"]
 
@@ -149,13 +151,38 @@ def format_with_error(value: float, error: float, latex: bool = False) -> str:
 
 
 def with_errors(expr: sympy.Expr, constants: Sequence[ConstantFit], latex: bool = False) -> str:
-    """The formula with each float written as ``(value +- error)``, for people (``465 +- 50``)."""
+    """The formula with each float written as ``(value +- error)``, for people (``465 +- 50``), in
+    the order sympy prints the formula itself (a negated constant prints as ``- (40 +- 83)``)."""
     floats = constant_order(expr)
     if len(floats) != len(constants):
         raise ValueError(f"the formula has {len(floats)} floats but {len(constants)} constants were given")
-    marks = {f: sympy.Symbol(f"KANDISCOCONST{i}X") for i, f in enumerate(floats)}
-    text = sympy.latex(expr.xreplace(marks)) if latex else sympy.sstr(expr.xreplace(marks))
-    for i, const in enumerate(constants):
-        text = text.replace(f"KANDISCOCONST{i}X", rf"\left({format_with_error(const.value, const.error, True)}\right)"
-                            if latex else f"({format_with_error(const.value, const.error)})")
-    return text
+    errors: dict[float, float] = {}
+    for f, const in zip(floats, constants):
+        errors[float(f)] = const.error
+        errors.setdefault(-float(f), const.error)  # printers write -c*x as -(c*x)
+    return (_LatexWithErrors(errors) if latex else _StrWithErrors(errors)).doprint(expr)
+
+
+def _float_text(value: float, errors: dict[float, float], latex: bool) -> str | None:
+    if value not in errors:
+        return None
+    text = format_with_error(value, errors[value], latex)
+    return rf"\left({text}\right)" if latex else f"({text})"
+
+
+class _StrWithErrors(StrPrinter):
+    def __init__(self, errors: dict[float, float]) -> None:
+        super().__init__()
+        self.errors = errors
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return _float_text(float(expr), self.errors, False) or super()._print_Float(expr)
+
+
+class _LatexWithErrors(LatexPrinter):
+    def __init__(self, errors: dict[float, float]) -> None:
+        super().__init__()
+        self.errors = errors
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return _float_text(float(expr), self.errors, True) or super()._print_Float(expr)

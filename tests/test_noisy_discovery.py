@@ -1,0 +1,127 @@
+"""Discovery on data as measured (issue 17): noise, error bars, outliers, constants with errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+from kandisco import DataError, discover
+from kandisco.cli import main
+from kandisco.discovery.law_fit import fit_law
+from kandisco.discovery.pipeline import _sane_front
+from kandisco.discovery.result import Candidate, DiscoveryResult
+
+x0, x1 = sympy.Symbol("x0", positive=True), sympy.Symbol("x1", positive=True)
+
+
+def _hubble(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(0.1, 2.0, n)
+    return pd.DataFrame({"r": r, "v": 70.0 * r + rng.normal(0, 5.0, n)})
+
+
+def test_a_fitted_constant_comes_with_its_standard_error():
+    frame = _hubble()
+    result = discover(frame, target="v", budget_seconds=20, seed=0, max_strategies=2, n_jobs=1)
+    assert result.constants, result.formula
+    slope = max(result.constants, key=lambda c: abs(c["value"]))
+    assert slope["value"] == pytest.approx(70.0, abs=4 * slope["error"])
+    assert 0 < slope["error"] < 5
+    assert "+-" in result.formula_with_errors and r"\pm" in result.latex_with_errors
+    assert result.config["noise"]["kind"] == "additive"
+    back = DiscoveryResult.from_json(result.to_json())
+    assert back.constants == result.constants and back.fit == result.fit
+
+
+def test_the_cli_prints_the_law_with_errors_and_the_noise(tmp_path, capsys):
+    path = tmp_path / "hubble.csv"
+    _hubble().to_csv(path, index=False)
+    assert main(["discover", str(path), "--target", "v", "--budget", "20", "--max-strategies", "2", "--jobs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "with errors (1 sigma): v = " in out and "+-" in out
+    assert "noise: additive" in out
+
+
+def test_per_row_sigma_is_a_weighted_fit_with_a_reduced_chi_square(tmp_path):
+    rng = np.random.default_rng(1)
+    r = rng.uniform(0.1, 2.0, 60)
+    dv = rng.uniform(1.0, 8.0, 60)
+    frame = pd.DataFrame({"r": r, "dv": dv, "v": 70.0 * r + rng.normal(0, dv)})
+    result = discover(frame, target="v", sigma="dv", budget_seconds=20, seed=0, max_strategies=2, n_jobs=1)
+    assert result.features == ["r"]  # the uncertainties are not an input
+    assert result.fit["weighted"] and result.config["noise"]["source"] == "given per-row sigma"
+    if result.constants:
+        assert 0.4 < result.fit["reduced_chi2"] < 2.0
+
+
+def test_a_bad_uncertainty_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("r,dv,v\n1,0.5,70\n2,0.5,141\n3,-1,209\n4,0.5,281\n5,0.5,350\n6,0.5,420\n")
+    with pytest.raises(DataError, match=r"column 'dv'.*line 4"):
+        discover(str(path), target="v", sigma="dv", budget_seconds=5)
+    with pytest.raises(DataError, match="no column 'dz'"):
+        discover(str(path), target="v", sigma="dz", budget_seconds=5)
+
+
+def test_outliers_of_the_law_are_named_and_the_constants_refitted_robustly():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 5, size=(200, 2))
+    y = 2.5 * X[:, 0] * X[:, 1] ** 2 * (1 + 0.01 * rng.normal(size=200))
+    bad = np.array([3, 50, 51, 120, 199])
+    y[bad] *= 3.0
+    expr = sympy.Float(2.4) * x0 * x1**2
+    train = np.arange(0, 200, 2)
+    val = np.arange(1, 200, 2)
+    fit = fit_law(expr, [x0, x1], X, y, train, val, relative=True)
+    assert sorted(fit.outliers) == bad.tolist()
+    assert fit.robust
+    assert fit.expr == sympy.Rational(5, 2) * x0 * x1**2  # refitted without the outliers' pull, then snapped
+
+
+def test_a_formula_not_finite_on_some_row_never_wins():
+    X = np.column_stack([np.linspace(1, 3, 50)])
+    good = Candidate("x0", "x0", complexity=1, loss=0.5, strategy="t", seconds=0.0)
+    bad = Candidate("log(x0 - 2)", "log(x0 - 2)", complexity=4, loss=1e-3, strategy="t", seconds=0.0)
+    front = _sane_front([good, bad], list, set(), [sympy.Symbol("x0", real=True)], X)
+    assert [c.formula for c in front] == ["x0"]
+
+
+@pytest.mark.slow
+def test_kepler_with_ten_percent_corrupted_rows_gives_the_law_and_names_them(tmp_path):
+    """Issue 17's acceptance case: T ~ a^1.5 M^-0.5 from 250 rows, 25 of them off by a factor 2-5."""
+    rng = np.random.default_rng(0)
+    n = 250
+    a = np.exp(rng.uniform(np.log(0.01), np.log(30), n))
+    m = np.exp(rng.uniform(np.log(0.1), np.log(3), n))
+    t = a**1.5 / np.sqrt(m) * (1 + 0.01 * rng.normal(size=n))
+    bad = rng.choice(n, 25, replace=False)
+    t[bad] *= rng.uniform(2, 5, 25) ** rng.choice([-1, 1], 25)
+    path = tmp_path / "planets.csv"
+    pd.DataFrame({"a_AU": a, "M_sun": m, "T_yr": t}).to_csv(path, index=False)
+    result = discover(str(path), target="T_yr", budget_seconds=60, seed=0)
+    a_s, m_s = sympy.symbols("a_AU M_sun", real=True)
+    assert sympy.simplify(result.expr - a_s ** sympy.Rational(3, 2) / sympy.sqrt(m_s)) == 0, result.formula
+    assert sorted(result.outliers) == sorted((bad + 2).tolist())  # line numbers: the header is line 1
+
+
+def test_noise_argument_is_checked():
+    with pytest.raises(ValueError, match="noise must be a relative uncertainty"):
+        discover(_hubble(), target="v", noise=-1, budget_seconds=5)
+    with pytest.raises(ValueError, match="sigma .* or noise"):
+        discover(_hubble(), target="v", noise=0.01, sigma=[1.0] * 40, budget_seconds=5)
+
+
+def test_json_output_carries_constants_and_noise(tmp_path, capsys):
+    path = tmp_path / "hubble.csv"
+    _hubble().to_csv(path, index=False)
+    assert main(["discover", str(path), "--target", "v", "--budget", "10", "--max-strategies", "1", "--jobs", "1", "--json",
+                 "--noise", "0.05"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["noise"]["source"] == "given fraction 0.05"
+    assert isinstance(payload["constants"], list) and "fit" in payload and isinstance(payload["outliers"], list)
+    assert all(math.isfinite(c["value"]) for c in payload["constants"])

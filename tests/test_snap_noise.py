@@ -1,0 +1,71 @@
+"""Snapping constants with the noise in mind: planted laws at several noise levels (issue 17)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from kandisco.discovery.noise import estimate_noise
+from kandisco.symbolic.formula import nice_candidates, refit_constants, snap_constants
+
+k, x = sympy.symbols("k x", positive=True)
+HALF = sympy.Rational(1, 2)
+
+
+def _snap(truth: float, noise: float, n: int, seed: int, aware: bool = True) -> sympy.Expr:
+    """0.5 * k**truth * x**2 with relative noise, fitted from a perturbed start and snapped."""
+    rng = np.random.default_rng(seed)
+
+    def rows(m: int) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.uniform(1, 5, size=(m, 2))
+        y = 0.5 * X[:, 0] ** truth * X[:, 1] ** 2
+        return X, y * (1 + noise * rng.normal(size=m))
+
+    train, val = rows(n), rows(max(n // 3, 10))
+    start = sympy.Float(0.488) * k ** sympy.Float(truth * 1.0105) * x ** sympy.Float(2.0104)
+    refit = refit_constants(start, [k, x], *train, relative=True)
+    est = estimate_noise(*train, relative=True)
+    sigma = est.sigma if aware and est.visible else 0.0
+    return snap_constants(refit, [k, x], *val, refit_on=train, noise=sigma, relative=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_exponent_statistically_one_at_one_percent_noise_snaps_to_one(seed):
+    assert _snap(1.0, 0.01, 600, seed) == HALF * k * x**2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_true_1_4_at_hundredth_of_a_percent_is_not_snapped_to_3_2(seed):
+    assert _snap(1.4, 0.0001, 600, seed) == HALF * k ** sympy.Rational(7, 5) * x**2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_true_0_7_is_not_forced_to_2_3_where_the_data_tell_them_apart(seed):
+    assert _snap(0.7, 0.01, 600, seed) == HALF * k ** sympy.Rational(7, 10) * x**2
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_few_noisy_rows_snap_by_the_standard_errors_where_fixed_tolerances_do_not(seed):
+    """40 rows at 5%: the constants move by more than 1% from 1 and 2, which a fixed window never offers."""
+    assert _snap(1.0, 0.05, 40, seed) == HALF * k * x**2
+    blind = _snap(1.0, 0.05, 40, seed, aware=False)
+    assert blind != HALF * k * x**2
+
+
+def test_noiseless_data_keep_the_fixed_rule():
+    """noise=0 (or a formula far below the stated noise) is the noise-blind rule, bit for bit."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(200, 2))
+    y = 0.5 * X[:, 0] * X[:, 1] ** 2
+    expr = refit_constants(sympy.Float(0.49) * k ** sympy.Float(1.01) * x ** sympy.Float(2.01), [k, x], X, y)
+    blind = snap_constants(expr, [k, x], X, y, refit_on=(X, y))
+    assert blind == HALF * k * x**2
+    assert snap_constants(expr, [k, x], X, y, refit_on=(X, y), noise=1e-3) == blind
+
+
+def test_a_wide_window_offers_every_plain_number_in_it():
+    offered = nice_candidates(1.069, width=0.1)
+    assert {sympy.Integer(1), sympy.Rational(9, 8), sympy.Rational(13, 12)} <= set(offered)
+    assert all(abs(float(c) - 1.069) <= 0.1 or c == 0 for c in offered if c.is_Rational)
+    assert sympy.Integer(1) not in nice_candidates(1.069)  # the fixed rule: only the closest fractions
