@@ -8,9 +8,9 @@ one through the Agg backend and closes it.
 :class:`~kandisco.kan.KAN` is drawn as its layers with every active edge's function as a small
 panel, a :class:`~kandisco.kan.GraphModule` (or an uncompiled :class:`~kandisco.kan.KANGraph`) as
 its graph of inputs, modules, sum/mult nodes and outputs, each module box holding its formula (or
-width) and panels of its edge functions. This module sits above :mod:`kandisco.kan`; the models
-have no ``plot`` method, so the engine never imports matplotlib or this module. Register another
-model kind with ``@plot_model.register``.
+width) and panels of its edge functions. This module sits above :mod:`kandisco.kan`; the models'
+``plot()`` methods import it only when called, so the engine never imports matplotlib on its own.
+Register another model kind with ``@plot_model.register``.
 
 The path-writing forms of the first version still work for existing callers:
 ``plot_network(model, X, path, ...)``, ``plot_pareto(result, path)`` and
