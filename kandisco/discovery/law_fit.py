@@ -11,10 +11,8 @@ the errors are absolute (scipy's ``absolute_sigma=True``) and the reduced chi-sq
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import sympy
@@ -126,13 +124,3 @@ def _scaled(resid: np.ndarray, y: np.ndarray, relative: bool, sigma: np.ndarray 
     if relative:
         return resid / np.abs(y)
     return resid
-
-
-def describe_constants(fit: LawFit) -> list[dict[str, Any]]:
-    """JSON-ready constants: value, one-sigma error, and their text (``465 +- 50``)."""
-    return [c.to_dict() for c in fit.constants]
-
-
-def reduced_chi2(fit: LawFit) -> float | None:
-    value = fit.errors.reduced_chi2
-    return value if value is None or math.isfinite(value) else None

@@ -257,9 +257,7 @@ def discover(
     if len(search_train[1]) < len(train[1]):
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
                                                  relative, pick, equal_loss, eligible)
-    law_fit = fit_law(best.expr([f"x{i}" for i in range(len(symbols))]).xreplace({sympy.Symbol(f"x{i}", real=True): s
-                                                                                for i, s in enumerate(symbols)}),
-                      symbols, X, y, split.train, split.val, relative=relative, sigma=sigma_all)
+    law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, split.train, split.val, relative=relative, sigma=sigma_all)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X):
         best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, val, relative)
     expr = best.expr(dataset.feature_names)
