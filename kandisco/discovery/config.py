@@ -63,6 +63,14 @@ class SearchConfig:
         structured: try the separability / symmetry analysis (two or more inputs).
         structured_steps: joint fit steps of the module graph.
 
+    Sparse regression (laws that are short sums of products, :mod:`kandisco.discovery.sparse`):
+        sparse: try it (plain sums of terms, then the rational form ``P / (1 - Q)``).
+        sparse_max_terms: the most terms a law may have (besides the constant).
+        sparse_max_degree: the highest total degree of a monomial term.
+        sparse_function_degree: the highest degree of the monomial a one-variable function is multiplied by.
+        sparse_max_features: the largest library; degrees are lowered until it fits.
+        sparse_rows: training rows the terms are chosen on (a seeded subsample).
+
     Errors:
         strict: re-raise a strategy's programming error (TypeError, AttributeError, ...) instead of
             recording it as a warning; default from the environment variable ``KANDISCO_STRICT=1``,
@@ -91,16 +99,24 @@ class SearchConfig:
     simplify_seconds: float = 3.0
     structured: bool = True
     structured_steps: int = 60
+    sparse: bool = True
+    sparse_max_terms: int = 10
+    sparse_max_degree: int = 3
+    sparse_function_degree: int = 2
+    sparse_max_features: int = 3000
+    sparse_rows: int = 1000
     strict: bool = field(default_factory=lambda: os.environ.get("KANDISCO_STRICT", "") == "1")
 
     def __post_init__(self) -> None:
         for name in ("found_relative_rmse", "exact_relative_rmse", "simplify_seconds"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("search_rows", "search_val_rows", "power_grid", "flat_grid", "general_grid", "general_max_hidden"):
+        for name in ("search_rows", "search_val_rows", "power_grid", "flat_grid", "general_grid", "general_max_hidden",
+                     "sparse_max_terms", "sparse_max_degree", "sparse_max_features", "sparse_rows"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        for name in ("power_steps", "flat_steps", "general_steps", "retrain_steps", "structured_steps", "composition_max_inputs"):
+        for name in ("power_steps", "flat_steps", "general_steps", "retrain_steps", "structured_steps", "composition_max_inputs",
+                     "sparse_function_degree"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 

@@ -51,13 +51,17 @@ def polish_formula(
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Cheap normalisation: merge powers and logs (symbols are positive where the data are;
-    ``sqrt(1/x)`` -> ``1/sqrt(x)``), and take redundant scales out of powered and multiplied sums
-    (:func:`~kandisco.symbolic.formula.factor_powered_sums`)."""
+    """Cheap normalisation: merge powers and logs (``sqrt(1/x)`` -> ``1/sqrt(x)``), and take
+    redundant scales out of powered and multiplied sums (:func:`~kandisco.symbolic.formula.factor_powered_sums`).
+
+    The rewrites that hold only for positive values (``log(x*y)`` -> ``log(x) + log(y)``,
+    ``x**a * y**a`` -> ``(x*y)**a``) are forced only when every symbol is positive, i.e. the data
+    are; with a signed input sympy applies only what holds for every real value."""
+    force = all(s.is_positive for s in expr.free_symbols)
     try:
-        expr = sympy.powsimp(sympy.expand_log(expr, force=True), force=True)
-        # (1/x)**e -> x**-e: equal for x > 0, and both complex otherwise (not sqrt(x**2) -> x)
-        expr = expr.replace(lambda e: e.is_Pow and e.base.is_Pow and e.base.exp == -1, lambda e: e.base.base ** (-e.exp))
+        expr = sympy.powsimp(sympy.expand_log(expr, force=force), force=force)
+        if force:  # (1/x)**e -> x**-e: equal for x > 0
+            expr = expr.replace(lambda e: e.is_Pow and e.base.is_Pow and e.base.exp == -1, lambda e: e.base.base ** (-e.exp))
     except (TypeError, ValueError, RecursionError):
         pass
     return merge_numeric_factors(factor_powered_sums(expr))

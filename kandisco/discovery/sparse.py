@@ -1,0 +1,261 @@
+"""Sparse regression over products of candidate features: laws that are short sums of terms.
+
+Polynomial and rational laws with cross terms (``q*Ex + q*vy*Bz - q*vz*By``, ``a*x - b*x*y``,
+``a*x*y/(b + x)``) are sums that a KAN's additive edges do not hold and that a product of
+one-variable factors misses. As SINDy does over its fixed library, the law is sought as a short
+linear combination of candidate terms:
+
+* **monomials** of the inputs up to a total degree (negative powers only of inputs that keep one
+  sign away from zero), the degree the largest that keeps the library under ``max_features``;
+* **one-variable functions** (sin, cos, exp, log, sqrt, where the data allow) of each input, alone
+  and times the monomials of the other inputs of degree up to ``function_degree``;
+* for the **rational** form, the target times the monomials: ``y = P + y*Q`` is linear in the
+  coefficients, and is the law ``y = P / (1 - Q)``.
+
+Terms are chosen by forward orthogonal least squares (each step adds the term that lowers the
+residual most once the terms already in are projected out) with a swap pass after each step (a term
+that a later one made redundant is replaced), so strongly correlated inputs, as along trajectories,
+do not lock in an early wrong term. Every support size on the path is fitted by least squares; the
+caller polishes the few worth keeping (:func:`select_supports`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+__all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "select_supports"]
+
+# one-variable functions beyond the monomials: name -> (sympy, numpy, whether the column allows it)
+_Unary = tuple[Callable[[sympy.Expr], sympy.Expr], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]
+UNARY: dict[str, _Unary] = {
+    "sin": (sympy.sin, np.sin, lambda v: True),
+    "cos": (sympy.cos, np.cos, lambda v: True),
+    "exp": (sympy.exp, np.exp, lambda v: float(np.max(np.abs(v))) <= 30),
+    "exp(-x)": (lambda x: sympy.exp(-x), lambda v: np.exp(-v), lambda v: float(np.max(np.abs(v))) <= 30),
+    "log": (sympy.log, lambda v: np.log(np.abs(v)), lambda v: bool(np.all(v > 0))),
+    "sqrt": (sympy.sqrt, lambda v: np.sqrt(np.abs(v)), lambda v: bool(np.all(v > 0))),
+}
+
+
+@dataclass
+class FeatureLibrary:
+    """Candidate terms: their formulas, how to compute them on any rows, and their complexity."""
+
+    exprs: list[sympy.Expr]
+    exponents: list[tuple[tuple[int, int], ...]]  # monomial part: ((input, power), ...)
+    unary: list[tuple[str, int] | None]  # function part: (name, input) or None
+    y_power: list[int]  # 1: the term is multiplied by the target (rational form), else 0
+    cost: np.ndarray  # complexity of each term (nodes), to break ties towards simpler ones
+
+    def __len__(self) -> int:
+        return len(self.exprs)
+
+    def columns(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """The terms' values on rows ``X`` (``y`` needed for the rational form's terms)."""
+        out = np.empty((X.shape[0], len(self)))
+        with np.errstate(all="ignore"):
+            for k, (powers, fn, yp) in enumerate(zip(self.exponents, self.unary, self.y_power)):
+                col = np.ones(X.shape[0])
+                for i, p in powers:
+                    col = col * X[:, i] ** p
+                if fn is not None:
+                    col = col * UNARY[fn[0]][1](X[:, fn[1]])
+                if yp:
+                    if y is None:
+                        raise ValueError("the rational form's terms need the target's values")
+                    col = col * y
+                out[:, k] = col
+        return out
+
+
+def _monomials(d: int, degree: int, negative: Sequence[bool], skip: int | None = None) -> list[tuple[tuple[int, int], ...]]:
+    """Exponent tuples of total degree 1..``degree`` (by absolute value) over inputs ``0..d-1``,
+    negative powers only where ``negative[i]``; input ``skip`` left out."""
+    inputs = [i for i in range(d) if i != skip]
+    out: list[tuple[tuple[int, int], ...]] = []
+    for total in range(1, degree + 1):
+        for combo in itertools.combinations_with_replacement(inputs, total):
+            counts: dict[int, int] = {}
+            for i in combo:
+                counts[i] = counts.get(i, 0) + 1
+            keys = sorted(counts)
+            # each input's power may be +n or -n where allowed
+            for signs in itertools.product(*[(1, -1) if negative[i] else (1,) for i in keys]):
+                out.append(tuple((i, s * counts[i]) for i, s in zip(keys, signs)))
+    return out
+
+
+def _monomial_expr(powers: tuple[tuple[int, int], ...], symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+    return sympy.Mul(*[symbols[i] ** p for i, p in powers])
+
+
+def build_library(
+    X: np.ndarray,
+    symbols: Sequence[sympy.Symbol],
+    *,
+    max_degree: int = 3,
+    function_degree: int = 2,
+    functions: Sequence[str] = tuple(UNARY),
+    max_features: int = 3000,
+    rational: bool = False,
+) -> FeatureLibrary:
+    """The candidate terms for inputs ``X`` (module docstring); degrees lowered until under ``max_features``."""
+    d = X.shape[1]
+    negative = [bool(np.all(X[:, i] > 0) or np.all(X[:, i] < 0)) and float(np.min(np.abs(X[:, i]))) > 0 for i in range(d)]
+    allowed = [[f for f in functions if UNARY[f][2](X[:, i])] for i in range(d)]
+    for degree in range(max_degree, 0, -1):
+        for fdeg in range(min(function_degree, degree - 1), -1, -1):
+            monos = _monomials(d, degree, negative)
+            terms: list[tuple[tuple[tuple[int, int], ...], tuple[str, int] | None, int]] = [(m, None, 0) for m in monos]
+            for i in range(d):
+                others = [()] + (_monomials(d, fdeg, negative, skip=i) if fdeg else [])
+                terms += [(m, (f, i), 0) for f in allowed[i] for m in others]
+            if rational:
+                terms += [(m, None, 1) for m in _monomials(d, min(degree, 2), negative)]
+            if len(terms) <= max_features:
+                return _library(terms, symbols)
+    return _library([(((i, 1),), None, 0) for i in range(d)], symbols)
+
+
+def _library(terms: list, symbols: Sequence[sympy.Symbol]) -> FeatureLibrary:
+    exprs, cost = [], []
+    y = sympy.Symbol("y")
+    for powers, fn, yp in terms:
+        e = _monomial_expr(powers, symbols)
+        if fn is not None:
+            e = e * UNARY[fn[0]][0](symbols[fn[1]])
+        if yp:
+            e = e * y
+        exprs.append(e)
+        cost.append(sympy.count_ops(e, visual=False) + 1)
+    return FeatureLibrary(exprs, [t[0] for t in terms], [t[1] for t in terms], [t[2] for t in terms], np.asarray(cost, dtype=float))
+
+
+@dataclass
+class SparseFit:
+    """One support on the path: the chosen terms, their least-squares coefficients and intercept,
+    the training residual (root mean square, in the weighted units) and the validation loss."""
+
+    support: tuple[int, ...]
+    coef: np.ndarray
+    intercept: float
+    train_rmse: float
+    val_rmse: float = float("inf")
+
+
+def _lstsq(A: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Weighted least squares with an intercept: (coefficients, intercept, weighted RMS residual)."""
+    M = np.column_stack([np.ones(len(y)), A]) * w[:, None]
+    sol, *_ = np.linalg.lstsq(M, y * w, rcond=None)
+    resid = M @ sol - y * w
+    return sol[1:], float(sol[0]), float(np.sqrt(np.mean(resid**2)))
+
+
+def _best_addition(Z: np.ndarray, Q: np.ndarray, r: np.ndarray, banned: set[int], cost: np.ndarray) -> int | None:
+    """The column of ``Z`` that lowers the residual ``r`` most once ``Q``'s span is projected out."""
+    P = Z - Q @ (Q.T @ Z)
+    norms = np.einsum("ij,ij->j", P, P)
+    gain = np.where(norms > 1e-12 * np.einsum("ij,ij->j", Z, Z) + 1e-300, (P.T @ r) ** 2 / np.maximum(norms, 1e-300), -np.inf)
+    gain[list(banned)] = -np.inf
+    if not np.any(np.isfinite(gain)) or np.max(gain) <= 0:
+        return None
+    best = float(np.max(gain))
+    near = np.flatnonzero(gain >= best * (1 - 1e-9))  # ties (exact data): the simplest term
+    return int(near[np.argmin(cost[near])])
+
+
+def _basis(Z: np.ndarray, support: Sequence[int]) -> np.ndarray:
+    """An orthonormal basis of the intercept and the ``support`` columns."""
+    M = np.column_stack([np.ones(Z.shape[0]) / np.sqrt(Z.shape[0]), Z[:, list(support)]])
+    Q, _ = np.linalg.qr(M)
+    return Q
+
+
+def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: int = 10, weights: np.ndarray | None = None,
+                 exact: float = 1e-10) -> list[SparseFit]:
+    """Supports of 1..``max_terms`` terms of ``A`` (columns) for ``y``, by forward orthogonal least
+    squares with a swap pass after each addition; stops early once the fit is ``exact`` (relative RMS)."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    scale = np.sqrt(np.mean(A**2, axis=0))
+    scale[~(scale > 0) | ~np.isfinite(scale)] = np.inf
+    Z = A * w[:, None] / scale  # unit-scale columns, so the gains compare
+    Z[~np.isfinite(Z)] = 0.0
+    yw = y * w
+    spread = float(np.std(yw)) or 1.0
+    floor = len(y) * (exact * spread) ** 2  # a residual sum of squares this small is rounding
+    support: list[int] = []
+    path: dict[tuple[int, ...], SparseFit] = {}
+    for _ in range(2 * min(max_terms, A.shape[1])):  # additions, and re-additions after a prune
+        Q = _basis(Z, support)
+        new = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost)
+        if new is None:
+            break
+        support = _prune(Z, yw, _swap(Z, yw, [*support, new], cost), floor)
+        key = tuple(sorted(support))
+        if key in path:
+            break  # the same law again: nothing left to add
+        coef, b, rmse = _lstsq(A[:, list(key)], y, w)
+        path[key] = SparseFit(key, coef, b, rmse)
+        if rmse <= exact * spread or len(support) >= max_terms:
+            break
+    return sorted(path.values(), key=lambda f: (len(f.support), f.train_rmse))
+
+
+def _rss(Z: np.ndarray, yw: np.ndarray, support: Sequence[int]) -> float:
+    Q = _basis(Z, support)
+    r = yw - Q @ (Q.T @ yw)
+    return float(r @ r)
+
+
+def _prune(Z: np.ndarray, yw: np.ndarray, support: list[int], floor: float) -> list[int]:
+    """Drop terms that a later one made redundant: removal keeps the residual within 1e-6 of it (or at rounding)."""
+    current = _rss(Z, yw, support)
+    while len(support) > 1:
+        trials = [(_rss(Z, yw, support[:j] + support[j + 1:]), j) for j in range(len(support))]
+        value, j = min(trials)
+        if value > current * (1 + 1e-6) + floor:
+            break
+        support = support[:j] + support[j + 1:]
+    return support
+
+
+def _swap(Z: np.ndarray, yw: np.ndarray, support: list[int], cost: np.ndarray, rounds: int = 3) -> list[int]:
+    """Replace any term of ``support`` whose best replacement lowers the residual (a few rounds)."""
+
+    current = _rss(Z, yw, support)
+    for _ in range(rounds):
+        improved = False
+        for j in range(len(support)):
+            rest = support[:j] + support[j + 1:]
+            Q = _basis(Z, rest)
+            alt = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost)
+            if alt is None:
+                continue
+            trial = rest[:j] + [alt] + rest[j:]
+            value = _rss(Z, yw, trial)
+            if value < current * (1 - 1e-6):
+                support, current, improved = trial, value, True
+        if not improved:
+            break
+    return support
+
+
+def select_supports(path: Sequence[SparseFit], keep: int = 4, ratio: float = 2.0) -> list[SparseFit]:
+    """The supports worth polishing: the best on validation and the smallest ones whose validation
+    loss is within ``ratio``, ``ratio**2``, ... of it (at most ``keep``, smallest first)."""
+    finite = [f for f in path if np.isfinite(f.val_rmse)]
+    if not finite:
+        return []
+    best = min(f.val_rmse for f in finite)
+    chosen: list[SparseFit] = []
+    for k in range(keep):
+        bound = best * ratio**k
+        first = next(f for f in finite if f.val_rmse <= bound * (1 + 1e-12) or f.val_rmse <= 1e-300)
+        if first not in chosen:
+            chosen.append(first)
+    return sorted(chosen, key=lambda f: len(f.support))

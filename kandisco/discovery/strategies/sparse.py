@@ -1,0 +1,130 @@
+"""Sparse-regression strategies: the law as a short sum of products of candidate terms.
+
+Planned first, since they take a second or two (priorities in brackets):
+
+* ``sparse`` [5]: ``y = c0 + sum c_k term_k`` over monomials with cross terms and one-variable
+  functions times monomials (:mod:`kandisco.discovery.sparse`): the Lorentz force's
+  ``q*Ex + q*vy*Bz - q*vz*By``, the cross terms of trajectory laws (``a*x - b*x*y``);
+* ``sparse_rational`` [32]: ``y = P / (1 - Q)`` through the linear form ``y = P + y*Q``
+  (Michaelis-Menten's ``a*x/(b + x)``, a predator's ``a*x*y/(b + x)``).
+
+Each keeps a few support sizes of its path that fit to the noise (or, without noise, to the
+stopping tolerance ``found_relative_rmse``): the best on validation and the smaller ones close to
+it, polished like every other candidate, so the Pareto front and the noise-aware choice
+decide between them and the KAN strategies' laws.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from ..polish import polish_formula
+from ..problem import NothingToPropose, Problem, Proposal
+from ..sparse import FeatureLibrary, SparseFit, build_library, forward_path, select_supports
+from .base import Strategy, register_planner
+
+__all__ = ["SparseStrategy", "plan_sparse_strategies"]
+
+
+@dataclass
+class SparseStrategy:
+    """Forward orthogonal least squares over a library of products (see the module docstring)."""
+
+    name: str = "sparse"
+    seed: int = 0
+    rational: bool = False
+    max_terms: int = 10
+    max_degree: int = 3
+    function_degree: int = 2
+    max_features: int = 3000
+    rows: int = 1000
+    simplify_seconds: float = 3.0
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "sparse", "seed": self.seed, "rational": self.rational, "max_terms": self.max_terms,
+                "max_degree": self.max_degree, "function_degree": self.function_degree, "max_features": self.max_features,
+                "rows": self.rows}
+
+    def propose(self, problem: Problem, deadline: float | None) -> Proposal:
+        X, y = problem.train
+        if len(y) > self.rows:
+            rows = np.sort(np.random.default_rng(self.seed).choice(len(y), self.rows, replace=False))
+            X, y = X[rows], y[rows]
+        if self.rational and not np.all(np.abs(y) > 0):
+            raise NothingToPropose("the rational form needs a target that is never zero")
+        library = build_library(X, problem.symbols, max_degree=self.max_degree, function_degree=self.function_degree,
+                                max_features=self.max_features, rational=self.rational)
+        A = library.columns(X, y)
+        usable = np.all(np.isfinite(A), axis=0)
+        weights = 1 / np.abs(y) if problem.relative else None
+        path = forward_path(np.where(usable, A, 0.0), y, library.cost * np.where(usable, 1, np.inf), max_terms=self.max_terms,
+                            weights=weights)
+        Xv, yv = problem.val
+        Bv = library.columns(Xv, np.ones(len(yv)))
+        for fit in path:
+            fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative)
+        # a sum that misses the data by more than the noise is an approximation the KAN strategies
+        # make better: only laws that fit to the noise (or to the stopping tolerance) are polished
+        gate = max(2 * problem.noise, problem.config.found_relative_rmse * problem.y_spread)
+        chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
+        if not chosen:
+            best = min((f.val_rmse for f in path), default=float("inf"))
+            raise NothingToPropose(f"no sum of up to {self.max_terms} library terms fits to the noise "
+                                   f"(best validation loss {best:.3g}, needed {gate:.3g})")
+        formulas: list[sympy.Expr] = []
+        for fit in chosen:
+            if deadline is not None and time.perf_counter() > deadline and formulas:
+                break
+            expr = law_expr(fit, library)
+            formulas += polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
+                                       noise=problem.noise)
+        terms = ", ".join(str(len(f.support)) for f in chosen)
+        return Proposal(formulas, notes=[f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s)"])
+
+
+def law_expr(fit: SparseFit, library: FeatureLibrary) -> sympy.Expr:
+    """The law of one support: ``(c0 + sum c_k P_k) / (1 - sum q_k Q_k)`` (no denominator without ``y`` terms)."""
+    y = sympy.Symbol("y")
+    top: sympy.Expr = sympy.Float(fit.intercept)
+    bottom: sympy.Expr = sympy.Integer(1)
+    for k, c in zip(fit.support, fit.coef):
+        term = sympy.Float(float(c)) * library.exprs[k]
+        if library.y_power[k]:
+            bottom -= term.subs(y, 1)
+        else:
+            top += term
+    return top / bottom
+
+
+def _val_loss(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndarray, relative: bool) -> float:
+    """The support's RMSE (relative under relative error) on the validation rows ``B`` (terms' values, ``y`` = 1)."""
+    ytag = np.asarray([library.y_power[k] for k in fit.support], dtype=bool)
+    cols = B[:, list(fit.support)]
+    with np.errstate(all="ignore"):
+        top = fit.intercept + cols[:, ~ytag] @ fit.coef[~ytag]
+        pred = top / (1 - cols[:, ytag] @ fit.coef[ytag])
+        err = (pred - y) / np.abs(y) if relative else pred - y
+        loss = float(np.sqrt(np.mean(err**2)))
+    return loss if np.isfinite(loss) else float("inf")
+
+
+def plan_sparse_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
+    """Both sparse strategies (module docstring), unless ``config.sparse`` is off."""
+    cfg = problem.config
+    if not cfg.sparse:
+        return []
+
+    def make(name: str, rational: bool) -> SparseStrategy:
+        return SparseStrategy(name, seed=problem.seed, rational=rational, max_terms=cfg.sparse_max_terms, max_degree=cfg.sparse_max_degree,
+                              function_degree=cfg.sparse_function_degree, max_features=cfg.sparse_max_features, rows=cfg.sparse_rows,
+                              simplify_seconds=cfg.simplify_seconds)
+
+    return [(5, make("sparse", False)), (32, make("sparse_rational", True))]
+
+
+register_planner("sparse", plan_sparse_strategies)

@@ -1,0 +1,138 @@
+"""Sparse regression over products of terms: the library against sympy, the path on laws with cross
+terms (signed, correlated inputs), the rational form, and the strategy end to end (the Lorentz force)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from kandisco.data import load_dataset
+from kandisco.discovery import discover
+from kandisco.discovery.problem import NothingToPropose, Problem
+from kandisco.discovery.sparse import build_library, forward_path, select_supports
+from kandisco.discovery.strategies.sparse import SparseStrategy, law_expr
+from kandisco.symbolic.equivalence import snap_floats
+
+
+def equivalent(found, truth, symbols) -> bool:
+    """Equal as formulas once rounding-level floats are dropped and the rest snapped to small fractions (sympy decides)."""
+    found = sympy.sympify(found)
+    found = found.xreplace({f: 0 for f in found.atoms(sympy.Float) if abs(f) < 1e-9})
+    return sympy.simplify(snap_floats(found) - truth) == 0
+
+
+def _symbols(d: int, positive: bool = False) -> list[sympy.Symbol]:
+    return [sympy.Symbol(f"x{i}", positive=True) if positive else sympy.Symbol(f"x{i}", real=True) for i in range(d)]
+
+
+def test_library_columns_agree_with_their_formulas():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(0.5, 2, 50), rng.uniform(-1, 1, 50), rng.uniform(1, 3, 50)])
+    syms = _symbols(3)
+    lib = build_library(X, syms, max_degree=3, function_degree=1)
+    A = lib.columns(X)
+    for k, expr in enumerate(lib.exprs):  # oracle: sympy's own evaluation of each term
+        f = sympy.lambdify(syms, expr, "numpy")
+        np.testing.assert_allclose(A[:, k], np.broadcast_to(f(*X.T), (50,)), rtol=1e-12, err_msg=str(expr))
+    names = {str(e) for e in lib.exprs}
+    assert {"x0*x1*x2", "x1**3", "1/x0", "sin(x1)", "x2*cos(x1)", "log(x0)"} <= names
+    assert not any("/x1" in n or "log(x1)" in n or "sqrt(x1)" in n for n in names)  # x1 changes sign: no 1/x1, log, sqrt
+    assert len(set(names)) == len(names)  # no term twice
+
+
+def test_library_lowers_its_degrees_to_fit_the_cap():
+    X = np.random.default_rng(1).uniform(1, 2, size=(20, 10))
+    small = build_library(X, _symbols(10), max_degree=3, max_features=400)
+    assert 0 < len(small) <= 400
+    assert len(build_library(X, _symbols(10), max_degree=3, max_features=10_000)) > 400
+
+
+def test_path_finds_a_law_with_a_cross_term_on_correlated_signed_inputs():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-2, 2, 400)
+    z = -0.9 * x + 0.2 * rng.normal(size=400)  # strongly correlated, as along a trajectory
+    X = np.column_stack([x, z])
+    y = 1.5 * x - 0.7 * x * z - 0.3 * x**2
+    lib = build_library(X, _symbols(2))
+    path = forward_path(lib.columns(X), y, lib.cost)
+    exact = next(f for f in path if f.train_rmse < 1e-10)
+    got = {str(lib.exprs[k]) for k in exact.support}
+    assert got == {"x0", "x0*x1", "x0**2"}
+    np.testing.assert_allclose(sorted(exact.coef), sorted([1.5, -0.7, -0.3]), atol=1e-9)
+
+
+def test_rational_form_is_michaelis_menten():
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.uniform(0.1, 5, 300), rng.uniform(1, 2, 300)])
+    y = 3 * X[:, 0] * X[:, 1] / (2 + X[:, 0])
+    syms = _symbols(2, positive=True)
+    lib = build_library(X, syms, rational=True)
+    path = forward_path(lib.columns(X, y), y, lib.cost)
+    exact = next(f for f in path if f.train_rmse < 1e-9 * np.std(y))
+    assert equivalent(law_expr(exact, lib), 3 * syms[0] * syms[1] / (2 + syms[0]), syms)
+
+
+def test_select_keeps_the_best_and_smaller_near_ones():
+    from kandisco.discovery.sparse import SparseFit
+
+    path = [SparseFit((0,), np.ones(1), 0.0, 1.0, 9.0), SparseFit((0, 1), np.ones(2), 0.0, 1.0, 1.5),
+            SparseFit((0, 1, 2), np.ones(3), 0.0, 1.0, 1.0), SparseFit((0, 1, 2, 3), np.ones(4), 0.0, 1.0, 1.1)]
+    assert [len(f.support) for f in select_supports(path, keep=4, ratio=2.0)] == [2, 3]  # 9 > 1.0 * 2**3
+    assert [len(f.support) for f in select_supports(path, keep=2, ratio=10.0)] == [1, 3]
+
+
+def _problem(X, y, positive=False, noise=0.0):
+    n = len(y)
+    cut = int(0.7 * n)
+    return Problem(symbols=_symbols(X.shape[1], positive), names=[f"x{i}" for i in range(X.shape[1])], target="y",
+                   train=(X[:cut], y[:cut]), val=(X[cut:], y[cut:]), relative=False, seed=0, noise=noise)
+
+
+def test_strategy_declines_a_law_that_is_no_short_sum():
+    X = np.random.default_rng(4).uniform(-2, 2, size=(300, 2))
+    with pytest.raises(NothingToPropose, match="fits to the noise"):
+        SparseStrategy().propose(_problem(X, np.tanh(3 * X[:, 0] * X[:, 1])), None)
+
+
+def test_strategy_finds_a_noisy_polynomial_within_the_noise():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-1, 1, size=(600, 3))
+    clean = 2 * X[:, 0] * X[:, 1] - X[:, 2] ** 2
+    y = clean + 0.01 * np.std(clean) * rng.normal(size=600)
+    proposal = SparseStrategy().propose(_problem(X, y, noise=0.01 * float(np.std(clean))), None)
+    x0, x1, x2 = _symbols(3)
+    assert any(equivalent(f, 2 * x0 * x1 - x2**2, _symbols(3)) for f in proposal.formulas), proposal.formulas
+
+
+def _lorentz(n=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    q = rng.uniform(-2, 2, n)
+    E, v, B = (rng.uniform(-1, 1, (n, 3)) for _ in range(3))
+    F = q[:, None] * (E + np.cross(v, B))
+    return np.column_stack([q, E, v, B]), F
+
+
+LORENTZ_NAMES = ["q", "Ex", "Ey", "Ez", "vx", "vy", "vz", "Bx", "By", "Bz"]
+
+
+def test_discover_finds_the_lorentz_force_from_ten_signed_inputs():
+    X, F = _lorentz()
+    data = load_dataset((X, F[:, 0]), feature_names=LORENTZ_NAMES, target_name="Fx")
+    result = discover(data, budget_seconds=30, n_jobs=1, seed=0)
+    q, Ex, By, Bz, vy, vz = sympy.symbols("q Ex By Bz vy vz", real=True)
+    law = result.expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in result.expr.free_symbols})
+    assert sympy.simplify(law - q * (Ex + vy * Bz - vz * By)) == 0, result.formula
+    assert result.pareto[result.chosen].strategy == "sparse"
+
+
+def test_tidy_keeps_rewrites_that_need_positive_values_to_positive_symbols():
+    from kandisco.discovery.polish import tidy
+
+    a, b = sympy.symbols("a b", real=True)
+    signed = sympy.sqrt(a) * sympy.sqrt(b)  # sqrt(a*b) would be wrong for a = b = -1
+    assert tidy(signed) == signed
+    assert tidy(sympy.log(a * b)) == sympy.log(a * b)
+    p, r = sympy.symbols("p r", positive=True)
+    assert tidy(sympy.log(p * r)) == sympy.log(p) + sympy.log(r)
+    assert tidy(sympy.sqrt(1 / p)) == 1 / sympy.sqrt(p)
