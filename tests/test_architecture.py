@@ -1,5 +1,5 @@
 """Layering: each module imports on its own, and dependencies run one way:
-symbolic <- kan <- discovery <- (cli, estimator, bench). Checked on the source (every import,
+symbolic <- kan <- discovery <- (cli, estimator, bench, pde). Checked on the source (every import,
 including those inside functions) and in a fresh interpreter.
 
 One named exception (DRAW_METHODS): a model's ``plot`` method imports the plot layer inside its
@@ -20,7 +20,7 @@ LAYERS = {
     "kandisco.units": 1,
     "kandisco.kan": 2, "kandisco.data": 2, "kandisco.datasets": 2,
     "kandisco.discovery": 3, "kandisco.plot": 3, "kandisco.display": 3, "kandisco.progress": 3,
-    "kandisco.estimator": 4, "kandisco.bench": 4, "kandisco.cli": 5, "kandisco.__main__": 6,
+    "kandisco.estimator": 4, "kandisco.bench": 4, "kandisco.pde": 4, "kandisco.cli": 5, "kandisco.__main__": 6,
 }
 
 # method name -> the module its body alone may import, whatever the layers (see the docstring)
@@ -120,3 +120,9 @@ def test_each_module_imports_on_its_own(run_snippet):
         "print('ok')\n"
     )
     assert run_snippet(code) == "ok"
+
+
+def test_nothing_imports_the_pde_front_end():
+    """kandisco.pde sits on top: it may use kan, symbolic and discovery, and no other module uses it."""
+    users = [m for m in _modules() if not m.startswith("kandisco.pde") and any(t.startswith("kandisco.pde") for t in _imports(m))]
+    assert not users, f"modules importing kandisco.pde: {users}"
