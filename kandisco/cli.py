@@ -341,6 +341,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--report-only", action="store_true", help="only rewrite the report from OUT/results.jsonl")
     bench.add_argument("--quiet", action="store_true", help="no line per finished job")
     bench.set_defaults(func=_cmd_bench)
+
+    from .dynamics.cli import add_ode_parser  # kandisco ode: its options and its run live with the dynamics package
+
+    add_ode_parser(sub)
     return parser
 
 

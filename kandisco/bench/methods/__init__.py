@@ -5,8 +5,9 @@ feature names; ``unavailable()`` says why it cannot run here (a missing package,
 importing the tool, so a missing tool is a recorded result, never a crash. Third-party tools are
 imported only inside ``fit``, never when kandisco is imported.
 
-Built in: ``kandisco``, ``operon``, ``gplearn``, ``pykan``, ``pysr`` and ``linear`` (least squares,
-a floor to compare against). Any other adapter can be named as ``package.module:ClassName``.
+Built in: ``kandisco``, ``operon``, ``gplearn``, ``pykan``, ``pysr``, ``sindy`` (pysindy's sparse
+regression, the ``bench`` extra) and ``linear`` (least squares, a floor to compare against). Any
+other adapter can be named as ``package.module:ClassName``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ METHODS: dict[str, str] = {
     "pykan": "kandisco.bench.methods.pykan:PyKAN",
     "pysr": "kandisco.bench.methods.pysr:PySR",
     "linear": "kandisco.bench.methods.linear:Linear",
+    "sindy": "kandisco.bench.methods.sindy:Sindy",
 }
 DEFAULT_METHODS = ("kandisco", "operon", "gplearn", "pykan", "pysr")
 

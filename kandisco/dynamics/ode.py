@@ -1,0 +1,349 @@
+"""Laws of motion from time series: ``discover_ode`` (issue 20).
+
+A long-format table (one row per sample: a time column, the state columns and, for several
+trajectories, a group column) is split into trajectories, each checked (enough samples, finite
+values, time strictly increasing and evenly spaced, no gaps: a :class:`~kandisco.data.DataError`
+naming the column and the file line otherwise). Each state's derivative is estimated per
+trajectory (:mod:`.derivatives`, the ``derivative`` package); samples near a noisy trajectory's
+ends, where smoothing splines are least reliable, are left out of the fit and said so in the notes.
+Then :func:`kandisco.discover` runs once per state derivative with every state as an input, and the
+found system is integrated back from each trajectory's first state (:mod:`.simulate`).
+
+The pieces run alone too: :func:`prepare_trajectories` (split, validate, differentiate) gives the
+table any regression can use (the SINDy adapter in :mod:`.sindy` uses the same one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import sympy
+
+from ..data import DataError
+from ..discovery import DiscoveryResult, discover
+from .derivatives import DerivativeEstimate, estimate_derivative
+from .simulate import SimulationReport, simulate_laws
+
+__all__ = ["ODELaw", "ODEResult", "PreparedTrajectories", "Trajectory", "discover_ode", "prepare_trajectories", "MIN_SAMPLES"]
+
+MIN_SAMPLES = 10  # per trajectory
+EVEN_RTOL = 1e-3  # time steps within this fraction of the median step count as even (CSV rounding)
+GAP_FACTOR = 1.5  # a step this many times the median is a gap
+TRIM = 0.02  # fraction of a noisy trajectory's samples left out at each end (at least 2)
+
+
+@dataclass
+class Trajectory:
+    """One trajectory: its label, times, states (n, n_states), derivative estimates and kept rows."""
+
+    label: str
+    t: np.ndarray
+    X: np.ndarray
+    dX: np.ndarray
+    smoothed0: np.ndarray  # the smoothed first state (the simulation's starting point)
+    keep: np.ndarray  # boolean mask of the samples used in the fit
+    methods: list[str]
+    lines: np.ndarray  # file line (CSV) or row position (frame) of each sample
+
+
+@dataclass
+class PreparedTrajectories:
+    """Trajectories checked and differentiated; :meth:`table` is the regression table."""
+
+    time: str
+    states: list[str]
+    group: str | None
+    trajectories: list[Trajectory]
+    targets: list[str]  # derivative column names, one per state
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> pd.DataFrame:
+        """Kept samples of every trajectory: the states and each state's estimated derivative."""
+        frames = []
+        for tr in self.trajectories:
+            frame = pd.DataFrame(tr.X[tr.keep], columns=self.states)
+            for k, name in enumerate(self.targets):
+                frame[name] = tr.dX[tr.keep, k]
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def for_simulation(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``(label, t, X)`` per trajectory, the first state replaced by its smoothed value."""
+        out = []
+        for tr in self.trajectories:
+            X = tr.X.copy()
+            X[0] = tr.smoothed0
+            out.append((tr.label, tr.t, X))
+        return out
+
+
+@dataclass
+class ODELaw:
+    """One state's law: ``d state / dt = formula``."""
+
+    state: str
+    target: str
+    formula: str  # sympy-parsable, in the state names
+    r2_test: float  # held-out R^2 of the derivative (the discovery's test split)
+    r2: float  # R^2 on every kept sample
+    seconds: float
+    result: DiscoveryResult | None = None  # None for methods other than kandisco
+
+    @property
+    def expr(self) -> sympy.Expr:
+        local = {s: sympy.Symbol(s, real=True) for s in _names_in(self.formula)}
+        return sympy.sympify(self.formula, locals=local)
+
+
+@dataclass
+class ODEResult:
+    """What :func:`discover_ode` found: a law per state, the simulation check, notes."""
+
+    states: list[str]
+    time: str
+    laws: dict[str, ODELaw]
+    simulation: SimulationReport | None
+    prepared: PreparedTrajectories
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``laws`` maps each state to its derivative's formula; R^2 and the simulation beside."""
+        return {
+            "states": self.states,
+            "time": self.time,
+            "laws": {s: law.formula for s, law in self.laws.items()},
+            "r2": {s: _finite(law.r2) for s, law in self.laws.items()},
+            "r2_test": {s: _finite(law.r2_test) for s, law in self.laws.items()},
+            "targets": {s: law.target for s, law in self.laws.items()},
+            "seconds": {s: law.seconds for s, law in self.laws.items()},
+            "simulation": _clean(self.simulation.to_dict()) if self.simulation is not None else None,
+            "derivatives": {tr.label: tr.methods for tr in self.prepared.trajectories},
+            "trajectories": len(self.prepared.trajectories),
+            "notes": self.notes,
+            "total_seconds": self.seconds,
+        }
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def _clean(obj: Any) -> Any:
+    """inf and nan to None, so the JSON is strict."""
+    if isinstance(obj, float):
+        return _finite(obj)
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _names_in(formula: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", formula)) - {"sin", "cos", "tan", "exp", "log", "sqrt", "pi", "E", "Abs", "tanh",
+                                                                    "asin", "acos", "atan", "sinh", "cosh", "sign", "erf", "erfc"}
+
+
+def _read(data: Any) -> tuple[pd.DataFrame, str, bool]:
+    """(frame, source name, rows are file lines)."""
+    if isinstance(data, pd.DataFrame):
+        return data.reset_index(drop=True), "<frame>", False
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot be read as CSV ({exc})") from None
+        return frame, str(path), True
+    raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}")
+
+
+def _where(source: str, lines: bool, row: int) -> str:
+    return f"{source} line {row + 2}" if lines else f"{source} row {row}"
+
+
+def _numeric(frame: pd.DataFrame, column: str, source: str, lines: bool) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    bad = np.nonzero(~np.isfinite(values))[0]
+    if len(bad):
+        raw = frame[column].iloc[bad[0]]
+        raise DataError(f"{_where(source, lines, int(bad[0]))}: column {column!r} is {raw!r}, not a finite number "
+                        f"({len(bad)} such cells in the column)")
+    return values
+
+
+def _check_times(t: np.ndarray, rows: np.ndarray, time: str, label: str, source: str, lines: bool) -> None:
+    steps = np.diff(t)
+    back = np.nonzero(steps <= 0)[0]
+    if len(back):
+        i = int(back[0])
+        what = "repeats" if steps[i] == 0 else "decreases"
+        hint = "" if label else " (several trajectories in one file? name the column that tells them apart: group=/--group)"
+        raise DataError(f"{_where(source, lines, int(rows[i + 1]))}: time {time!r} {what} ({t[i]:g} then {t[i + 1]:g}){_in(label)}; "
+                        f"time must increase strictly within a trajectory{hint}")
+    median = float(np.median(steps))
+    gaps = np.nonzero(steps > GAP_FACTOR * median)[0]
+    if len(gaps):
+        i = int(gaps[0])
+        raise DataError(f"{_where(source, lines, int(rows[i + 1]))}: gap in time {time!r}{_in(label)}: {t[i]:g} to {t[i + 1]:g} "
+                        f"(the usual step is {median:g}); split the trajectory there (a new group value) or resample it")
+    uneven = np.nonzero(np.abs(steps - median) > EVEN_RTOL * median)[0]
+    if len(uneven):
+        i = int(uneven[0])
+        raise DataError(f"{_where(source, lines, int(rows[i + 1]))}: uneven time steps in {time!r}{_in(label)}: {steps[i]:g} "
+                        f"against the usual {median:g}; derivatives need evenly sampled trajectories (resample them)")
+
+
+def _in(label: str) -> str:
+    return f" in trajectory {label}" if label else ""
+
+
+def prepare_trajectories(
+    data: Any,
+    time: str = "t",
+    states: Sequence[str] | str | None = None,
+    group: str | None = None,
+    *,
+    derivative: str = "auto",
+    trim: float | None = None,
+) -> PreparedTrajectories:
+    """Split ``data`` into trajectories by ``group``, validate them and estimate every state's derivative.
+
+    ``states`` default to every numeric column other than ``time`` and ``group``. ``trim``: the
+    fraction of samples left out at each end of a trajectory whose series needed smoothing (default
+    2%, at least 2 samples; clean series keep every sample).
+    """
+    frame, source, lines = _read(data)
+    for name, col in (("time", time), ("group", group)):
+        if col is not None and col not in frame.columns:
+            raise DataError(f"{source}: no {name} column {col!r}; columns: {', '.join(map(str, frame.columns))}")
+    if isinstance(states, str):
+        states = [s.strip() for s in states.split(",") if s.strip()]
+    if states is None:
+        states = [c for c in frame.columns if c not in (time, group) and pd.api.types.is_numeric_dtype(frame[c])]
+        if not states:
+            raise DataError(f"{source}: no numeric state columns besides {time!r}")
+    states = list(states)
+    for s in states:
+        if s not in frame.columns:
+            raise DataError(f"{source}: no state column {s!r}; columns: {', '.join(map(str, frame.columns))}")
+        if s in (time, group):
+            raise DataError(f"{source}: {s!r} cannot be both a state and the {'time' if s == time else 'group'} column")
+    if len(set(states)) != len(states):
+        raise DataError(f"{source}: a state is listed twice: {', '.join(states)}")
+    if group is not None and frame[group].isna().any():
+        row = int(np.nonzero(frame[group].isna().to_numpy())[0][0])
+        raise DataError(f"{_where(source, lines, row)}: group column {group!r} is empty")
+    t_all = _numeric(frame, time, source, lines)
+    X_all = np.column_stack([_numeric(frame, s, source, lines) for s in states])
+    taken = set(frame.columns)
+    targets = []
+    for s in states:
+        name = f"d{s}"
+        while name in taken:
+            name += "_dt"
+        targets.append(name)
+        taken.add(name)
+    groups = [("", np.arange(len(frame)))] if group is None else [
+        (str(key), np.asarray(idx)) for key, idx in frame.groupby(group, sort=False).indices.items()]
+    trajectories = []
+    notes: list[str] = []
+    trimmed = 0
+    for label, rows in groups:
+        where = f"trajectory {label}" if label else "the trajectory"
+        if len(rows) < MIN_SAMPLES:
+            raise DataError(f"{source}: {where} has {len(rows)} samples; at least {MIN_SAMPLES} are needed for derivatives")
+        t = t_all[rows]
+        _check_times(t, rows, time, label, source, lines)
+        X = X_all[rows]
+        estimates: list[DerivativeEstimate] = [estimate_derivative(X[:, k], t, method=derivative) for k in range(len(states))]
+        dX = np.column_stack([e.dxdt for e in estimates])
+        smoothed0 = np.array([e.smoothed[0] for e in estimates])
+        keep = np.ones(len(t), dtype=bool)
+        if any("s=0," not in e.method for e in estimates):
+            cut = max(2, int(round((TRIM if trim is None else trim) * len(t))))
+            keep[:cut] = keep[-cut:] = False
+            trimmed += 2 * cut
+        trajectories.append(Trajectory(label=label or "0", t=t, X=X, dX=dX, smoothed0=smoothed0, keep=keep,
+                                       methods=[e.method for e in estimates], lines=rows + (2 if lines else 0)))
+    if trimmed:
+        notes.append(f"{trimmed} samples at the ends of smoothed trajectories left out of the fit (derivative estimates are "
+                     "least reliable there); the simulation check uses every sample")
+    notes.append(f"{len(trajectories)} trajectories, {sum(len(tr.t) for tr in trajectories)} samples; derivatives: "
+                 + ", ".join(sorted({m for tr in trajectories for m in tr.methods})))
+    return PreparedTrajectories(time=time, states=states, group=group, trajectories=trajectories, targets=targets, notes=notes)
+
+
+def r2(expr: sympy.Expr, states: Sequence[str], X: np.ndarray, y: np.ndarray) -> float:
+    """R^2 of ``expr`` (in the state names) on ``(X, y)``; -inf when not finite."""
+    symbols = [sympy.Symbol(s, real=True) for s in states]
+    by_name = {s.name: s for s in symbols}
+    expr = expr.xreplace({a: by_name[a.name] for a in expr.free_symbols if a.name in by_name})
+    with np.errstate(all="ignore"):
+        pred = np.broadcast_to(np.asarray(sympy.lambdify(symbols, expr, modules="numpy")(*X.T), dtype=float), y.shape)
+    if not np.all(np.isfinite(pred)):
+        return -math.inf
+    sst = float(np.sum((y - y.mean()) ** 2))
+    sse = float(np.sum((y - pred) ** 2))
+    return 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else -math.inf)
+
+
+Regression = Callable[[pd.DataFrame, str, list[str]], tuple[sympy.Expr, float, "DiscoveryResult | None"]]
+
+
+def discover_ode(
+    data: Any,
+    time: str = "t",
+    states: Sequence[str] | str | None = None,
+    group: str | None = None,
+    *,
+    budget_seconds: float = 30.0,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    derivative: str = "auto",
+    simulate: bool = True,
+    tolerance: float = 0.1,
+    units: Mapping[str, str] | None = None,
+    prepared: PreparedTrajectories | None = None,
+    **discover_options: Any,
+) -> ODEResult:
+    """Find ``d state / dt = f(states)`` for every state of the trajectories in ``data``.
+
+    ``data``: a CSV path or DataFrame in long format; ``group``: the column telling trajectories
+    apart (default: one trajectory). ``budget_seconds`` is per law. ``units``: ``{column: unit}``
+    for the states and the time; each derivative's unit is the state's over the time's.
+    ``discover_options`` go to :func:`kandisco.discover` (``config``, ``max_strategies``, ...).
+    ``simulate``: integrate the found system from each trajectory's start (:mod:`.simulate`).
+    """
+    import time as _time
+
+    start = _time.perf_counter()
+    prep = prepared if prepared is not None else prepare_trajectories(data, time, states, group, derivative=derivative)
+    table = prep.table()
+    X = table[prep.states].to_numpy(float)
+    laws: dict[str, ODELaw] = {}
+    for state, target in zip(prep.states, prep.targets):
+        t0 = _time.perf_counter()
+        law_units = None
+        if units:
+            law_units = {s: units[s] for s in prep.states if s in units}
+            if state in units and prep.time in units:
+                law_units[target] = f"({units[state]})/({units[prep.time]})"
+        result = discover(table[[*prep.states, target]], target=target, features=list(prep.states), budget_seconds=budget_seconds,
+                          seed=seed, n_jobs=n_jobs, units=law_units or None, **discover_options)
+        expr = result.expr
+        laws[state] = ODELaw(state=state, target=target, formula=str(expr), r2_test=float(result.r2_test),
+                             r2=r2(expr, prep.states, X, table[target].to_numpy(float)), seconds=_time.perf_counter() - t0, result=result)
+    report = simulate_laws({s: law.expr for s, law in laws.items()}, prep.states, prep.for_simulation(), tolerance=tolerance) if simulate else None
+    return ODEResult(states=prep.states, time=prep.time, laws=laws, simulation=report, prepared=prep,
+                     seconds=_time.perf_counter() - start, notes=list(prep.notes))

@@ -1,0 +1,220 @@
+"""kandisco.dynamics: textbook systems against closed forms and invariants, derivative estimates,
+trajectory validation, the simulation check, discover_ode, the SINDy baseline and `kandisco ode`."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+from kandisco.data import DataError
+from kandisco.dynamics import SYSTEMS, discover_ode, estimate_derivative, get_system, prepare_trajectories, simulate_laws, simulate_system
+from kandisco.dynamics.derivatives import DerivativeError, noise_level
+from kandisco.dynamics.sindy import unavailable as sindy_unavailable
+from kandisco.dynamics.systems import SystemError, two_state_systems
+from kandisco.symbolic.equivalence import check_equivalence
+
+needs_pysindy = pytest.mark.skipif(sindy_unavailable() is not None, reason=str(sindy_unavailable()))
+
+
+def _sym(*names):
+    return [sympy.Symbol(n, real=True) for n in names]
+
+
+# --- systems: the laws as written in textbooks, independently of systems.py ---------------------------
+
+def test_at_least_twelve_systems_and_ten_with_two_states():
+    assert len(SYSTEMS) >= 12 and len(two_state_systems()) >= 10
+    with pytest.raises(SystemError, match="known: decay"):
+        get_system("lorentz")
+
+
+def test_laws_are_the_textbook_right_hand_sides():
+    x, y, z, v = _sym("x", "y", "z", "v")
+    s, i, r = _sym("s", "i", "r")
+    w1, w2, w3 = _sym("w1", "w2", "w3")
+    textbook = {
+        "lorenz": {"x": 10 * (y - x), "y": x * (28 - z) - y, "z": x * y - sympy.Rational(8, 3) * z},
+        "van_der_pol": {"x": v, "v": (1 - x**2) * v - x},
+        "lotka_volterra": {"x": x - x * y / 2, "y": x * y / 5 - sympy.Rational(3, 5) * y},
+        "sir": {"s": -s * i / 2, "i": s * i / 2 - i / 10, "r": i / 10},
+        "brusselator": {"x": 1 + x**2 * y - 4 * x, "y": 3 * x - x**2 * y},
+        # Euler: I1 w1' = (I2 - I3) w2 w3 and cyclic, with I = (1, 2, 3)
+        "rigid_body": {"w1": (2 - 3) * w2 * w3, "w2": sympy.Rational(3 - 1, 2) * w3 * w1, "w3": sympy.Rational(1 - 2, 3) * w1 * w2},
+    }
+    for name, laws in textbook.items():
+        found = get_system(name).laws
+        for state, law in laws.items():
+            assert sympy.simplify(found[state] - law) == 0, (name, state, found[state])
+
+
+def test_harmonic_and_decay_trajectories_match_their_closed_forms():
+    table = simulate_system(get_system("harmonic"), n_trajectories=3, n_samples=200, seed=1)
+    for _, run in table.groupby("run"):
+        t, x0, v0 = run.t.to_numpy(), run.x.iloc[0], run.v.iloc[0]
+        np.testing.assert_allclose(run.x, x0 * np.cos(2 * t) + v0 / 2 * np.sin(2 * t), atol=1e-8)
+        np.testing.assert_allclose(run.dv, -4 * run.x, atol=1e-12)  # exact derivative: the law on the state
+    table = simulate_system(get_system("decay"), n_trajectories=3, n_samples=100)
+    for _, run in table.groupby("run"):
+        np.testing.assert_allclose(run.x, run.x.iloc[0] * np.exp(-run.t / 2), rtol=1e-8)
+
+
+def test_invariants_hold_along_simulated_trajectories():
+    sir = simulate_system(get_system("sir"), 3, 200)
+    np.testing.assert_allclose((sir.s + sir.i + sir.r).groupby(sir.run).std(), 0, atol=1e-9)
+    body = simulate_system(get_system("rigid_body"), 3, 200)
+    energy = body.w1**2 + 2 * body.w2**2 + 3 * body.w3**2
+    momentum = body.w1**2 + 4 * body.w2**2 + 9 * body.w3**2
+    assert energy.groupby(body.run).std().max() < 1e-8 and momentum.groupby(body.run).std().max() < 1e-8
+    lv = simulate_system(get_system("lotka_volterra"), 3, 300)  # V = d x - g ln x + b y - a ln y is conserved
+    V = 0.2 * lv.x - 0.6 * np.log(lv.x) + 0.5 * lv.y - np.log(lv.y)
+    assert V.groupby(lv.run).std().max() < 1e-8
+
+
+def test_noise_is_a_fraction_of_each_columns_spread_and_seeded():
+    clean = simulate_system(get_system("pendulum"), 3, 200)
+    noisy = simulate_system(get_system("pendulum"), 3, 200, noise=0.01)
+    assert np.std(noisy.theta - clean.theta) == pytest.approx(0.01 * clean.theta.std(), rel=0.15)
+    assert (noisy.domega == clean.domega).all()  # state noise only: derivatives stay exact
+    again = simulate_system(get_system("pendulum"), 3, 200, noise=0.01)
+    pd.testing.assert_frame_equal(noisy, again)
+
+
+# --- derivatives ----------------------------------------------------------------------------------
+
+def test_clean_series_give_derivatives_to_rounding_and_noisy_ones_to_the_noise():
+    t = np.linspace(0, 10, 400)
+    clean = estimate_derivative(np.sin(t), t)
+    assert "s=0," in clean.method and np.max(np.abs(clean.dxdt - np.cos(t))) < 1e-6
+    x = np.sin(t) + np.random.default_rng(0).normal(0, 0.01, len(t))
+    assert noise_level(x) == pytest.approx(0.01, rel=0.2)
+    noisy = estimate_derivative(x, t)
+    assert "s=0," not in noisy.method
+    assert np.sqrt(np.mean((noisy.dxdt - np.cos(t))[10:-10] ** 2)) < 0.03
+    with pytest.raises(DerivativeError, match="at least 7"):
+        estimate_derivative(np.ones(5), np.arange(5.0))
+    with pytest.raises(DerivativeError, match="unknown derivative method"):
+        estimate_derivative(x, t, method="magic")
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+def _frame(n=50, runs=2):
+    t = np.linspace(0, 5, n)
+    return pd.concat([pd.DataFrame({"run": r, "t": t, "x": np.exp(-t / 2) * (r + 1)}) for r in range(runs)], ignore_index=True)
+
+
+def test_bad_trajectories_are_clear_errors(tmp_path):
+    frame = _frame()
+    with pytest.raises(DataError, match=r"decreases.*--group"):
+        prepare_trajectories(frame, "t", ["x"])  # two runs, no group column: time goes back
+    gap = frame.drop(index=range(20, 25)).reset_index(drop=True)
+    with pytest.raises(DataError, match=r"row 20: gap in time 't' in trajectory 0"):
+        prepare_trajectories(gap, "t", ["x"], "run")
+    uneven = frame.copy()
+    uneven.loc[10, "t"] += 0.03
+    with pytest.raises(DataError, match="uneven time steps"):
+        prepare_trajectories(uneven, "t", ["x"], "run")
+    nan = frame.copy()
+    nan.loc[7, "x"] = np.nan
+    path = tmp_path / "nan.csv"
+    nan.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"nan.csv line 9: column 'x'"):
+        prepare_trajectories(path, "t", ["x"], "run")
+    with pytest.raises(DataError, match="has 4 samples"):
+        prepare_trajectories(_frame(n=4, runs=1), "t", ["x"])
+    with pytest.raises(DataError, match="no state column 'y'"):
+        prepare_trajectories(frame, "t", ["y"], "run")
+    with pytest.raises(DataError, match="no group column 'trial'"):
+        prepare_trajectories(frame, "t", ["x"], "trial")
+
+
+def test_prepared_table_has_estimated_derivatives_per_trajectory():
+    prep = prepare_trajectories(_frame(), "t", "x", "run")
+    table = prep.table()
+    assert prep.targets == ["dx"] and len(prep.trajectories) == 2 and list(table.columns) == ["x", "dx"]
+    np.testing.assert_allclose(table.dx, -table.x / 2, atol=1e-6)
+
+
+# --- the simulation check -------------------------------------------------------------------------
+
+def test_simulation_of_the_true_law_does_not_drift_and_a_wrong_one_does():
+    system = get_system("harmonic")
+    table = simulate_system(system, 3, 300)
+    runs = [(str(k), g.t.to_numpy(), g[["x", "v"]].to_numpy()) for k, g in table.groupby("run")]
+    exact = simulate_laws(system.laws, ["x", "v"], runs)
+    assert exact.all_ok and exact.max_error < 1e-5 and all(c.drift_time is None for c in exact.trajectories)
+    x, v = _sym("x", "v")
+    wrong = simulate_laws({"x": v, "v": -3 * x}, ["x", "v"], runs)
+    assert all(c.drift_time is not None and c.drift_time < 8 for c in wrong.trajectories)
+
+
+def test_blow_ups_and_non_finite_laws_are_reported_not_raised():
+    t = np.linspace(0, 5, 60)
+    runs = [("0", t, (1 + t / 10)[:, None])]
+    (x,) = _sym("x")
+    blown = simulate_laws({"x": x**3}, ["x"], runs).trajectories[0]
+    assert blown.status in ("blew up", "non-finite") or blown.status.startswith("failed")
+    assert blown.drift_time is not None and blown.drift_time < 5
+    bad = simulate_laws({"x": sympy.log(x - 2)}, ["x"], runs).trajectories[0]
+    assert bad.status != "ok"
+    assert json.dumps({"e": bad.error if np.isfinite(bad.error) else None})
+
+
+# --- discovery --------------------------------------------------------------------------------------
+
+def test_discover_ode_finds_exponential_decay():
+    table = simulate_system(get_system("decay"), 3, 120).drop(columns=["dx"])
+    result = discover_ode(table, time="t", group="run", budget_seconds=10, n_jobs=1)
+    law = result.laws["x"]
+    assert check_equivalence(law.expr, sympy.Symbol("x", real=True) * -sympy.Rational(1, 2), {"x": (0.5, 3)}).verdict == "exact"
+    assert law.r2 > 0.999999 and result.simulation is not None and result.simulation.max_error < 1e-4
+    payload = result.to_dict()
+    json.dumps(payload, allow_nan=False)
+    assert sympy.sympify(payload["laws"]["x"]).free_symbols <= {sympy.Symbol("x")}
+
+
+@needs_pysindy
+def test_sindy_recovers_the_pendulum_from_clean_trajectories():
+    from kandisco.dynamics.sindy import sindy_ode
+
+    system = get_system("pendulum")
+    prep = prepare_trajectories(simulate_system(system, 3, 300), "t", list(system.states), "run")
+    result = sindy_ode(prep, budget=10)
+    for state, truth in system.laws.items():
+        assert check_equivalence(result.laws[state].expr, truth, {"theta": (-2, 2), "omega": (-1, 1)}).recovered, result.laws[state].formula
+
+
+@needs_pysindy
+def test_the_sindy_bench_method_fits_a_table():
+    from kandisco.bench.methods import get_method
+
+    X = np.random.default_rng(0).uniform(-2, 2, (300, 2))
+    expr = get_method("sindy").fit(X, X[:, 0] * X[:, 1] + 2 * np.sin(X[:, 1]), ["a", "b"], "y", budget=10, seed=0)
+    a, b = _sym("a", "b")
+    assert check_equivalence(expr, a * b + 2 * sympy.sin(b), {"a": (-2, 2), "b": (-2, 2)}).recovered, expr
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def test_kandisco_ode_prints_json_and_writes_plots(tmp_path, capsys):
+    from kandisco.cli import main
+
+    path = tmp_path / "traj.csv"
+    simulate_system(get_system("decay"), 3, 100).drop(columns=["dx"]).to_csv(path, index=False)
+    rc = main(["ode", str(path), "--time", "t", "--group", "run", "--budget", "5", "--jobs", "1", "--json", "--out", str(tmp_path / "o")])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload["laws"]) == {"x"} and payload["r2"]["x"] > 0.99
+    assert len(payload["simulation"]["trajectories"]) == 3
+    assert (tmp_path / "o" / "trajectories.png").stat().st_size > 0 and (tmp_path / "o" / "phase.png").exists()
+
+
+def test_kandisco_ode_bad_input_exits_2(tmp_path, capsys):
+    from kandisco.cli import main
+
+    path = tmp_path / "two.csv"
+    _frame().to_csv(path, index=False)
+    assert main(["ode", str(path), "--time", "t", "--states", "x"]) == 2
+    assert "error:" in capsys.readouterr().err
