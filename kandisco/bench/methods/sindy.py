@@ -22,6 +22,10 @@ class Sindy(Method):
     module = "pysindy"
     distribution = "pysindy"
 
+    def prepare(self) -> None:
+        """Import pysindy (and scikit-learn under it, seconds) before the job's clock starts."""
+        import pysindy  # noqa: F401
+
     def fit(self, X: np.ndarray, y: np.ndarray, features: Sequence[str], target: str, budget: float, seed: int) -> sympy.Expr:
         from ...dynamics.sindy import sindy_fit
 
