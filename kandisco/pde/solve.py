@@ -378,7 +378,9 @@ def _read_formula(solution: Solution, points: Collocation, weight: float, librar
         u = solution.model(X)[:, 0].numpy()
     Xn = X.numpy()
     half = Xn.shape[0] // 2
-    options = [trained, snap_floats(trained, rtol=1e-5), snap_floats(trained, rtol=1e-3)]
+    scale = max((abs(float(f)) for f in trained.atoms(sympy.Float)), default=1.0)
+    plain = trained.xreplace({f: sympy.Integer(0) for f in trained.atoms(sympy.Float) if abs(float(f)) < 1e-9 * scale})
+    options = [trained, snap_floats(plain, rtol=1e-5), snap_floats(plain, rtol=1e-3)]
     try:
         options += polish_formula(trained, symbols, (Xn[::2], u[::2]), (Xn[1::2], u[1::2]) if half else (Xn, u))
     except (TypeError, ValueError, ZeroDivisionError):
@@ -387,7 +389,8 @@ def _read_formula(solution: Solution, points: Collocation, weight: float, librar
     for expr in options:
         for form in dict.fromkeys([expr, simplify_capped(expr, timeout=3.0)]):
             retrained = _train_constants(problem, form, symbols, points, weight, steps, max_iter) if form.atoms(sympy.Float) else form
-            for f in dict.fromkeys([form, retrained, snap_floats(retrained, rtol=1e-6)]):
+            tiny = {f: sympy.Integer(0) for f in retrained.atoms(sympy.Float) if abs(float(f)) < 1e-9 * scale}
+            for f in dict.fromkeys([form, retrained, snap_floats(retrained.xreplace(tiny), rtol=1e-6)]):
                 if str(f) not in candidates:
                     candidates[str(f)] = (f, _law_loss(problem, f, symbols, points, weight), complexity(f))
     ranked = sorted(candidates.values(), key=lambda t: (t[2], t[1]))
