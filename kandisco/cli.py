@@ -97,8 +97,12 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
     from .data import load_dataset, with_constants
     from .discovery import discover
+    from .discovery.vector import split_targets
 
     config = _search_config(args)
+    outputs = split_targets(args.target)
+    if outputs is not None:
+        return _discover_vector(args, outputs, config)
     features = args.features
     if args.sigma and features and args.sigma not in [f.strip() for f in features.split(",")]:
         features = f"{features},{args.sigma}"  # the uncertainties column is read with the data, then set apart
@@ -114,27 +118,72 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     if args.out:
         _write_outputs(result, data, Path(args.out))
     if args.json:
-        payload = {
-            "formula": result.formula,
-            "target": result.target,
-            "r2_test": result.r2_test,
-            "rmse_test": result.rmse_test,
-            "complexity": result.complexity,
-            "importance": result.importance,
-            "pareto": [{"formula": c.formula, "complexity": c.complexity, "loss": c.loss, "score": c.score} for c in result.pareto],
-            "constants": result.constants,
-            "formula_with_errors": result.formula_with_errors,
-            "noise": result.config.get("noise"),
-            "fit": result.fit,
-            "outliers": result.outliers,
-            "seconds": result.seconds,
-            "notes": result.notes,
-            "warnings": result.warnings,
-        }
-        if "units" in result.config:
-            payload["units"] = result.config["units"]
-        print(json.dumps(payload))
+        print(json.dumps(_payload(result)))
         return 0
+    _print_result(result, args, len(data.notes))
+    if args.out:
+        print(f"results written to {args.out}/")
+    return 0
+
+
+def _discover_vector(args: argparse.Namespace, outputs: list[str], config) -> int:
+    """``--target Fx,Fy,Fz``: one law per output from the same inputs; ``--out DIR`` gets a folder per output."""
+    import json
+
+    from .discovery import discover
+
+    with _progress_bar(args) as bar:
+        result = discover(args.data, outputs, args.features, budget_seconds=args.budget, seed=args.seed, pick=args.pick,
+                          progress=bar, n_jobs=args.jobs, scheduler=args.scheduler, config=config, max_strategies=args.max_strategies,
+                          sigma=args.sigma, noise=args.noise, dropna=args.dropna, units=args.units, constants=args.constants)
+    if args.out:
+        from .data import load_dataset
+
+        features = result[outputs[0]].features
+        for name in outputs:
+            data = load_dataset(args.data, name, features, dropna=args.dropna, units=args.units)
+            _write_outputs(result[name], data, Path(args.out) / name)
+        (Path(args.out) / "laws.json").write_text(result.to_json(indent=2))
+    if args.json:
+        print(json.dumps({"laws": result.formulas, "shared_factor": result.shared_factor, "notes": result.notes,
+                          "results": {name: _payload(r) for name, r in result.laws.items()}}))
+        return 0
+    for name in outputs:
+        _print_result(result[name], args, 0)
+        print()
+    if result.shared_factor:
+        print(f"shared factor: {result.shared_factor} (every component has it)")
+    if args.out:
+        print(f"results written to {args.out}/ (one folder per output, laws.json)")
+    return 0
+
+
+def _payload(result) -> dict:
+    """The ``--json`` object of one law."""
+    payload = {
+        "formula": result.formula,
+        "target": result.target,
+        "r2_test": result.r2_test,
+        "rmse_test": result.rmse_test,
+        "complexity": result.complexity,
+        "importance": result.importance,
+        "pareto": [{"formula": c.formula, "complexity": c.complexity, "loss": c.loss, "score": c.score} for c in result.pareto],
+        "constants": result.constants,
+        "formula_with_errors": result.formula_with_errors,
+        "noise": result.config.get("noise"),
+        "fit": result.fit,
+        "outliers": result.outliers,
+        "seconds": result.seconds,
+        "notes": result.notes,
+        "warnings": result.warnings,
+    }
+    if "units" in result.config:
+        payload["units"] = result.config["units"]
+    return payload
+
+
+def _print_result(result, args: argparse.Namespace, data_notes: int) -> None:
+    """The law, its fit, units, importances, Pareto front, notes and warnings, for a terminal."""
     import sympy
 
     print(f"{result.target} = {result.formula}")
@@ -148,15 +197,12 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         print("input importance: " + ", ".join(f"{n} {s:.3f}" for n, s in result.importance.items()))
     print("Pareto front (validation loss: " + str(result.config.get("loss")) + "):")
     print(result.table())
-    for note in result.notes[len(data.notes):]:
+    for note in result.notes[data_notes:]:
         print(f"note: {note}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.verbose:
         print("strategies run (seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()), file=sys.stderr)
-    if args.out:
-        print(f"results written to {args.out}/")
-    return 0
 
 
 def _print_fit(result) -> None:
@@ -292,7 +338,8 @@ def _parser() -> argparse.ArgumentParser:
 
     disc = sub.add_parser("discover", help="find the law behind a CSV of measurements")
     disc.add_argument("data", help="CSV file with a header row")
-    disc.add_argument("--target", help="target column (default: the last numeric column)")
+    disc.add_argument("--target", help="target column (default: the last numeric column); several, comma-separated (Fx,Fy,Fz), "
+                      "for a vector law: one law per output from the same inputs")
     disc.add_argument("--features", help="comma-separated feature columns (default: the other numeric columns)")
     disc.add_argument("--budget", type=_positive_seconds, default=60.0, help="seconds to search (default 60)")
     disc.add_argument("--jobs", type=_positive_int, help="worker processes (default: every core); 1 runs the search in one process")

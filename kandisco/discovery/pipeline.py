@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import sympy
@@ -63,6 +63,7 @@ from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_c
 from .runner import Outcome, default_jobs, run_plan
 from .stages import library_spec
 from .strategies import Strategy, plan_strategies
+from .vector import VectorResult, discover_vector, split_targets
 
 __all__ = ["StrategyError", "discover", "uses_relative_error"]
 
@@ -79,9 +80,14 @@ class StrategyError(RuntimeError):
     """A strategy failed with what looks like a programming error (raised in strict mode)."""
 
 
-def discover(
+@overload
+def discover(data: Any, target: list[str] | tuple[str, ...], features: Sequence[str] | str | None = None, **options: Any) -> VectorResult: ...
+@overload
+def discover(data: Any, target: str | None = None, features: Sequence[str] | str | None = None, **options: Any) -> DiscoveryResult: ...
+# the overloads give the return type by the target's kind; their **options stand for the keywords below
+def discover(  # type: ignore[misc]
     data: Any,
-    target: str | None = None,
+    target: str | Sequence[str] | None = None,
     features: Sequence[str] | str | None = None,
     *,
     budget_seconds: float = 60.0,
@@ -102,8 +108,11 @@ def discover(
     constants: str | Sequence[str] | None = None,
     sigma: str | Sequence[float] | np.ndarray | None = None,
     noise: float | None = None,
-) -> DiscoveryResult:
+) -> DiscoveryResult | VectorResult:
     """Find a closed-form law ``target = f(features)`` in ``data`` (CSV path, DataFrame or (X, y)).
+
+    A vector target (``target=["Fx", "Fy", "Fz"]`` or ``"Fx,Fy,Fz"``) gives one law per output from
+    the same inputs, in a :class:`~.vector.VectorResult` (:mod:`.vector`).
 
     Tries the registered planners' strategies (or ``strategies``) until ``budget_seconds`` run out
     or an exact formula is found; every formula goes to the Pareto front and ``pick`` chooses one
@@ -131,6 +140,7 @@ def discover(
     (:mod:`.noise`). The noise sets how far constants may snap, which losses count as equally good,
     and when the search may stop; see the module docstring.
     """
+    single = target if isinstance(target, str) or target is None else (str(list(target)[0]) if len(target) else None)  # one name in a list
     cfg = config if config is not None else SearchConfig()
     budget_seconds = _positive("budget_seconds", budget_seconds)
     jobs = _jobs(n_jobs)
@@ -145,12 +155,24 @@ def discover(
     if isinstance(sigma, str) and features is not None:
         listed = [f.strip() for f in features.split(",")] if isinstance(features, str) else list(features)
         features = listed if sigma in listed else [*listed, sigma]
+    outputs = split_targets(target)
+    if outputs is not None:
+        if isinstance(data, Dataset):
+            raise ConfigError("a vector target needs the table itself (a CSV path, DataFrame or (X, Y)), not a one-target Dataset")
+
+        def one(dataset: Dataset) -> DiscoveryResult:
+            return discover(dataset, None, None, budget_seconds=budget_seconds, seed=seed, library=library, strategies=strategies,
+                            max_strategies=max_strategies, pick=pick, test_fraction=test_fraction, val_fraction=val_fraction,
+                            n_jobs=n_jobs, scheduler=scheduler, config=config, progress=progress, stop_at=stop_at,
+                            constants=constants, sigma=sigma, noise=noise)
+
+        return discover_vector(_vector_table(data, outputs), outputs, features, one, dropna=dropna, units=units)
     if isinstance(data, Dataset):
         dataset = data
         if units is not None:
             dataset = with_units(data, read_units_file(units) if isinstance(units, (str, Path)) else dict(units))
     else:
-        dataset = load_dataset(data, target, features, dropna=dropna, units=units)
+        dataset = load_dataset(data, single, features, dropna=dropna, units=units)
     sigma_all: np.ndarray | None = None
     if sigma is not None:
         dataset, sigma_all = with_sigma(dataset, sigma)
@@ -304,6 +326,22 @@ def discover(
 
 
 # ------------------------------------------------------------------------ helpers
+def _vector_table(data: Any, outputs: list[str]) -> Any:
+    """``(X, Y)`` arrays with one column of ``Y`` per output as a DataFrame (inputs ``x0, x1, ...``); other data as is."""
+    if not (isinstance(data, tuple) and len(data) == 2):
+        return data
+    import pandas as pd
+
+    X, Y = (np.asarray(a, dtype=float) for a in data)
+    if Y.ndim != 2 or Y.shape[1] != len(outputs):
+        raise ConfigError(f"{len(outputs)} outputs named ({', '.join(outputs)}) but Y has shape {Y.shape}: one column per output")
+    X = X.reshape(len(X), -1)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    for k, name in enumerate(outputs):
+        frame[name] = Y[:, k]
+    return frame
+
+
 def _positive(name: str, value: Any) -> float:
     try:
         number = float(value)
