@@ -277,11 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m.strip() for m in args.methods.split(",")]
     git = git_state()
     started = _dt.datetime.now(_dt.timezone.utc)
+    out = args.out or RESULTS / f"{started.date().isoformat()}_{git['commit_short']}"
     reason = deepxde_reason() if "deepxde" in methods else None
     if reason:
         print(f"DeepXDE skipped: {reason}", file=sys.stderr)
     rows: list[dict[str, Any]] = []
     for name in names:
+        first = len(rows)
         case = CASES[name]
         kan = run_kan(case, args.quick, args.seed)
         kan["problem"] = name
@@ -297,31 +299,42 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 rows.append({"problem": name, **run_deepxde(name, case, kan["seconds"], kan["params"], args.seed)})
                 print(f"{name}: DeepXDE l2 {rows[-1]['l2']:.2e} in {rows[-1]['seconds']:.1f} s", file=sys.stderr)
-    text = table(rows)
-    print(text)
-    if args.quick and args.out is None:
-        return 0
-    out = args.out or RESULTS / f"{started.date().isoformat()}_{git['commit_short']}"
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "pde.jsonl").open("w") as fh:
-        for r in rows:
-            fh.write(json.dumps({**r, "commit": git["commit"], "seed": args.seed}, default=str) + "\n")
-    kan_rows = {r["problem"]: r for r in rows if r.get("method") == "kandisco KAN"}
-    headline = "; ".join(f"{p} KAN L2 {r['l2']:.1e}" for p, r in kan_rows.items())
-    session = {**git, "started": started.isoformat(), "ended": _dt.datetime.now(_dt.timezone.utc).isoformat(), "status": "complete",
-               "argv": ["python", "experiments/pde_examples.py", *(argv if argv is not None else sys.argv[1:])],
-               "suites": ["pde"], "methods": methods, "seeds": [args.seed],
-               "packages": {**package_versions(), "deepxde": _deepxde_version()}, **environment()}
-    manifest = {"format": MANIFEST_FORMAT, "suites": ["pde"], "methods": methods, "noises": [], "seeds": [args.seed], "budgets": [],
-                "commits": [git["commit"]], "headline": headline, "sessions": [session]}
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=str) + "\n")
-    (out / "report.md").write_text(
-        f"# PDE examples: KAN vs MLP PINN vs DeepXDE (commit {git['commit_short']}{' dirty' if git.get('dirty') else ''}, seed {args.seed})\n\n"
-        "Relative L2 error on a tensor grid over the closed domain; seconds: training wall time, one torch thread, "
-        "on a 2-core machine shared with other jobs. The MLP and DeepXDE get the KAN's training time and about its parameter count.\n\n"
-        f"{text}\n\nCommand: `python experiments/pde_examples.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n")
-    print(f"wrote {out}", file=sys.stderr)
+        if not args.quick or args.out is not None:  # after each problem: an interrupted run keeps what it finished
+            write_results(out, rows[first:], methods, args.seed, git, started, argv)
+    print(table(rows))
     return 0
+
+
+def write_results(out: Path, rows: list[dict[str, Any]], methods: list[str], seed: int, git: dict[str, Any],
+                  started: _dt.datetime, argv: list[str] | None) -> None:
+    """Append this run's rows to ``out/pde.jsonl`` and its session to the manifest, then rewrite report.md from
+    every row there: runs of a few problems each (in parallel processes) fill one folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "pde.jsonl").open("a") as fh:
+        fh.write("".join(json.dumps({**r, "commit": git["commit"], "seed": seed}, default=str) + "\n" for r in rows))
+    every = [json.loads(line) for line in (out / "pde.jsonl").read_text().splitlines() if line.strip()]
+    order = {name: i for i, name in enumerate(CASES)}
+    every.sort(key=lambda r: order.get(r["problem"], len(order)))
+    kan_rows = {r["problem"]: r for r in every if r.get("method") == "kandisco KAN"}
+    headline = "; ".join(f"{p} KAN L2 {r['l2']:.1e}" for p, r in kan_rows.items())
+    command = ["python", "experiments/pde_examples.py", *(argv if argv is not None else sys.argv[1:])]
+    session = {**git, "started": started.isoformat(), "ended": _dt.datetime.now(_dt.timezone.utc).isoformat(), "status": "complete",
+               "argv": command, "suites": ["pde"], "methods": methods, "seeds": [seed],
+               "packages": {**package_versions(), "deepxde": _deepxde_version()}, **environment()}
+    path = out / MANIFEST_FILE
+    sessions = json.loads(path.read_text()).get("sessions", []) if path.exists() else []
+    manifest = {"format": MANIFEST_FORMAT, "suites": ["pde"], "methods": sorted({m for s in [*sessions, session] for m in s["methods"]}),
+                "noises": [], "seeds": [seed], "budgets": [], "commits": list(dict.fromkeys(s["commit"] for s in [*sessions, session])),
+                "headline": headline, "sessions": [*sessions, session]}
+    path.write_text(json.dumps(manifest, indent=1, default=str) + "\n")
+    commands = "\n".join(f"    {' '.join(s['argv'])}" for s in manifest["sessions"])
+    (out / "report.md").write_text(
+        f"# PDE examples: KAN vs MLP PINN vs DeepXDE (commit {git['commit_short']}{' dirty' if git.get('dirty') else ''}, seed {seed})\n\n"
+        "Relative L2 error on a tensor grid over the closed domain; seconds: training wall time, one torch thread, "
+        "on a 2-core machine shared with other jobs (wall time there is noisy). The MLP and DeepXDE get the KAN's "
+        "training time (measured in the same process just before) and about its parameter count.\n\n"
+        f"{table(every)}\n\nCommands:\n\n{commands}\n")
+    print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
