@@ -136,3 +136,24 @@ def test_tidy_keeps_rewrites_that_need_positive_values_to_positive_symbols():
     p, r = sympy.symbols("p r", positive=True)
     assert tidy(sympy.log(p * r)) == sympy.log(p) + sympy.log(r)
     assert tidy(sympy.sqrt(1 / p)) == 1 / sympy.sqrt(p)
+
+
+def test_inputs_spanning_six_decades_under_relative_error():
+    rng = np.random.default_rng(6)
+    X = np.exp(rng.uniform(np.log(1e-6), 0, size=(500, 2)))
+    y = X[:, 0] ** 2 + 3 * X[:, 1] ** 2  # twelve decades of y: judged by relative error
+    lib = build_library(X, _symbols(2, positive=True))
+    path = forward_path(lib.columns(X), y, lib.cost, weights=1 / np.abs(y))
+    exact = next(f for f in path if f.train_rmse < 1e-10)
+    assert {str(lib.exprs[k]) for k in exact.support} == {"x0**2", "x1**2"}
+    np.testing.assert_allclose(sorted(exact.coef), [1, 3], rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [6.62607015e-34, 8.987551787e16])
+def test_tiny_and_huge_constants_are_kept_as_they_are(scale):
+    X = np.random.default_rng(7).uniform(1, 3, size=(300, 2))
+    result = discover((X, scale * X[:, 0] * X[:, 1]), budget_seconds=20, n_jobs=1, seed=0)
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    law = result.expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in result.expr.free_symbols})
+    ratio = sympy.simplify(law / (x0 * x1))
+    assert ratio.is_number and abs(float(ratio) / scale - 1) < 1e-9, result.formula  # neither 0 nor an integer of 17 digits

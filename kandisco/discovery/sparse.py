@@ -149,9 +149,14 @@ class SparseFit:
 
 
 def _lstsq(A: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Weighted least squares with an intercept: (coefficients, intercept, weighted RMS residual)."""
+    """Weighted least squares with an intercept: (coefficients, intercept, weighted RMS residual).
+    Columns are solved at unit scale, so terms of very different magnitudes (1/x**3 at x = 1e-6) do not
+    ruin the conditioning."""
     M = np.column_stack([np.ones(len(y)), A]) * w[:, None]
-    sol, *_ = np.linalg.lstsq(M, y * w, rcond=None)
+    scale = np.sqrt(np.mean(M**2, axis=0))
+    scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+    sol, *_ = np.linalg.lstsq(M / scale, y * w, rcond=None)
+    sol = sol / scale
     resid = M @ sol - y * w
     return sol[1:], float(sol[0]), float(np.sqrt(np.mean(resid**2)))
 
@@ -169,10 +174,9 @@ def _best_addition(Z: np.ndarray, Q: np.ndarray, r: np.ndarray, banned: set[int]
     return int(near[np.argmin(cost[near])])
 
 
-def _basis(Z: np.ndarray, support: Sequence[int]) -> np.ndarray:
-    """An orthonormal basis of the intercept and the ``support`` columns."""
-    M = np.column_stack([np.ones(Z.shape[0]) / np.sqrt(Z.shape[0]), Z[:, list(support)]])
-    Q, _ = np.linalg.qr(M)
+def _basis(Z: np.ndarray, support: Sequence[int], intercept: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the (weighted) intercept column and the ``support`` columns."""
+    Q, _ = np.linalg.qr(np.column_stack([intercept, Z[:, list(support)]]))
     return Q
 
 
@@ -181,21 +185,27 @@ def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: i
     """Supports of 1..``max_terms`` terms of ``A`` (columns) for ``y``, by forward orthogonal least
     squares with a swap pass after each addition; stops early once the fit is ``exact`` (relative RMS)."""
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
-    scale = np.sqrt(np.mean(A**2, axis=0))
-    scale[~(scale > 0) | ~np.isfinite(scale)] = np.inf
-    Z = A * w[:, None] / scale  # unit-scale columns, so the gains compare
+    with np.errstate(all="ignore"):
+        Z = A * w[:, None]
+        scale = np.sqrt(np.mean(Z**2, axis=0))
+        scale[~(scale > 0) | ~np.isfinite(scale)] = np.inf
+        Z = Z / scale  # unit-scale weighted columns, so the gains compare
     Z[~np.isfinite(Z)] = 0.0
+    one = w / np.linalg.norm(w)  # the intercept, weighted like every other column
     yw = y * w
-    spread = float(np.std(yw)) or 1.0
+    rms = float(np.sqrt(np.mean(yw**2))) or 1.0
+    spread = float(np.std(yw))
+    if spread <= 1e-8 * rms:  # relative weights make y*w constant: its scale is then its size
+        spread = rms
     floor = len(y) * (exact * spread) ** 2  # a residual sum of squares this small is rounding
     support: list[int] = []
     path: dict[tuple[int, ...], SparseFit] = {}
     for _ in range(2 * min(max_terms, A.shape[1])):  # additions, and re-additions after a prune
-        Q = _basis(Z, support)
+        Q = _basis(Z, support, one)
         new = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost)
         if new is None:
             break
-        support = _prune(Z, yw, _swap(Z, yw, [*support, new], cost), floor)
+        support = _prune(Z, yw, _swap(Z, yw, [*support, new], cost, one), floor, one)
         key = tuple(sorted(support))
         if key in path:
             break  # the same law again: nothing left to add
@@ -206,17 +216,17 @@ def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: i
     return sorted(path.values(), key=lambda f: (len(f.support), f.train_rmse))
 
 
-def _rss(Z: np.ndarray, yw: np.ndarray, support: Sequence[int]) -> float:
-    Q = _basis(Z, support)
+def _rss(Z: np.ndarray, yw: np.ndarray, support: Sequence[int], one: np.ndarray) -> float:
+    Q = _basis(Z, support, one)
     r = yw - Q @ (Q.T @ yw)
     return float(r @ r)
 
 
-def _prune(Z: np.ndarray, yw: np.ndarray, support: list[int], floor: float) -> list[int]:
+def _prune(Z: np.ndarray, yw: np.ndarray, support: list[int], floor: float, one: np.ndarray) -> list[int]:
     """Drop terms that a later one made redundant: removal keeps the residual within 1e-6 of it (or at rounding)."""
-    current = _rss(Z, yw, support)
+    current = _rss(Z, yw, support, one)
     while len(support) > 1:
-        trials = [(_rss(Z, yw, support[:j] + support[j + 1:]), j) for j in range(len(support))]
+        trials = [(_rss(Z, yw, support[:j] + support[j + 1:], one), j) for j in range(len(support))]
         value, j = min(trials)
         if value > current * (1 + 1e-6) + floor:
             break
@@ -224,20 +234,20 @@ def _prune(Z: np.ndarray, yw: np.ndarray, support: list[int], floor: float) -> l
     return support
 
 
-def _swap(Z: np.ndarray, yw: np.ndarray, support: list[int], cost: np.ndarray, rounds: int = 3) -> list[int]:
+def _swap(Z: np.ndarray, yw: np.ndarray, support: list[int], cost: np.ndarray, one: np.ndarray, rounds: int = 3) -> list[int]:
     """Replace any term of ``support`` whose best replacement lowers the residual (a few rounds)."""
 
-    current = _rss(Z, yw, support)
+    current = _rss(Z, yw, support, one)
     for _ in range(rounds):
         improved = False
         for j in range(len(support)):
             rest = support[:j] + support[j + 1:]
-            Q = _basis(Z, rest)
+            Q = _basis(Z, rest, one)
             alt = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost)
             if alt is None:
                 continue
             trial = rest[:j] + [alt] + rest[j:]
-            value = _rss(Z, yw, trial)
+            value = _rss(Z, yw, trial, one)
             if value < current * (1 - 1e-6):
                 support, current, improved = trial, value, True
         if not improved:

@@ -143,13 +143,14 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     or 1/pi^2 (as in h^2/(8 pi^2 m)), +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
 
     "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` next
-    to pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers of any size are offered only
-    when ``v`` is within 1e-9 relative of one. With ``width`` (how far ``v`` may move: a noisy fit),
+    to pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers up to 1e9 are offered only
+    when ``v`` is within 1e-9 relative of one (larger floats all are). With ``width`` (how far ``v`` may move: a noisy fit),
     every ``p/q`` times those bases within ``width`` of ``v`` is offered too, not only the closest,
     so 1.069 +- 0.1 is offered 1 before 15/14.
     """
     out: list[sympy.Expr] = [sympy.Integer(0)]  # always offered: dropping a negligible term is a snap too
-    if v != 0 and abs(round(v) - v) <= 1e-9 * abs(v):
+    # past 1e9 every float is within 1e-9 of an integer: c**2 = 8.987551787e16 is no integer to snap to
+    if v != 0 and abs(v) < 1e9 and abs(round(v) - v) <= 1e-9 * abs(v):
         out.append(sympy.Integer(round(v)))
     bases = ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12))
     for base, p_max in bases:
@@ -333,11 +334,12 @@ def _rss(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np
 
 
 def _near_integers(expr: sympy.Expr) -> dict[sympy.Float, sympy.Integer]:
-    """The floats of ``expr`` within ``NEAR_INTEGER`` (relative) of a non-zero integer, with it."""
+    """The floats of ``expr`` within ``NEAR_INTEGER`` (relative) of a non-zero integer below 1e9, with it
+    (past 1e9 every float is that close to an integer)."""
     out = {}
     for f in expr.atoms(sympy.Float):
         v = float(f)
-        if round(v) != 0 and abs(v - round(v)) <= NEAR_INTEGER * abs(v):
+        if round(v) != 0 and abs(v) < 1e9 and abs(v - round(v)) <= NEAR_INTEGER * abs(v):
             out[f] = sympy.Integer(round(v))
     return out
 
