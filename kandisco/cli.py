@@ -367,7 +367,8 @@ def _parser() -> argparse.ArgumentParser:
                            description="Run tasks x methods x noise levels x seeds (one process per job, each under a "
                            "wall-clock limit), append rows to OUT/results.jsonl (a rerun resumes) and write "
                            "OUT/report.md and OUT/report.png.")
-    bench.add_argument("--suite", default="feynman", help="feynman, kepler, or a task table CSV (id,data,target,formula); comma-separated")
+    bench.add_argument("--suite", default="feynman", help="feynman, feynman-realistic (sampled over decades, signed), kepler, or a task table CSV "
+                       "(id,data,target,formula); comma-separated")
     bench.add_argument("--ids", help="comma-separated task ids (default: every task of the suites)")
     bench.add_argument("--methods", default="kandisco,operon,gplearn,pykan,pysr",
                        help="comma-separated: kandisco, operon, gplearn, pykan, pysr, linear, or module:Class")

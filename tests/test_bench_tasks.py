@@ -97,3 +97,47 @@ def test_a_bad_features_cell_names_the_task_and_the_cell(tmp_path, cell, problem
         load_tasks(_cot_table(tmp_path, cell))
     message = str(info.value)
     assert "tasks.csv:2: task 'cotlaw'" in message and repr(cell) in message and problem in message
+
+
+# ------------------------------------------------------------------ realistic sampling
+def test_every_feynman_variable_has_a_documented_realistic_rule():
+    from kandisco.datasets import feynman_equations, realistic_rules
+
+    rules = realistic_rules()
+    used = {v for eq in feynman_equations().values() for v in eq.variables}
+    assert used <= set(rules), sorted(used - set(rules))
+    assert all(kind in ("log", "angle") and note for kind, _, _, note in rules.values())
+
+
+def test_realistic_sampling_spans_decades_with_signs_and_keeps_the_law_finite():
+    import sympy
+
+    from kandisco.datasets import feynman_equations, realistic_feynman_data, realistic_rules, realistic_scale
+
+    rules = realistic_rules()
+    widened = 0
+    for eq_id, eq in feynman_equations().items():
+        X, y, _ = realistic_feynman_data(eq_id, n=200, seed=3)
+        assert X.shape == (200, len(eq.variables)) and np.all(np.isfinite(y)), eq_id
+        truth = sympy.lambdify(eq.symbols, eq.expr, "numpy")(*X.T)
+        np.testing.assert_allclose(y, truth, rtol=1e-12, err_msg=eq_id)  # noise 0: the law itself
+        if realistic_scale(eq_id) is None:
+            continue
+        widened += 1
+        for k, name in enumerate(eq.variables):
+            kind, signed, _, _ = rules[name]
+            if signed:
+                assert (X[:, k] < 0).any() and (X[:, k] > 0).any(), (eq_id, name)
+            if kind == "log" and eq.ranges[k][0] > 0 and realistic_scale(eq_id) == 1.0:
+                spread = np.log10(np.abs(X[:, k]).max() / np.abs(X[:, k]).min())
+                assert spread > 1.5, (eq_id, name, spread)  # the table's [1, 5] is 0.7 decades
+    assert widened >= 95
+    a, b = realistic_feynman_data("I.12.11", n=50, seed=1), realistic_feynman_data("I.12.11", n=50, seed=1)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_realistic_suite_tasks_carry_signed_ranges():
+    task = load_tasks("feynman-realistic", ["I.12.11"])[0]
+    data = task.data(0.0, 0, n_train=100, n_test=100)
+    assert task.suite == "feynman-realistic" and data.ranges["q"][0] < 0 < data.ranges["q"][1]
+    assert -np.pi <= data.ranges["theta"][0] < 0 < data.ranges["theta"][1] <= np.pi

@@ -223,9 +223,11 @@ def markdown_report(rows: Sequence[dict[str, Any]], title: str = "Benchmark", no
     noises = sorted({float(r["noise"]) for r in rows})
     budgets = sorted({float(r["budget"]) for r in rows})
     seeds = sorted({int(r["seed"]) for r in rows})
-    n_feynman = sorted({int(r["n_train"]) for r in rows if r.get("suite") == "feynman"})
+    n_feynman = sorted({int(r["n_train"]) for r in rows if r.get("suite") in ("feynman", "feynman-realistic")})
     sizes = f"{', '.join(map(str, n_feynman))} training rows per Feynman task" if n_feynman else ""
-    if any(r.get("suite") != "feynman" for r in rows):
+    if any(r.get("suite") == "feynman-realistic" for r in rows):
+        sizes += " (realistic sampling: variables over decades, signed where the physics allows)"
+    if any(r.get("suite") not in ("feynman", "feynman-realistic") for r in rows):
         sizes += ("; " if sizes else "") + "CSV tasks train on all their rows"
     lines = [f"# {title}", ""]
     lines.append(f"{len(order)} tasks, methods {', '.join(methods)}, noise {', '.join(f'{n:g}' for n in noises)} "

@@ -8,6 +8,10 @@ on which R^2 is scored.
 * ``feynman``: the 100 equations of ``datasets/feynman_equations.csv``. Training data is exactly
   ``feynman_data(id, n_train, noise, seed)`` (what ``experiments/feynman_recovery.py`` uses); test
   data is ``feynman_data(id, n_test, 0, TEST_SEED_OFFSET + seed)``.
+* ``feynman-realistic``: the same equations sampled as measurements are (``realistic_feynman_data``):
+  each variable log-uniform over decades (``datasets/feynman_realistic.csv`` documents the rule of
+  every variable), signed where the physics allows (charges, velocities, fields, positions, angles
+  on [-pi, pi]), rows outside the law's domain redrawn; test rows the same way with another seed.
 * ``kepler``: the 11 bodies of ``datasets/kepler_planets.csv``, ``T_years = a_AU**(3/2)`` with the
   eccentricity as a distractor. All rows train; the test rows are the law itself at points drawn
   uniformly inside the observed range of each feature.
@@ -40,7 +44,7 @@ __all__ = ["BenchError", "Task", "TaskData", "SUITES", "FEYNMAN_NOISE_LEVELS", "
 
 FEYNMAN_NOISE_LEVELS = (0.0, 0.001, 0.01, 0.1)
 TEST_SEED_OFFSET = 1_000_000_007  # test points use another random stream than the training points
-SUITES = ("feynman", "kepler")
+SUITES = ("feynman", "feynman-realistic", "kepler")
 
 
 class BenchError(KandiscoError, ValueError):
@@ -80,7 +84,7 @@ class Task:
 
     def truth(self) -> sympy.Expr:
         """The true law as sympy, every feature a real symbol of its name."""
-        if self.suite == "feynman":
+        if self.suite in ("feynman", "feynman-realistic"):
             from ..datasets import feynman_equation
 
             return feynman_equation(self.id).expr
@@ -96,6 +100,14 @@ class Task:
             X, y, eq = feynman_data(self.id, n=n_train, noise=noise, seed=seed)
             Xt, yt, _ = feynman_data(self.id, n=n_test, noise=0.0, seed=TEST_SEED_OFFSET + seed)
             ranges = dict(zip(eq.variables, eq.ranges))
+            return TaskData(self.id, self.features, self.target, X, y, Xt, yt, eq.expr, ranges, noise, seed, dict(self.units) or None)
+        if self.suite == "feynman-realistic":
+            from ..datasets import realistic_feynman_data
+
+            X, y, eq = realistic_feynman_data(self.id, n=n_train, noise=noise, seed=seed)
+            Xt, yt, _ = realistic_feynman_data(self.id, n=n_test, noise=0.0, seed=TEST_SEED_OFFSET + seed)
+            both = np.vstack([X, Xt])  # the equivalence screen samples where the data are (signed: across 0)
+            ranges = {v: (float(lo), float(hi)) for v, lo, hi in zip(eq.variables, both.min(axis=0), both.max(axis=0))}
             return TaskData(self.id, self.features, self.target, X, y, Xt, yt, eq.expr, ranges, noise, seed, dict(self.units) or None)
         return self._csv_data(noise, seed, n_test)
 
@@ -118,12 +130,12 @@ class Task:
         return TaskData(self.id, self.features, self.target, X, y, Xt, yt, truth, ranges, noise, seed, units)
 
 
-def feynman_tasks() -> list[Task]:
-    """The 100 Feynman equations in table order."""
+def feynman_tasks(suite: str = "feynman") -> list[Task]:
+    """The 100 Feynman equations in table order (``suite="feynman-realistic"``: sampled over decades, signed)."""
     from ..datasets import feynman_equations
 
     units = feynman_units()
-    return [Task(eq.id, "feynman", eq.variables, eq.output, eq.formula, None, eq.ranges,
+    return [Task(eq.id, suite, eq.variables, eq.output, eq.formula, None, eq.ranges,
                  tuple((n, units[n]) for n in (*eq.variables, eq.output) if n in units))
             for eq in feynman_equations().values()]
 
@@ -215,8 +227,8 @@ def load_tasks(suites: str | Sequence[str], ids: Sequence[str] | None = None) ->
         raise BenchError("no suite given")
     tasks: list[Task] = []
     for suite in suites:
-        if suite == "feynman":
-            tasks += feynman_tasks()
+        if suite in ("feynman", "feynman-realistic"):
+            tasks += feynman_tasks(suite)
         elif suite == "kepler":
             tasks.append(kepler_task())
         elif suite.endswith(".csv") or Path(suite).exists():
