@@ -157,3 +157,18 @@ def test_tiny_and_huge_constants_are_kept_as_they_are(scale):
     law = result.expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in result.expr.free_symbols})
     ratio = sympy.simplify(law / (x0 * x1))
     assert ratio.is_number and abs(float(ratio) / scale - 1) < 1e-9, result.formula  # neither 0 nor an integer of 17 digits
+
+
+def test_nested_tiers_find_a_polynomial_law_along_a_limit_cycle():
+    from scipy.integrate import solve_ivp
+
+    from kandisco.discovery.sparse import nested_paths
+
+    rhs = lambda t, s: [1 - 4 * s[0] + s[0] ** 2 * s[1], 3 * s[0] - s[0] ** 2 * s[1]]  # the Brusselator, a = 1, b = 3
+    runs = [solve_ivp(rhs, (0, 20), y0, t_eval=np.linspace(0, 20, 300), rtol=1e-10, atol=1e-12).y.T for y0 in ([1, 1], [2, 3], [3, 1])]
+    X = np.vstack(runs)  # states along trajectories: correlated, a thin region of the box
+    dy = np.array([rhs(0, s)[1] for s in X])
+    lib = build_library(X, _symbols(2, positive=True))
+    path = nested_paths(lib.columns(X), dy, lib)
+    exact = next(f for f in path if f.train_rmse < 1e-9)
+    assert {str(lib.exprs[k]) for k in exact.support} == {"x0", "x0**2*x1"}

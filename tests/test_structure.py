@@ -226,3 +226,23 @@ def test_graph_trains_on_data_from_its_structure(one_torch_thread):
     with torch.no_grad():
         pred = model(torch.tensor(X[400:]))[:, 0].numpy() * scale
     assert 1 - np.mean((pred - y[400:]) ** 2) / np.var(y[400:]) > 0.99999
+
+
+# ------------------------------------------------------------------ data along a curve
+def test_separability_is_judged_only_where_correlated_data_exist():
+    from kandisco.discovery.structure import _supported_pairs, additive_score
+
+    rng = np.random.default_rng(0)
+    x1 = rng.uniform(-2, 2, 800)
+    x2 = -0.9 * x1 + 0.05 * rng.normal(size=800)  # a thin band across the box, as along a trajectory
+    points = np.column_stack([x1, x2])
+    off = lambda X: np.maximum(np.abs(X[:, 1] + 0.9 * X[:, 0]) - 0.3, 0) ** 2  # zero on the band, large in the empty corners
+    # additive on the data; off them, a surrogate's extrapolation (here a product term) takes over
+    fn = lambda X: X[:, 0] ** 2 + np.sin(X[:, 1]) + 5 * off(X) * X[:, 0] * X[:, 1]
+    assert additive_score(fn, points, [0]) < 1e-6
+    product = lambda X: X[:, 0] ** 2 * X[:, 1] + X[:, 0] * np.sin(3 * X[:, 1])  # a real cross term on the band is still seen
+    assert additive_score(product, points, [0]) > 0.01  # ten times the threshold
+    box = rng.uniform(-2, 2, size=(800, 2))  # box data: the corners are data, the random pairs used as they are
+    p, q, local = _supported_pairs(box, [0], 400, np.random.default_rng(1))
+    assert len(p) == 400 and not local
+    assert _supported_pairs(points, [0], 400, np.random.default_rng(1))[2]

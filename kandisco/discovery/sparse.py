@@ -12,7 +12,8 @@ linear combination of candidate terms:
 * for the **rational** form, the target times the monomials: ``y = P + y*Q`` is linear in the
   coefficients, and is the law ``y = P / (1 - Q)``.
 
-Terms are chosen by forward orthogonal least squares (each step adds the term that lowers the
+Terms are chosen on nested libraries (polynomials, then with negative powers, then with functions)
+by forward orthogonal least squares (each step adds the term that lowers the
 residual most once the terms already in are projected out) with a swap pass after each step (a term
 that a later one made redundant is replaced), so strongly correlated inputs, as along trajectories,
 do not lock in an early wrong term. Every support size on the path is fitted by least squares; the
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-__all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "select_supports"]
+__all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "nested_paths", "select_supports"]
 
 # one-variable functions beyond the monomials: name -> (sympy, numpy, whether the column allows it)
 _Unary = tuple[Callable[[sympy.Expr], sympy.Expr], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]
@@ -54,6 +55,15 @@ class FeatureLibrary:
 
     def __len__(self) -> int:
         return len(self.exprs)
+
+    @property
+    def tiers(self) -> np.ndarray:
+        """Each term's tier, plainest first: 0 polynomial (non-negative powers), 1 with negative powers,
+        2 with a one-variable function. Paths run on tiers 0, 0-1 and 0-2 in turn (:func:`nested_paths`),
+        so that on correlated inputs an exotic term that happens to correlate with ``y`` cannot crowd
+        out a polynomial law (the Brusselator's ``3*x - x**2*y`` along its limit cycle)."""
+        return np.asarray([2 if fn is not None else (1 if any(p < 0 for _, p in powers) else 0)
+                           for powers, fn in zip(self.exponents, self.unary)])
 
     def columns(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """The terms' values on rows ``X`` (``y`` needed for the rational form's terms)."""
@@ -214,6 +224,23 @@ def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: i
         if rmse <= exact * spread or len(support) >= max_terms:
             break
     return sorted(path.values(), key=lambda f: (len(f.support), f.train_rmse))
+
+
+def nested_paths(A: np.ndarray, y: np.ndarray, library: FeatureLibrary, *, max_terms: int = 10,
+                 weights: np.ndarray | None = None) -> list[SparseFit]:
+    """:func:`forward_path` on the library's tiers 0, 0-1 and 0-2 (see :attr:`FeatureLibrary.tiers`),
+    every support once (indices into the whole library), plainest tier first."""
+    tiers = library.tiers
+    out: dict[tuple[int, ...], SparseFit] = {}
+    for top in sorted(set(tiers.tolist())):
+        cols = np.flatnonzero(tiers <= top)
+        for fit in forward_path(A[:, cols], y, library.cost[cols], max_terms=max_terms, weights=weights):
+            support = tuple(int(cols[k]) for k in fit.support)
+            order = np.argsort(support)
+            key = tuple(support[k] for k in order)
+            if key not in out:
+                out[key] = SparseFit(key, fit.coef[order], fit.intercept, fit.train_rmse)
+    return sorted(out.values(), key=lambda f: (len(f.support), f.train_rmse))
 
 
 def _rss(Z: np.ndarray, yw: np.ndarray, support: Sequence[int], one: np.ndarray) -> float:

@@ -20,7 +20,10 @@ surrogate's small wiggles (a spline's second derivative is noisy; its values are
   ``x_i / x_j`` curve ``log|f|`` changes linearly in ``log l`` (``c^2 h(v/c)``, ``h(t/s)/s``).
 
 Scores are medians over point pairs, so they are scale-free and a few bad surrogate values do not
-decide. :func:`decompose` applies the tests recursively (splits first, then shifted products and
+decide. Where the data cover a thin region of the box (sampled along curves or trajectories), the
+pairs are chosen so that every point a test evaluates lies near data, and separability is judged
+against the pair's own variation (:func:`_supported_pairs`): a surrogate's extrapolation into empty
+regions never decides. :func:`decompose` applies the tests recursively (splits first, then shifted products and
 outer functions, then symmetries, then scalings) and returns a tree; :func:`build_graph` turns the tree into a :class:`KANGraph`.
 """
 
@@ -87,12 +90,51 @@ def _swap(p: np.ndarray, q: np.ndarray, group: Sequence[int]) -> np.ndarray:
 
 
 def _corners(fn: Fn, points: np.ndarray, A: Sequence[int], rng: np.random.Generator, n_pairs: int) -> tuple[np.ndarray, ...]:
-    """f at (a,b), (a',b'), (a,b'), (a',b) for random pairs of points, groups A and the rest."""
-    p, q = _pair_points(points, n_pairs, rng)
+    """f at (a,b), (a',b'), (a,b'), (a',b) for random pairs of points, groups A and the rest,
+    and whether the pairs had to be chosen locally (:func:`_supported_pairs`)."""
+    p, q, local = _supported_pairs(points, A, n_pairs, rng)
     f_pp, f_qq = fn(p), fn(q)
     f_pq = fn(_swap(p, q, [c for c in range(points.shape[1]) if c not in A]))  # a from p, b from q
     f_qp = fn(_swap(p, q, A))  # a from q, b from p
-    return f_pp, f_qq, f_pq, f_qp
+    return f_pp, f_qq, f_pq, f_qp, local
+
+
+# a swapped corner counts as inside the data when its nearest data point is at most this many times
+# the data's own median nearest-neighbour distance away (inputs standardised)
+SUPPORT_FACTOR = 3.0
+SUPPORT_SHARE = 0.5  # below this share of random pairs with both corners inside, the data are "thin"
+SUPPORT_OVERSAMPLE = 8  # candidate pairs drawn per pair kept, for thin data
+
+
+def _supported_pairs(points: np.ndarray, A: Sequence[int], n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Pairs of data points for the separability tests, and whether they are *local*.
+
+    Inputs sampled over a box give swapped corners (a from one point, b from the other) among the
+    data: the random pairs are used as they are. Inputs sampled along curves or trajectories
+    (strongly correlated) leave most of the box empty, where a surrogate only extrapolates: then
+    only pairs whose corners lie near data are kept (the nearest ones when too few are), and the
+    tests measure the mixed difference against the pair's own variation (``local``)."""
+    p, q = _pair_points(points, n_pairs, rng)
+    if points.shape[1] < 2 or len(points) < 20:
+        return p, q, False
+    from scipy.spatial import cKDTree
+
+    centre, scale = points.mean(axis=0), points.std(axis=0)
+    scale[scale == 0] = 1.0
+    tree = cKDTree((points - centre) / scale)
+    typical = float(np.median(tree.query((points - centre) / scale, k=2)[0][:, 1])) or 1e-12
+    rest = [c for c in range(points.shape[1]) if c not in A]
+
+    def gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(tree.query((_swap(a, b, rest) - centre) / scale)[0], tree.query((_swap(b, a, rest) - centre) / scale)[0])
+
+    if np.mean(gaps(p, q) <= SUPPORT_FACTOR * typical) >= SUPPORT_SHARE:
+        return p, q, False
+    p, q = _pair_points(points, SUPPORT_OVERSAMPLE * n_pairs, rng)
+    g = gaps(p, q)
+    inside = np.flatnonzero(g <= SUPPORT_FACTOR * typical)
+    keep = inside[:n_pairs] if len(inside) >= n_pairs // 4 else np.argsort(g, kind="stable")[: max(n_pairs // 4, 1)]
+    return p[keep], q[keep], True
 
 
 def additive_score(
@@ -105,17 +147,19 @@ def additive_score(
     corner where ``|f| < near_zero * median|f|`` are left out.
     """
     rng = np.random.default_rng(seed)
-    corners = _corners(fn, points, A, rng, n_pairs)
+    *corners, local = _corners(fn, points, A, rng, n_pairs)
     t = transform or (lambda v: v)
-    keep = np.ones(n_pairs, dtype=bool)
+    keep = np.ones(len(corners[0]), dtype=bool)
     if near_zero is not None:  # log|f| near a zero of f is all surrogate error: leave those pairs out
         floor = near_zero * float(np.median(np.abs(fn(points))))
         keep = np.all([np.abs(c) > floor for c in corners], axis=0)
-        if keep.sum() < 0.25 * n_pairs:
+        if keep.sum() < 0.25 * len(keep):
             keep[:] = True
     values = [t(c[keep]) for c in corners]
-    spread = _robust_spread(t(fn(points)))
-    return float(np.median(np.abs(values[0] + values[1] - values[2] - values[3])) / spread)
+    mixed = np.abs(values[0] + values[1] - values[2] - values[3])
+    if local:  # thin data: against the change of f across the same pair, not the spread over the whole table
+        return float(np.median(mixed) / (np.median(np.abs(values[0] - values[2]) + np.abs(values[1] - values[3])) or 1.0))
+    return float(np.median(mixed) / _robust_spread(t(fn(points))))
 
 
 def _robust_spread(values: np.ndarray) -> float:
@@ -481,7 +525,7 @@ def _shifted_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> N
 
 def _product_offset(fn: Fn, points: np.ndarray, A: Sequence[int], seed: int, n_pairs: int = 400) -> float:
     """c in f = c + g(x_A) h(x_rest): per pair of points ``(f_pp f_qq - f_pq f_qp) / (f_pp + f_qq - f_pq - f_qp)``."""
-    f_pp, f_qq, f_pq, f_qp = _corners(fn, points, A, np.random.default_rng(seed), n_pairs)
+    f_pp, f_qq, f_pq, f_qp, _ = _corners(fn, points, A, np.random.default_rng(seed), n_pairs)
     den = f_pp + f_qq - f_pq - f_qp
     keep = np.abs(den) > 0.1 * np.median(np.abs(den))
     if not keep.any():

@@ -25,7 +25,7 @@ import sympy
 
 from ..polish import polish_formula
 from ..problem import NothingToPropose, Problem, Proposal
-from ..sparse import FeatureLibrary, SparseFit, build_library, forward_path, select_supports
+from ..sparse import FeatureLibrary, SparseFit, build_library, nested_paths, select_supports
 from .base import Strategy, register_planner
 
 __all__ = ["SparseStrategy", "plan_sparse_strategies"]
@@ -62,8 +62,8 @@ class SparseStrategy:
         A = library.columns(X, y)
         usable = np.all(np.isfinite(A), axis=0)
         weights = 1 / np.abs(y) if problem.relative else None
-        path = forward_path(np.where(usable, A, 0.0), y, library.cost * np.where(usable, 1, np.inf), max_terms=self.max_terms,
-                            weights=weights)
+        library.cost = library.cost * np.where(usable, 1, np.inf)  # a term not finite on some row is never the tie-break's pick
+        path = nested_paths(np.where(usable, A, 0.0), y, library, max_terms=self.max_terms, weights=weights)
         Xv, yv = problem.val
         Bv = library.columns(Xv, np.ones(len(yv)))
         for fit in path:
