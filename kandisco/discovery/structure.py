@@ -89,7 +89,8 @@ def _swap(p: np.ndarray, q: np.ndarray, group: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _corners(fn: Fn, points: np.ndarray, A: Sequence[int], rng: np.random.Generator, n_pairs: int) -> tuple[np.ndarray, ...]:
+def _corners(fn: Fn, points: np.ndarray, A: Sequence[int], rng: np.random.Generator,
+             n_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """f at (a,b), (a',b'), (a,b'), (a',b) for random pairs of points, groups A and the rest,
     and whether the pairs had to be chosen locally (:func:`_supported_pairs`)."""
     p, q, local = _supported_pairs(points, A, n_pairs, rng)
