@@ -218,3 +218,48 @@ def test_kandisco_ode_bad_input_exits_2(tmp_path, capsys):
     _frame().to_csv(path, index=False)
     assert main(["ode", str(path), "--time", "t", "--states", "x"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+# --- potentials ----------------------------------------------------------------------------------
+
+def test_the_curl_test_tells_gradients_from_rotations():
+    from kandisco.dynamics.potential import curl_test
+
+    P = np.random.default_rng(0).uniform(-1.5, 1.5, (400, 2))
+    x, y = P.T
+    assert curl_test(P, np.column_stack([-2 * x, -2 * y**3])).conservative
+    rotation = curl_test(P, np.column_stack([-y, x]))
+    assert not rotation.conservative and rotation.ratio == pytest.approx(2.0, rel=0.01)
+
+
+def test_a_rotational_field_gets_no_potential():
+    from kandisco.dynamics.potential import discover_potential
+
+    P = np.random.default_rng(1).uniform(-1, 1, (200, 2))
+    frame = pd.DataFrame({"x": P[:, 0], "y": P[:, 1], "Fx": -P[:, 1], "Fy": P[:, 0]})
+    result = discover_potential(frame, ["x", "y"], ["Fx", "Fy"], budget_seconds=5)
+    assert result.formula is None and not result.curl.conservative and "not conservative" in result.notes[0]
+    with pytest.raises(DataError, match="no column 'Fz'"):
+        discover_potential(frame, ["x", "y"], ["Fx", "Fz"])
+
+
+@pytest.mark.slow
+def test_a_polynomial_potential_from_forces():
+    from kandisco.dynamics.potential import discover_potential
+
+    P = np.random.default_rng(0).uniform(-1.5, 1.5, (500, 2))
+    x, y = P.T
+    frame = pd.DataFrame({"x": x, "y": y, "Fx": -2 * x, "Fy": -2 * y**3})  # V = x^2 + y^4/2
+    result = discover_potential(frame, ["x", "y"], ["Fx", "Fy"], budget_seconds=120, n_jobs=1)
+    X, Y = _sym("x", "y")
+    assert result.kan_force_r2 > 0.999
+    assert check_equivalence(result.expr, X**2 + Y**4 / 2, {"x": (-1.5, 1.5), "y": (-1.5, 1.5)}).recovered, result.formula
+
+
+@pytest.mark.slow
+def test_discover_ode_finds_the_harmonic_oscillator():
+    system = get_system("harmonic")
+    table = simulate_system(system, 3, 300).drop(columns=["dx", "dv"])
+    result = discover_ode(table, time="t", group="run", budget_seconds=20, n_jobs=1)
+    for state, truth in system.laws.items():
+        assert check_equivalence(result.laws[state].expr, truth, {"x": (-1, 1), "v": (-2, 2)}).verdict == "exact", result.laws[state].formula

@@ -2,7 +2,8 @@
 
 ``discover_ode`` (:mod:`.ode`) splits a table into trajectories, estimates derivatives with the
 ``derivative`` package (:mod:`.derivatives`), runs :func:`kandisco.discover` once per state and
-integrates the found system back (:mod:`.simulate`). :mod:`.systems` holds textbook ODE systems
+integrates the found system back (:mod:`.simulate`); ``discover_potential``
+(:mod:`.potential`) fits a KAN potential V with F = -grad V after a curl test. :mod:`.systems` holds textbook ODE systems
 written from their definitions, :mod:`.trajectories` samples them along solve_ivp trajectories
 with exact derivatives, and :mod:`.sindy` is the pysindy baseline on the same data. This package
 sits above the discovery pipeline; nothing in the core imports it. Names load on first use, so the
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from .ode import ODEResult as ODEResult
     from .ode import discover_ode as discover_ode
     from .ode import prepare_trajectories as prepare_trajectories
+    from .potential import PotentialResult as PotentialResult
+    from .potential import curl_test as curl_test
+    from .potential import discover_potential as discover_potential
     from .simulate import SimulationReport as SimulationReport
     from .simulate import simulate_laws as simulate_laws
     from .systems import SYSTEMS as SYSTEMS
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "DerivativeError": ".derivatives", "estimate_derivative": ".derivatives",
     "ODELaw": ".ode", "ODEResult": ".ode", "discover_ode": ".ode", "prepare_trajectories": ".ode",
+    "PotentialResult": ".potential", "curl_test": ".potential", "discover_potential": ".potential",
     "SimulationReport": ".simulate", "simulate_laws": ".simulate",
     "SYSTEMS": ".systems", "ODESystem": ".systems", "get_system": ".systems",
     "simulate_system": ".trajectories",
