@@ -8,7 +8,7 @@ attributes ending in ``_``.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -38,6 +38,10 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         config: search settings (:class:`kandisco.SearchConfig`; None for the defaults).
         noise: the target's relative uncertainty (0.01 = 1% of each value); None estimates it from the
             data (see docs/noise.md). Per-row error bars: ``fit(X, y, sigma=...)``.
+        units: ``{column: unit}`` in pint's spelling, the target under ``"y"`` (``{"L": "m", "g": "m/s^2",
+            "y": "s"}``): the search also runs on the Buckingham pi groups and a law whose units do not
+            match never wins (see :func:`kandisco.discover`).
+        constants: named physical constants added as inputs with their units (``"c,G,hbar"``).
         verbose: 0 leaves logging as the application set it; 1 shows a tqdm.auto progress bar over
             the budget and the ``kandisco`` logger's info messages during ``fit``; 2 also debug
             messages (see :func:`kandisco.progress.verbosity`).
@@ -60,6 +64,8 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         n_jobs: int | None = None,
         config: SearchConfig | None = None,
         noise: float | None = None,
+        units: Mapping[str, str] | None = None,
+        constants: str | None = None,
         verbose: int = 0,
     ) -> None:
         self.budget_seconds = budget_seconds
@@ -71,6 +77,8 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.config = config
         self.noise = noise
+        self.units = units
+        self.constants = constants
         self.verbose = verbose
 
     def fit(self, X: Any, y: Any, sigma: Any = None) -> "KANDiscoverer":
@@ -90,6 +98,7 @@ class KANDiscoverer(RegressorMixin, BaseEstimator):
                 data, budget_seconds=self.budget_seconds, seed=self.seed, library=self.library, pick=self.pick,
                 max_strategies=self.max_strategies, n_jobs=self.n_jobs, config=self.config, progress=bar,
                 noise=self.noise, sigma=None if sigma is None else np.asarray(sigma, dtype=np.float64),
+                units=None if self.units is None else dict(self.units), constants=self.constants,
             )
         self.formula_ = self.result_.expr
         self.constants_ = list(self.result_.constants)

@@ -214,3 +214,17 @@ def test_bench_units_runs_kandisco_with_units_beside_the_other_methods(tmp_path,
     assert set(rows) == {"linear", "kandisco.bench.methods.kandisco:KandiscoUnits"} or set(rows) == {"linear", "kandisco-units"}
     units_row = rows.get("kandisco-units") or rows["kandisco.bench.methods.kandisco:KandiscoUnits"]
     assert units_row["status"] == "ok" and units_row["recovered"], units_row
+
+
+def test_estimator_takes_units_and_finds_the_pendulum_on_its_groups():
+    from kandisco.estimator import KANDiscoverer
+
+    rng = np.random.default_rng(0)
+    L, g = rng.uniform(0.2, 2, 200), rng.uniform(1, 20, 200)
+    X = np.column_stack([L, g])
+    est = KANDiscoverer(budget_seconds=10, n_jobs=1, feature_names=["L", "g"], units={"L": "m", "g": "m/s^2", "y": "s"})
+    est.fit(X, 2 * np.pi * np.sqrt(L / g))
+    Ls, gs = sympy.symbols("L g", positive=True)
+    law = est.formula_.xreplace({s: sympy.Symbol(s.name, positive=True) for s in est.formula_.free_symbols})
+    assert sympy.simplify(law - 2 * sympy.pi * sympy.sqrt(Ls / gs)) == 0
+    assert est.result_.config["units"]["consistent"]
