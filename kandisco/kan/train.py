@@ -8,7 +8,10 @@ Departures from pykan, on purpose:
 * a step whose loss or parameters turn NaN/inf is undone (last good state restored) and the step
   size halved, instead of poisoning the model;
 * with a validation set the best state (lowest validation loss) is restored at the end, and
-  training stops early after ``patience`` steps without improvement.
+  training stops early after ``patience`` steps without improvement;
+* ``constraints`` (symmetry, positivity, monotonicity, a known law: :mod:`kandisco.kan.constraints`)
+  train the model wrapped in a :class:`~kandisco.kan.constraints.ConstrainedModel`, which the
+  History hands back as ``history.model`` (the model passed in is trained in place: it is the base).
 
 Notices go to the ``kandisco.kan.train`` logger (a child of ``kandisco``), never to stdout.
 """
@@ -19,13 +22,14 @@ import copy
 import logging
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from .constraints import ConstrainedModel, Constraint, constrain
 from .flat_lbfgs import FlatLBFGS
 from .layer import EDGE_SYMBOLIC, KANLayer
 
@@ -50,9 +54,11 @@ class History:
     nonfinite_losses: int = 0  # loss evaluations that were NaN/inf (line searches back off from them)
     best_step: int | None = None
     stopped_early: bool = False
+    penalty: list[float] = field(default_factory=list)  # constraint penalty (monotonicity) per step, when there is one
+    model: Any = field(default=None, repr=False)  # the model trained: the constrained wrapper when constraints were given
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "model"}
 
 
 _HUGE = 1e30
@@ -134,6 +140,7 @@ def fit(
     seed: int = 0,
     verbose: bool = True,
     callback: Callable[[int, float], bool | None] | None = None,
+    constraints: Sequence[Constraint] | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` in place and return its :class:`History`.
 
@@ -154,7 +161,15 @@ def fit(
         verbose: a progress bar when stderr is a terminal, and notices (training stopped on NaN)
             logged at WARNING; False logs them at DEBUG (``logging.getLogger("kandisco")``).
         callback: ``callback(step, train_loss)`` after every step; returning True stops training.
+        constraints: :class:`~kandisco.kan.constraints.Symmetric`, ``Positive``, ``Monotone``, ``KnownLaw``:
+            the model is trained inside a :class:`~kandisco.kan.constraints.ConstrainedModel` (exact
+            constraints by construction, monotonicity as a penalty added to the loss); use
+            ``history.model`` to predict and to read the law. A ConstrainedModel passed as ``model``
+            brings its own constraints (a Monotone penalty included).
     """
+    if constraints:
+        model = constrain(model, *constraints)  # type: ignore[assignment]  # the wrapper has the Trainable interface
+    penalty = model.penalty if isinstance(model, ConstrainedModel) and model.monotone else None
     dtype = model.dtype
     X = _as_tensor(X, "X", dtype)
     y = _as_tensor(y, "y", dtype)
@@ -225,6 +240,10 @@ def fit(
             else:
                 objective = data_loss = loss_fn(model, xb, yb)
                 parts["reg"] = 0.0
+            if penalty is not None:
+                pen = penalty(xb)
+                objective = objective + pen
+                parts["penalty"] = float(pen.detach())
             parts["loss"] = float(data_loss.detach())
             value = parts["loss"] if objective is data_loss else float(objective.detach())
             if not math.isfinite(value):
@@ -255,6 +274,8 @@ def fit(
         train_loss = parts["loss"]  # data loss at the step's last evaluation
         hist.train_loss.append(train_loss)
         hist.reg.append(parts["reg"])
+        if penalty is not None:
+            hist.penalty.append(parts.get("penalty", 0.0))
         if has_val:
             v = float(loss_fn(model, X_val, y_val).detach())  # grad stays on: PDE losses differentiate
             hist.val_loss.append(v)
@@ -276,6 +297,9 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.train_inputs = X.detach()
+    if isinstance(model, ConstrainedModel):
+        model.base.train_inputs = model.base_inputs(X).detach()  # what the base saw: for its symbolic edges
+    hist.model = model
     return hist
 
 
