@@ -91,7 +91,11 @@ def test_clean_series_give_derivatives_to_rounding_and_noisy_ones_to_the_noise()
     assert noise_level(x) == pytest.approx(0.01, rel=0.2)
     noisy = estimate_derivative(x, t)
     assert "s=0," not in noisy.method
-    assert np.sqrt(np.mean((noisy.dxdt - np.cos(t))[10:-10] ** 2)) < 0.03
+    error = np.sqrt(np.mean((noisy.dxdt - np.cos(t))[10:-10] ** 2))
+    assert error < 0.03
+    assert error / 4 < noisy.dxdt_sigma < error * 4  # the bootstrap's estimate of that error: the right size
+    assert np.std(noisy.smoothed - np.sin(t)) < 0.006  # smoothed, not the data back
+    assert clean.dxdt_sigma == 0
     with pytest.raises(DerivativeError, match="at least 7"):
         estimate_derivative(np.ones(5), np.arange(5.0))
     with pytest.raises(DerivativeError, match="unknown derivative method"):

@@ -12,6 +12,13 @@ gives almost none) and then uses
 * a cubic smoothing spline with ``s = n sigma^2`` (the residual sum a fit through the noise alone
   would leave: Reinsch's criterion) otherwise.
 
+The derivative's own uncertainty (``dxdt_sigma``) is estimated by a parametric bootstrap: fresh
+noise of the estimated size is added to the smoothed series and the derivative taken again the same
+way; the spread of the difference is the error a smoothed derivative carries. It is correlated along
+the trajectory, so a noise estimate from the derivative table alone (neighbouring samples) misses
+most of it; :func:`kandisco.dynamics.discover_ode` hands it to the discovery as the target's sigma.
+Clean series get ``dxdt_sigma = 0``.
+
 Estimates near a trajectory's ends are the least reliable; :func:`estimate_derivatives` reports how
 many points to trim at each end (``trim``) rather than dropping them silently.
 """
@@ -28,6 +35,8 @@ __all__ = ["DerivativeError", "DerivativeEstimate", "estimate_derivative", "nois
 
 METHODS = ("auto", "spline", "savitzky_golay", "finite_difference")
 CLEAN = 1e-7  # noise below this fraction of a series' spread: interpolate, do not smooth
+BOOTSTRAP_REPEATS = 2  # fresh-noise re-estimates behind dxdt_sigma
+BOOTSTRAP_SEED = 12345
 
 
 class DerivativeError(KandiscoError, ValueError):
@@ -42,6 +51,7 @@ class DerivativeEstimate:
     smoothed: np.ndarray
     noise: float  # estimated noise std of the series
     method: str  # e.g. "spline(s=0, order=5)"
+    dxdt_sigma: float = 0.0  # the derivative's estimated error std (parametric bootstrap; 0 for a clean series)
 
 
 def noise_level(x: np.ndarray) -> float:
@@ -89,5 +99,21 @@ def estimate_derivative(x: np.ndarray, t: np.ndarray, method: str = "auto", **op
         diff = derivative.FiniteDifference(k=k)
         label = f"finite_difference(k={k})"
     dxdt = np.asarray(diff.d(x, t), dtype=float)
-    smoothed = np.asarray(diff.x(x, t), dtype=float) if label.startswith("spline") and options.get("s") else x
-    return DerivativeEstimate(dxdt=dxdt, smoothed=smoothed, noise=sigma, method=label)
+    smoothed = x
+    if label.startswith("spline") and options.get("s"):
+        # the package's Spline.x returns the data unsmoothed; the same spline (scipy's splrep, as the package fits) gives the values
+        from scipy.interpolate import splev, splrep
+
+        smoothed = np.asarray(splev(t, splrep(t, x, k=int(options.get("order", 3)), s=float(options["s"]))), dtype=float)
+    dxdt_sigma = 0.0
+    if label.startswith("spline") and options.get("s"):
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        interior = slice(max(2, len(x) // 50), len(x) - max(2, len(x) // 50))
+        spreads = []
+        s_value, order = float(options.get("s", 0.0)), int(options.get("order", 3))
+        base = np.asarray(derivative.Spline(s=s_value, order=order).d(smoothed, t), dtype=float)  # a fresh object: Spline caches its fit
+        for _ in range(BOOTSTRAP_REPEATS):
+            again = np.asarray(derivative.Spline(s=s_value, order=order).d(smoothed + rng.normal(0.0, sigma, len(x)), t), dtype=float)
+            spreads.append(float(np.sqrt(np.mean((again - base)[interior] ** 2))))
+        dxdt_sigma = float(np.mean(spreads))
+    return DerivativeEstimate(dxdt=dxdt, smoothed=smoothed, noise=sigma, method=label, dxdt_sigma=dxdt_sigma)

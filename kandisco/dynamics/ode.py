@@ -45,6 +45,7 @@ class Trajectory:
     t: np.ndarray
     X: np.ndarray
     dX: np.ndarray
+    dX_sigma: np.ndarray  # (n_states,) each derivative's estimated error std (0: a clean series)
     smoothed0: np.ndarray  # the smoothed first state (the simulation's starting point)
     keep: np.ndarray  # boolean mask of the samples used in the fit
     methods: list[str]
@@ -71,6 +72,13 @@ class PreparedTrajectories:
                 frame[name] = tr.dX[tr.keep, k]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def sigma(self, k: int) -> np.ndarray | None:
+        """Per kept sample, the estimated error std of state ``k``'s derivative; None when every series was clean."""
+        values = np.concatenate([np.full(int(tr.keep.sum()), tr.dX_sigma[k]) for tr in self.trajectories])
+        if not np.any(values > 0):
+            return None
+        return np.where(values > 0, values, values[values > 0].min())  # a clean trajectory beside noisy ones: the smallest sigma
 
     def for_simulation(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``(label, t, X)`` per trajectory, the first state replaced by its smoothed value."""
@@ -269,12 +277,13 @@ def prepare_trajectories(
         estimates: list[DerivativeEstimate] = [estimate_derivative(X[:, k], t, method=derivative) for k in range(len(states))]
         dX = np.column_stack([e.dxdt for e in estimates])
         smoothed0 = np.array([e.smoothed[0] for e in estimates])
+        dX_sigma = np.array([e.dxdt_sigma for e in estimates])
         keep = np.ones(len(t), dtype=bool)
         if any("s=0," not in e.method for e in estimates):
             cut = max(2, int(round((TRIM if trim is None else trim) * len(t))))
             keep[:cut] = keep[-cut:] = False
             trimmed += 2 * cut
-        trajectories.append(Trajectory(label=label or "0", t=t, X=X, dX=dX, smoothed0=smoothed0, keep=keep,
+        trajectories.append(Trajectory(label=label or "0", t=t, X=X, dX=dX, dX_sigma=dX_sigma, smoothed0=smoothed0, keep=keep,
                                        methods=[e.method for e in estimates], lines=rows + (2 if lines else 0)))
     if trimmed:
         notes.append(f"{trimmed} samples at the ends of smoothed trajectories left out of the fit (derivative estimates are "
@@ -314,6 +323,7 @@ def discover_ode(
     simulate: bool = True,
     tolerance: float = 0.1,
     units: Mapping[str, str] | None = None,
+    derivative_sigma: bool = True,
     prepared: PreparedTrajectories | None = None,
     **discover_options: Any,
 ) -> ODEResult:
@@ -324,6 +334,10 @@ def discover_ode(
     for the states and the time; each derivative's unit is the state's over the time's.
     ``discover_options`` go to :func:`kandisco.discover` (``config``, ``max_strategies``, ...).
     ``simulate``: integrate the found system from each trajectory's start (:mod:`.simulate`).
+    ``derivative_sigma``: give the discovery each smoothed derivative's estimated error
+    (:mod:`.derivatives`, a parametric bootstrap) as the target's sigma. The error of a smoothed
+    derivative is correlated along a trajectory, so the discovery's own noise estimate (from
+    neighbouring samples) would put the noise floor far too low and reject every law as unfit.
     """
     import time as _time
 
@@ -332,15 +346,16 @@ def discover_ode(
     table = prep.table()
     X = table[prep.states].to_numpy(float)
     laws: dict[str, ODELaw] = {}
-    for state, target in zip(prep.states, prep.targets):
+    for k, (state, target) in enumerate(zip(prep.states, prep.targets)):
         t0 = _time.perf_counter()
+        sigma = prep.sigma(k) if derivative_sigma and "sigma" not in discover_options and "noise" not in discover_options else None
         law_units = None
         if units:
             law_units = {s: units[s] for s in prep.states if s in units}
             if state in units and prep.time in units:
                 law_units[target] = f"({units[state]})/({units[prep.time]})"
         result = discover(table[[*prep.states, target]], target=target, features=list(prep.states), budget_seconds=budget_seconds,
-                          seed=seed, n_jobs=n_jobs, units=law_units or None, **discover_options)
+                          seed=seed, n_jobs=n_jobs, units=law_units or None, sigma=sigma, **discover_options)
         expr = result.expr
         laws[state] = ODELaw(state=state, target=target, formula=str(expr), r2_test=float(result.r2_test),
                              r2=r2(expr, prep.states, X, table[target].to_numpy(float)), seconds=_time.perf_counter() - t0, result=result)
