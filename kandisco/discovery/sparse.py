@@ -23,6 +23,7 @@ caller polishes the few worth keeping (:func:`select_supports`).
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -171,11 +172,15 @@ def _lstsq(A: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, flo
     return sol[1:], float(sol[0]), float(np.sqrt(np.mean(resid**2)))
 
 
-def _best_addition(Z: np.ndarray, Q: np.ndarray, r: np.ndarray, banned: set[int], cost: np.ndarray) -> int | None:
-    """The column of ``Z`` that lowers the residual ``r`` most once ``Q``'s span is projected out."""
-    P = Z - Q @ (Q.T @ Z)
-    norms = np.einsum("ij,ij->j", P, P)
-    gain = np.where(norms > 1e-12 * np.einsum("ij,ij->j", Z, Z) + 1e-300, (P.T @ r) ** 2 / np.maximum(norms, 1e-300), -np.inf)
+def _best_addition(Z: np.ndarray, Q: np.ndarray, r: np.ndarray, banned: set[int], cost: np.ndarray, zz: np.ndarray) -> int | None:
+    """The column of ``Z`` that lowers the residual ``r`` (orthogonal to ``Q``'s span) most once
+    ``Q``'s span is projected out. ``zz``: the squared norms of ``Z``'s columns.
+
+    With ``P = Z - Q Q^T Z``, ``P^T r = Z^T r`` and ``|P_j|^2 = |Z_j|^2 - |Q^T Z_j|^2``, so no
+    projected copy of the library is made: one ``(k+1) x F`` product per call."""
+    QZ = Q.T @ Z
+    norms = zz - np.einsum("ij,ij->j", QZ, QZ)
+    gain = np.where(norms > 1e-10 * zz + 1e-300, (Z.T @ r) ** 2 / np.maximum(norms, 1e-300), -np.inf)
     gain[list(banned)] = -np.inf
     if not np.any(np.isfinite(gain)) or np.max(gain) <= 0:
         return None
@@ -190,10 +195,17 @@ def _basis(Z: np.ndarray, support: Sequence[int], intercept: np.ndarray) -> np.n
     return Q
 
 
+# the path stops once this many additions in a row each lowered the residual by less than STALL_GAIN:
+# the law is no short sum of these terms, and more of them only cost time
+STALL_STEPS, STALL_GAIN = 3, 0.02
+
+
 def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: int = 10, weights: np.ndarray | None = None,
-                 exact: float = 1e-10) -> list[SparseFit]:
+                 exact: float = 1e-10, target: float = 0.0, deadline: float | None = None) -> list[SparseFit]:
     """Supports of 1..``max_terms`` terms of ``A`` (columns) for ``y``, by forward orthogonal least
-    squares with a swap pass after each addition; stops early once the fit is ``exact`` (relative RMS)."""
+    squares with a swap pass after each addition. Stops early once the fit is ``exact`` (relative
+    RMS) or within ``target`` (weighted RMS: the noise, past which more terms only fit it), when the
+    residual stalls (:data:`STALL_STEPS`), or past ``deadline`` (a ``time.perf_counter()`` value)."""
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     with np.errstate(all="ignore"):
         Z = A * w[:, None]
@@ -202,6 +214,7 @@ def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: i
         Z = Z / scale  # unit-scale weighted columns, so the gains compare
     Z[~np.isfinite(Z)] = 0.0
     one = w / np.linalg.norm(w)  # the intercept, weighted like every other column
+    zz = np.einsum("ij,ij->j", Z, Z)
     yw = y * w
     rms = float(np.sqrt(np.mean(yw**2))) or 1.0
     spread = float(np.std(yw))
@@ -210,36 +223,49 @@ def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: i
     floor = len(y) * (exact * spread) ** 2  # a residual sum of squares this small is rounding
     support: list[int] = []
     path: dict[tuple[int, ...], SparseFit] = {}
+    last, stalls = float("inf"), 0
     for _ in range(2 * min(max_terms, A.shape[1])):  # additions, and re-additions after a prune
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         Q = _basis(Z, support, one)
-        new = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost)
+        new = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost, zz)
         if new is None:
             break
-        support = _prune(Z, yw, _swap(Z, yw, [*support, new], cost, one), floor, one)
+        support = _prune(Z, yw, _swap(Z, yw, [*support, new], cost, one, zz), floor, one)
         key = tuple(sorted(support))
         if key in path:
             break  # the same law again: nothing left to add
         coef, b, rmse = _lstsq(A[:, list(key)], y, w)
         path[key] = SparseFit(key, coef, b, rmse)
-        if rmse <= exact * spread or len(support) >= max_terms:
+        if rmse <= max(exact * spread, target) or len(support) >= max_terms:
+            break
+        stalls = stalls + 1 if rmse > (1 - STALL_GAIN) * last else 0
+        last = min(last, rmse)
+        if stalls >= STALL_STEPS:
             break
     return sorted(path.values(), key=lambda f: (len(f.support), f.train_rmse))
 
 
 def nested_paths(A: np.ndarray, y: np.ndarray, library: FeatureLibrary, *, max_terms: int = 10,
-                 weights: np.ndarray | None = None) -> list[SparseFit]:
+                 weights: np.ndarray | None = None, target: float = 0.0, deadline: float | None = None) -> list[SparseFit]:
     """:func:`forward_path` on the library's tiers 0, 0-1 and 0-2 (see :attr:`FeatureLibrary.tiers`),
-    every support once (indices into the whole library), plainest tier first."""
+    every support once (indices into the whole library), plainest tier first; a tier whose path
+    reaches ``target`` (or rounding) ends it: the plainer library holds the law."""
     tiers = library.tiers
     out: dict[tuple[int, ...], SparseFit] = {}
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    scale = float(np.std(y * w)) or float(np.sqrt(np.mean((y * w) ** 2))) or 1.0
     for top in sorted(set(tiers.tolist())):
         cols = np.flatnonzero(tiers <= top)
-        for fit in forward_path(A[:, cols], y, library.cost[cols], max_terms=max_terms, weights=weights):
+        fits = forward_path(A[:, cols], y, library.cost[cols], max_terms=max_terms, weights=weights, target=target, deadline=deadline)
+        for fit in fits:
             support = tuple(int(cols[k]) for k in fit.support)
             order = np.argsort(support)
             key = tuple(support[k] for k in order)
             if key not in out:
                 out[key] = SparseFit(key, fit.coef[order], fit.intercept, fit.train_rmse)
+        if any(f.train_rmse <= max(target, 1e-10 * scale) for f in fits):
+            break
     return sorted(out.values(), key=lambda f: (len(f.support), f.train_rmse))
 
 
@@ -261,7 +287,8 @@ def _prune(Z: np.ndarray, yw: np.ndarray, support: list[int], floor: float, one:
     return support
 
 
-def _swap(Z: np.ndarray, yw: np.ndarray, support: list[int], cost: np.ndarray, one: np.ndarray, rounds: int = 3) -> list[int]:
+def _swap(Z: np.ndarray, yw: np.ndarray, support: list[int], cost: np.ndarray, one: np.ndarray, zz: np.ndarray,
+          rounds: int = 3) -> list[int]:
     """Replace any term of ``support`` whose best replacement lowers the residual (a few rounds)."""
 
     current = _rss(Z, yw, support, one)
@@ -270,7 +297,7 @@ def _swap(Z: np.ndarray, yw: np.ndarray, support: list[int], cost: np.ndarray, o
         for j in range(len(support)):
             rest = support[:j] + support[j + 1:]
             Q = _basis(Z, rest, one)
-            alt = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost)
+            alt = _best_addition(Z, Q, yw - Q @ (Q.T @ yw), set(support), cost, zz)
             if alt is None:
                 continue
             trial = rest[:j] + [alt] + rest[j:]

@@ -63,7 +63,9 @@ class SparseStrategy:
         usable = np.all(np.isfinite(A), axis=0)
         weights = 1 / np.abs(y) if problem.relative else None
         library.cost = library.cost * np.where(usable, 1, np.inf)  # a term not finite on some row is never the tie-break's pick
-        path = nested_paths(np.where(usable, A, 0.0), y, library, max_terms=self.max_terms, weights=weights)
+        # past the noise (in the weighted units of the fit) more terms only fit the noise
+        path = nested_paths(np.where(usable, A, 0.0), y, library, max_terms=self.max_terms, weights=weights,
+                            target=problem.noise, deadline=deadline)
         Xv, yv = problem.val
         Bv = library.columns(Xv, np.ones(len(yv)))
         for fit in path:
