@@ -44,7 +44,7 @@ def test_symmetry_in_three_variables_holds_to_rounding():
     X = _uniform(100, 3, seed=1)
     y = (X[:, 0] * X[:, 1] * X[:, 2] + X.sum(1))[:, None]
     model = constrain(KAN([3, 2, 1], seed=0), Symmetric(0, 1, 2))
-    model.fit(X, y, steps=3, verbose=False)
+    fit(model, X, y, steps=3, verbose=False)
     grid = _grid(3, 11)
     with torch.no_grad():
         ref = model(grid)

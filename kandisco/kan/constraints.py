@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
 import sympy
 import torch
@@ -224,12 +224,6 @@ class ConstrainedModel(nn.Module):
             scale = pts[:, i].detach().std() if pts.shape[0] > 1 else torch.ones((), dtype=self.dtype)
             total = total + c.weight * (torch.relu(-slope) * scale).pow(2).mean()
         return total
-
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
-        """Train in place (the base's parameters); see :func:`kandisco.kan.train.fit`."""
-        from .train import fit  # train.py imports this module
-
-        return fit(cast(Any, self), X, y, **kwargs)
 
     # ------------------------------------------------------------ symbolic
     def auto_symbolic(self, X: Any = None, library: Any = None, **kwargs: Any) -> Any:
