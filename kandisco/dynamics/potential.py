@@ -133,8 +133,10 @@ def _train_potential(Z: np.ndarray, G: np.ndarray, hidden: int, grid: int, steps
         if time.perf_counter() > deadline:
             break
         before = [p.detach().clone() for p in model.parameters()]
+        start_loss = float(loss().detach())
         lbfgs.step(closure)
-        if not math.isfinite(float(loss().detach())):
+        after = float(loss().detach())
+        if not math.isfinite(after) or after > start_loss:  # a step that made it worse is undone, and training ends
             with torch.no_grad():
                 for p, b in zip(model.parameters(), before):
                     p.copy_(b)
@@ -189,7 +191,7 @@ def discover_potential(
     seed: int = 0,
     n_jobs: int | None = None,
     hidden: int = 5,
-    grid: int = 8,
+    grid: int = 5,
     steps: int = 400,
     curl_tolerance: float = 0.2,
     force: bool = False,
