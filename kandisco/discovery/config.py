@@ -102,7 +102,7 @@ class SearchConfig:
     sparse: bool = True
     sparse_max_terms: int = 10
     sparse_max_degree: int = 3
-    sparse_function_degree: int = 2
+    sparse_function_degree: int = 3
     sparse_max_features: int = 3000
     sparse_rows: int = 1000
     strict: bool = field(default_factory=lambda: os.environ.get("KANDISCO_STRICT", "") == "1")

@@ -110,7 +110,7 @@ def build_library(
     symbols: Sequence[sympy.Symbol],
     *,
     max_degree: int = 3,
-    function_degree: int = 2,
+    function_degree: int = 3,
     functions: Sequence[str] = tuple(UNARY),
     max_features: int = 3000,
     rational: bool = False,
@@ -120,7 +120,7 @@ def build_library(
     negative = [bool(np.all(X[:, i] > 0) or np.all(X[:, i] < 0)) and float(np.min(np.abs(X[:, i]))) > 0 for i in range(d)]
     allowed = [[f for f in functions if UNARY[f][2](X[:, i])] for i in range(d)]
     for degree in range(max_degree, 0, -1):
-        for fdeg in range(min(function_degree, degree - 1), -1, -1):
+        for fdeg in range(function_degree, -1, -1):
             monos = _monomials(d, degree, negative)
             terms: list[tuple[tuple[tuple[int, int], ...], tuple[str, int] | None, int]] = [(m, None, 0) for m in monos]
             for i in range(d):

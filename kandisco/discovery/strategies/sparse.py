@@ -40,7 +40,7 @@ class SparseStrategy:
     rational: bool = False
     max_terms: int = 10
     max_degree: int = 3
-    function_degree: int = 2
+    function_degree: int = 3
     max_features: int = 3000
     rows: int = 1000
     simplify_seconds: float = 3.0
