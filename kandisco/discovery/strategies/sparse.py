@@ -8,7 +8,8 @@ Planned first, since they take a second or two (priorities in brackets):
 * ``sparse_rational`` [32]: ``y = P / (1 - Q)`` through the linear form ``y = P + y*Q``
   (Michaelis-Menten's ``a*x/(b + x)``, a predator's ``a*x*y/(b + x)``).
 
-Each keeps a few support sizes of its path that fit to the noise (or, without noise, to the
+Each keeps a few support sizes of its path that fit to the noise (within three of its standard
+deviations, since the noise is itself estimated; or, without noise, to the
 stopping tolerance ``found_relative_rmse``): the best on validation and the smaller ones close to
 it, polished like every other candidate, so the Pareto front and the noise-aware choice
 decide between them and the KAN strategies' laws.
@@ -72,7 +73,7 @@ class SparseStrategy:
             fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative)
         # a sum that misses the data by more than the noise is an approximation the KAN strategies
         # make better: only laws that fit to the noise (or to the stopping tolerance) are polished
-        gate = max(2 * problem.noise, problem.config.found_relative_rmse * problem.y_spread)
+        gate = max(3 * problem.noise, problem.config.found_relative_rmse * problem.y_spread)  # 3 sigma: estimates err
         chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
         if not chosen:
             best = min((f.val_rmse for f in path), default=float("inf"))
