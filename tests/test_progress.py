@@ -55,7 +55,7 @@ def test_discover_drives_the_bar_from_the_parent_process(n_jobs):
         calls = []
         seen = lambda name, elapsed: (calls.append((name, elapsed)), bar(name, elapsed))
         res = discover(_product(), budget_seconds=20, seed=0, max_strategies=n_jobs, n_jobs=n_jobs, config=FAST, progress=seen)
-    assert calls and calls[0][0] == "power_law"
+    assert calls and calls[0][0] == "sparse"  # the first strategy of the plan
     assert [e for _, e in calls] == sorted(e for _, e in calls) and 0 < calls[-1][1] <= res.seconds + 1
     assert bar.last == calls[-1][0] and bar.n == pytest.approx(calls[-1][1])
     assert f"| {calls[-1][1]:.0f}/20 s, {calls[-1][0]}" in out.getvalue()
@@ -84,8 +84,8 @@ def test_cli_discover_with_v_draws_the_bar_on_stderr_and_keeps_stdout_for_the_la
     assert cli.main(["discover", str(path), "--budget", "20", "--max-strategies", "1", "--jobs", "1", "--set", "power_steps=20", "-v"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("F = ") and "discover" not in out
-    assert "discover:" in err and "/20 s, power_law" in err
-    assert "strategies run (seconds): power_law" in err
+    assert "discover:" in err and "/20 s, sparse" in err
+    assert "strategies run (seconds): sparse" in err
 
 
 def test_estimator_verbose_shows_the_bar_and_info_during_fit_only(monkeypatch, capsys):
@@ -103,9 +103,9 @@ def test_estimator_verbose_shows_the_bar_and_info_during_fit_only(monkeypatch, c
     assert est.get_params()["verbose"] == 1  # stored unchanged, a scikit-learn parameter
     est.fit(X, y)
     progress, level = seen[-1]
-    assert isinstance(progress, ProgressBar) and progress.last == "power_law" and level == logging.INFO
+    assert isinstance(progress, ProgressBar) and progress.last == "sparse" and level == logging.INFO
     out, err = capsys.readouterr()
-    assert out == "" and "KANDiscoverer.fit:" in err and "power_law" in err
+    assert out == "" and "KANDiscoverer.fit:" in err and "sparse" in err
     assert logging.getLogger("kandisco").level == before
 
     KANDiscoverer(budget_seconds=20, max_strategies=1, n_jobs=1, config=FAST).fit(X, y)  # verbose=0: logging left alone, no bar
