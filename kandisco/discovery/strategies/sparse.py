@@ -1,6 +1,7 @@
 """Sparse-regression strategies: the law as a short sum of products of candidate terms.
 
-Planned first, since they take a second or two (priorities in brackets):
+Planned first, since they take a second or two (priorities in brackets; when units give fewer pi
+groups than inputs, both come after the strategies on the groups, at 33 and 34):
 
 * ``sparse`` [5]: ``y = c0 + sum c_k term_k`` over monomials with cross terms and one-variable
   functions times monomials (:mod:`kandisco.discovery.sparse`): the Lorentz force's
@@ -127,6 +128,10 @@ def plan_sparse_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
                               function_degree=cfg.sparse_function_degree, max_features=cfg.sparse_max_features, rows=cfg.sparse_rows,
                               simplify_seconds=cfg.simplify_seconds)
 
+    units = problem.units
+    if units is not None and units.pi is not None and units.pi.n_groups < problem.n_inputs:
+        # dimensional analysis is the stronger prior: the strategies on the pi groups (priority <= 30) go first
+        return [(33, make("sparse", False)), (34, make("sparse_rational", True))]
     return [(5, make("sparse", False)), (32, make("sparse_rational", True))]
 
 
