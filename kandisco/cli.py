@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from .arg_types import positive_int as _positive_int
+from .arg_types import positive_seconds as _positive_seconds
 from .errors import KandiscoError
 
 __all__ = ["main"]
@@ -27,16 +29,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
 def _fraction(text: str) -> float:
     """A relative uncertainty such as 0.01 (1%)."""
     try:
@@ -45,16 +37,6 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a fraction such as 0.01, got {text!r}") from None
     if not (math.isfinite(value) and 0 < value < 10):
         raise argparse.ArgumentTypeError(f"must be a positive fraction such as 0.01 (1%), got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
     return value
 
 

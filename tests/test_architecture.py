@@ -15,7 +15,7 @@ import kandisco
 ROOT = Path(kandisco.__file__).parent
 # lower number = lower layer; a module may import only modules of its own layer or below
 LAYERS = {
-    "kandisco.errors": 0, "kandisco._timeout": 0,
+    "kandisco.errors": 0, "kandisco._timeout": 0, "kandisco.arg_types": 0,
     "kandisco.symbolic": 1, "kandisco.export": 1,
     "kandisco.units": 1,
     "kandisco.kan": 2, "kandisco.data": 2, "kandisco.datasets": 2,

@@ -10,32 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..arg_types import positive_int, positive_seconds
+
 __all__ = ["add_ode_parser", "run_ode"]
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
 
 
 def add_ode_parser(sub: Any) -> argparse.ArgumentParser:
@@ -48,8 +29,8 @@ def add_ode_parser(sub: Any) -> argparse.ArgumentParser:
     ode.add_argument("--time", default="t", help="time column (default t)")
     ode.add_argument("--states", help="comma-separated state columns (default: every numeric column but time and group)")
     ode.add_argument("--group", help="column telling trajectories apart (default: the whole file is one trajectory)")
-    ode.add_argument("--budget", type=_seconds, default=30.0, help="seconds to search per law (default 30)")
-    ode.add_argument("--jobs", type=_count, help="worker processes (default: every core); 1 runs the search in one process")
+    ode.add_argument("--budget", type=positive_seconds, default=30.0, help="seconds to search per law (default 30)")
+    ode.add_argument("--jobs", type=positive_int, help="worker processes (default: every core); 1 runs the search in one process")
     ode.add_argument("--seed", type=int, default=0)
     ode.add_argument("--derivative", default="auto", choices=["auto", "spline", "savitzky_golay", "finite_difference"],
                      help="how derivatives are estimated (default auto: interpolating or smoothing spline by the noise)")
