@@ -49,12 +49,14 @@ import sympy
 from ..data import Dataset, load_dataset, read_units_file, with_constants, with_sigma, with_units
 from ..kan import native
 from ..kan.attribution import importance_table, input_importance
+from ..kan.constraints import Constraint
 from ..kan.protocol import load_model
 from ..symbolic.formula import complexity, formula_rmse, refit_constants, to_callable, to_latex
 from ..symbolic.library import get_library
 from ..symbolic.uncertainty import with_errors
 from ..units import DimensionError, PiGroups, buckingham, check_consistency, parse_unit
 from .config import ConfigError, SearchConfig
+from .constrained import LawConstraints
 from .law_fit import LawFit, finite_on, fit_law
 from .noise import NoiseEstimate, estimate_noise, given_noise
 from .polish import uses_relative_error
@@ -108,6 +110,7 @@ def discover(  # type: ignore[misc]
     constants: str | Sequence[str] | None = None,
     sigma: str | Sequence[float] | np.ndarray | None = None,
     noise: float | None = None,
+    constraints: Sequence[Constraint] | None = None,
 ) -> DiscoveryResult | VectorResult:
     """Find a closed-form law ``target = f(features)`` in ``data`` (CSV path, DataFrame or (X, y)).
 
@@ -139,6 +142,9 @@ def discover(  # type: ignore[misc]
     (``0.01`` = 1% of each value). Without either, the noise is estimated from the data
     (:mod:`.noise`). The noise sets how far constants may snap, which losses count as equally good,
     and when the search may stop; see the module docstring.
+    ``constraints``: :class:`~kandisco.kan.constraints.Symmetric`, ``Positive``, ``Monotone`` and a
+    ``KnownLaw`` (:func:`~kandisco.discovery.priors.known_law`): the law must keep them; a formula
+    that breaks one never wins (:mod:`.constrained`).
     """
     single = target if isinstance(target, str) or target is None else (str(list(target)[0]) if len(target) else None)  # one name in a list
     cfg = config if config is not None else SearchConfig()
@@ -164,7 +170,7 @@ def discover(  # type: ignore[misc]
             return discover(dataset, None, None, budget_seconds=budget_seconds, seed=seed, library=library, strategies=strategies,
                             max_strategies=max_strategies, pick=pick, test_fraction=test_fraction, val_fraction=val_fraction,
                             n_jobs=n_jobs, scheduler=scheduler, config=config, progress=progress, stop_at=stop_at,
-                            constants=constants, sigma=sigma, noise=noise)
+                            constants=constants, sigma=sigma, noise=noise, constraints=constraints)
 
         return discover_vector(_vector_table(data, outputs), outputs, features, one, dropna=dropna, units=units)
     if isinstance(data, Dataset):
@@ -193,18 +199,23 @@ def discover(  # type: ignore[misc]
     symbols = [sympy.Symbol(f"x{i}", positive=True) if positive[i] else sympy.Symbol(f"x{i}", real=True) for i in range(X.shape[1])]
     search_train = _subsample(train, cfg.search_rows, seed)
     unit_info = _problem_units(dataset, notes)
+    rules = LawConstraints.build(constraints, dataset.feature_names, symbols)
     problem = Problem(
         symbols=symbols, names=list(dataset.feature_names), target=dataset.target_name,
-        train=search_train, val=_subsample(val, cfg.search_val_rows, seed + 1), relative=relative, seed=seed,
+        train=rules.search_data(search_train, symbols, augment=True),
+        val=rules.search_data(_subsample(val, cfg.search_val_rows, seed + 1), symbols, augment=False),
+        relative=relative and rules.known is None, seed=seed,
         config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info, noise=noise_sigma,
     )
     dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
 
     def consistency(expr: sympy.Expr) -> dict[str, Any]:
-        """The candidate's config entry: whether it is dimensionally consistent (units known only)."""
+        """The candidate's config entries: whether it is dimensionally consistent (units known only)
+        and whether it keeps the user's constraints (constraints given only)."""
+        verdict = rules.verdict(expr, symbols, X, seed)
         if unit_info is None:
-            return {}
-        return {"dimensionally_consistent": check_consistency(expr, dims, unit_info.target).consistent}
+            return verdict
+        return {"dimensionally_consistent": check_consistency(expr, dims, unit_info.target).consistent, **verdict}
 
     plan = list(strategies) if strategies is not None else plan_strategies(problem)
     if max_strategies is not None:
@@ -241,7 +252,8 @@ def discover(  # type: ignore[misc]
             return False
         notes.extend(outcome.notes)
         exact = False
-        for expr in outcome.formulas:
+        for remainder in outcome.formulas:
+            expr = rules.complete(remainder)
             if len(expr.atoms(sympy.Float)) >= len(search_train[1]) - 1:
                 continue  # as many fitted constants as training rows: it fits anything
             if expr.has(sympy.zoo, sympy.oo, sympy.nan):
@@ -260,6 +272,8 @@ def discover(  # type: ignore[misc]
             candidates.append(cand)
             if cand.config.get("dimensionally_consistent") is False and unit_info is not None and unit_info.pi is not None:
                 continue  # an inconsistent formula cannot win, so it does not end the search
+            if cand.config.get("constraints_satisfied") is False:
+                continue  # nor can one that breaks a constraint
             exact = exact or loss <= stop_loss or (loss <= found_loss and not expr.atoms(sympy.Float))
         if progress is not None:
             progress(outcome.name, time.perf_counter() - start)
@@ -271,7 +285,8 @@ def discover(  # type: ignore[misc]
     except KeyboardInterrupt:
         interrupted = True
     unfit: set[int] = set()  # candidates not finite on some row of the table: never picked
-    eligible = functools.partial(_eligible, gated=unit_info is not None and unit_info.pi is not None, unfit=unfit)
+    eligible = functools.partial(_eligible, gated=unit_info is not None and unit_info.pi is not None, unfit=unfit,
+                                 constrained=bool(rules))
     front = _sane_front(candidates, eligible, unfit, symbols, X)
     equal_loss = _equal_loss(front, noise_info, len(val[1]), cfg.exact_relative_rmse * y_spread)
     chosen = pick_candidate(front, pick, exact_loss=equal_loss)
@@ -280,7 +295,8 @@ def discover(  # type: ignore[misc]
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
                                                  relative, pick, equal_loss, eligible)
     law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, split.train, split.val, relative=relative, sigma=sigma_all)
-    if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X):
+    keeps = not rules or not best.config.get("constraints_satisfied", True) or not rules.violations(law_fit.expr, symbols, X, seed)
+    if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X) and keeps:
         best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, val, relative)
     expr = best.expr(dataset.feature_names)
     user_symbols = [sympy.Symbol(n, real=True) for n in dataset.feature_names]
@@ -295,6 +311,10 @@ def discover(  # type: ignore[misc]
     if law_fit.outliers:
         notes.append(f"{len(law_fit.outliers)} row(s) lie beyond {OUTLIER_WORDS} of the law "
                      f"({_row_names(dataset, law_fit.outliers)}): kept in the table, the constants refitted robustly (soft L1)")
+    if rules:
+        run_config["constraints"] = rules.summary(_internal_expr(best, symbols), symbols, X, seed)
+        if not run_config["constraints"]["satisfied"]:
+            warnings.append(f"no formula found keeps every constraint: the chosen law is {'; '.join(run_config['constraints']['violations'])}")
     if unit_info is not None:
         run_config["units"] = _units_summary(dataset, unit_info, check_consistency(expr, dict(zip(user_symbols, unit_info.inputs)),
                                                                                   unit_info.target))
@@ -516,11 +536,15 @@ def _problem_units(dataset: Dataset, notes: list[str]) -> ProblemUnits | None:
     return ProblemUnits(inputs, target, pi)
 
 
-def _eligible(candidates: list[Candidate], gated: bool, unfit: set[int] | None = None) -> list[Candidate]:
-    """The candidates that may win: none that is not finite on some row (``unfit``), and the
-    dimensionally consistent ones when units allow any (and one was found), else every candidate."""
+def _eligible(candidates: list[Candidate], gated: bool, unfit: set[int] | None = None, constrained: bool = False) -> list[Candidate]:
+    """The candidates that may win: none that is not finite on some row (``unfit``), those that keep
+    the user's constraints (``constrained``) if any does, and the dimensionally consistent ones when
+    units allow any (and one was found), else every candidate."""
     if unfit:
         candidates = [c for c in candidates if id(c) not in unfit]
+    if constrained:
+        keeping = [c for c in candidates if c.config.get("constraints_satisfied", True)]
+        candidates = keeping or candidates
     if not gated:
         return candidates
     consistent = [c for c in candidates if c.config.get("dimensionally_consistent", True)]

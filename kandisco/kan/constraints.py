@@ -33,7 +33,7 @@ from torch import nn
 
 from ..errors import KandiscoError
 
-__all__ = ["ConstraintError", "Constraint", "Symmetric", "Positive", "Monotone", "KnownLaw", "ConstrainedModel", "constrain"]
+__all__ = ["ConstraintError", "input_index", "Constraint", "Symmetric", "Positive", "Monotone", "KnownLaw", "ConstrainedModel", "constrain"]
 
 
 class ConstraintError(KandiscoError, ValueError):
@@ -44,7 +44,8 @@ class Constraint:
     """Base class of the constraints :func:`constrain` and ``fit(constraints=...)`` accept."""
 
 
-def _index(variable: int | str, names: Sequence[str] | None, n_inputs: int, what: str) -> int:
+def input_index(variable: int | str, names: Sequence[str] | None, n_inputs: int, what: str) -> int:
+    """The column number of ``variable`` (a name or a number); a clear error naming ``what`` if there is none."""
     if isinstance(variable, str):
         if names is None or variable not in names:
             raise ConstraintError(f"{what}: no input named {variable!r}" + (f"; inputs are {', '.join(names)}" if names else
@@ -125,7 +126,7 @@ class ConstrainedModel(nn.Module):
         knowns: list[KnownLaw] = []
         for c in self.constraints:
             if isinstance(c, Symmetric):
-                group = tuple(_index(v, self.input_names, n, "Symmetric") for v in c.variables)
+                group = tuple(input_index(v, self.input_names, n, "Symmetric") for v in c.variables)
                 if len(set(group)) != len(group):
                     raise ConstraintError(f"Symmetric{c.variables} names one input twice")
                 if any(set(group) & set(g) for g in groups):
@@ -136,7 +137,7 @@ class ConstrainedModel(nn.Module):
                     raise ConstraintError("Positive given twice")
                 self.positive = c
             elif isinstance(c, Monotone):
-                self.monotone.append((_index(c.variable, self.input_names, n, "Monotone"), c))
+                self.monotone.append((input_index(c.variable, self.input_names, n, "Monotone"), c))
             elif isinstance(c, KnownLaw):
                 knowns.append(c)
             else:
