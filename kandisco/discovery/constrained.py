@@ -23,7 +23,7 @@ applies them to the search as a whole, whatever strategy proposes a formula:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,12 +93,7 @@ class LawConstraints:
             y = y - to_callable(self.known, symbols)(X)
         if augment:
             for group in self.symmetric:
-                copies = [X]
-                for perm in itertools.permutations(group):
-                    if perm != group:
-                        Xp = X.copy()
-                        Xp[:, list(group)] = X[:, list(perm)]
-                        copies.append(Xp)
+                copies = [X, *_permuted(X, group)]
                 X, y = np.vstack(copies), np.tile(y, len(copies))
         return X, y
 
@@ -144,12 +139,17 @@ class LawConstraints:
         return {"constraints": list(self.labels), "satisfied": not broken, "violations": broken}
 
 
-def _symmetric(f: Any, rows: np.ndarray, values: np.ndarray, group: tuple[int, ...], scale: float) -> bool:
+def _permuted(X: np.ndarray, group: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """``X`` with the columns of ``group`` permuted, once for every permutation but the identity."""
     for perm in itertools.permutations(group):
-        if perm == group:
-            continue
-        Xp = rows.copy()
-        Xp[:, list(group)] = rows[:, list(perm)]
+        if perm != group:
+            Xp = X.copy()
+            Xp[:, list(group)] = X[:, list(perm)]
+            yield Xp
+
+
+def _symmetric(f: Any, rows: np.ndarray, values: np.ndarray, group: tuple[int, ...], scale: float) -> bool:
+    for Xp in _permuted(rows, group):
         other = f(Xp)
         both = np.isfinite(values) & np.isfinite(other)
         if np.any(np.isfinite(values) != np.isfinite(other)) or np.any(np.abs(values[both] - other[both]) > SYMMETRY_RTOL * max(scale, 1e-300)):
