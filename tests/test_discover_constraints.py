@@ -19,13 +19,14 @@ def test_checks_on_hand_worked_formulas():
     X = np.random.default_rng(0).uniform(0, 3, (300, 2))
     sym = LawConstraints.build([Symmetric(0, 1)], ["a", "b"], [x0, x1])
     assert sym.violations(x0 * x1 / (x0 + x1), [x0, x1], X) == []
-    assert sym.violations(x0 * x1**2, [x0, x1], X) != []
+    assert sym.violations(x0 * x1**2, [x0, x1], X) == ["not symmetric in a, b"]  # the columns' names, not x0, x1
     pos = LawConstraints.build([Positive()], ["a", "b"], [x0, x1])
     assert pos.violations((x0 - 1) ** 2 + x1, [x0, x1], X) == []
     assert pos.violations(x0**2 - 0.5, [x0, x1], X) != []
     inc = LawConstraints.build([Monotone("a")], ["a", "b"], [x0, x1])
     assert inc.violations(sympy.exp(x0) * x1, [x0, x1], X) == []
-    assert inc.violations(sympy.sin(x0), [x0, x1], X) != []  # sin falls after pi/2
+    assert inc.violations(sympy.sin(x0), [x0, x1], X) == ["not increasing in a"]  # sin falls after pi/2
+    assert inc.violations(sympy.sin(x0) / x1, [x0, x1], np.vstack([X, [[1.0, 0.0]]])) != []  # an infinite value on a row hides nothing
 
 
 def test_bad_constraints_are_clear_errors():

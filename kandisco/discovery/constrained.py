@@ -50,6 +50,7 @@ class LawConstraints:
     monotone: tuple[tuple[int, bool], ...] = ()  # (column, increasing)
     known: sympy.Expr | None = None  # in the internal symbols x0, x1, ... (the pipeline's ``symbols``)
     labels: tuple[str, ...] = ()  # one readable line per constraint, for the result
+    names: tuple[str, ...] = ()  # the inputs' column names, for the messages
 
     @classmethod
     def build(cls, constraints: Sequence[Constraint] | None, names: Sequence[str], symbols: Sequence[sympy.Symbol]) -> LawConstraints:
@@ -79,7 +80,7 @@ class LawConstraints:
                 labels.append(f"contains the known part {sympy.sstr(c.formula)}")
             else:
                 raise ConstraintError(f"discover does not know the constraint {c!r}: use Symmetric, Positive, Monotone or KnownLaw")
-        return cls(tuple(symmetric), positive, tuple(monotone), known, tuple(labels))
+        return cls(tuple(symmetric), positive, tuple(monotone), known, tuple(labels), tuple(names))
 
     def __bool__(self) -> bool:
         return bool(self.labels)
@@ -118,11 +119,12 @@ class LawConstraints:
             values = f(rows)
         except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
             return [f"cannot be evaluated ({type(exc).__name__})"]
-        scale = float(np.nanmax(np.abs(values))) if np.any(np.isfinite(values)) else 1.0
+        finite = np.abs(values[np.isfinite(values)])
+        scale = float(finite.max()) if finite.size else 1.0  # an infinite value must not make every check vacuous
         broken: list[str] = []
         for group in self.symmetric:
             if not _symmetric(f, rows, values, group, scale):
-                broken.append(f"not symmetric in {', '.join(str(symbols[i]) for i in group)}")
+                broken.append(f"not symmetric in {', '.join(self._name(i, symbols) for i in group)}")
         if self.positive:
             box = rng.uniform(rows.min(axis=0), rows.max(axis=0), size=(BOX_POINTS, rows.shape[1]))
             both = np.concatenate([values, f(box)])
@@ -130,8 +132,11 @@ class LawConstraints:
                 broken.append("negative somewhere on the data's range")
         for i, increasing in self.monotone:
             if not _monotone(expr, symbols, rows, i, increasing, scale):
-                broken.append(f"not {'increasing' if increasing else 'decreasing'} in {symbols[i]}")
+                broken.append(f"not {'increasing' if increasing else 'decreasing'} in {self._name(i, symbols)}")
         return broken
+
+    def _name(self, i: int, symbols: Sequence[sympy.Symbol]) -> str:
+        return self.names[i] if i < len(self.names) else str(symbols[i])
 
     def summary(self, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, seed: int = 0) -> dict[str, Any]:
         """``result.config["constraints"]``: the constraints and what the chosen law does with them."""
