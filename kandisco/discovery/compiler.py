@@ -44,6 +44,7 @@ from ..kan.graph import GraphModule, KANGraph
 from ..kan.layer import EDGE_PRUNED, EDGE_SYMBOLIC
 from ..kan.network import KAN
 from ..symbolic.library import SymbolicLibrary, get_library
+from ..symbolic.parse import parse_formula
 
 __all__ = [
     "CompiledEdge",
@@ -424,10 +425,10 @@ def _variable_names(variables: Sequence[str | sympy.Symbol]) -> list[str]:
 
 
 def _as_expr(expr: sympy.Expr | str, names: list[str]) -> sympy.Expr:
-    """A sympy expression (a string is parsed with every variable a real symbol: gamma, I, beta ...)."""
+    """A sympy expression (a string is parsed by the whitelisting parser, never evaluated as Python,
+    with every variable a real symbol: gamma, I, beta ...)."""
     if isinstance(expr, str):
-        local = {n: sympy.Symbol(n, real=True) for n in names}
-        expr = sympy.parse_expr(expr, local_dict=local)
+        expr = parse_formula(expr, names)
     expr = sympy.sympify(expr)
     if not isinstance(expr, sympy.Expr):
         raise UnsupportedExpressionError(expr, f"a {type(expr).__name__} is not an expression")

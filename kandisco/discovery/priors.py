@@ -15,6 +15,7 @@ import sympy
 import torch
 
 from ..kan.constraints import KnownLaw
+from ..symbolic.parse import parse_formula
 from .compiler import compile_formula
 
 __all__ = ["known_law"]
@@ -32,6 +33,5 @@ def known_law(expr: sympy.Expr | str, variables: Sequence[str | sympy.Symbol], l
     module = compile_formula(expr, list(names), library, dtype).compile()
     for p in module.parameters():
         p.requires_grad_(trainable)
-    local = {n: sympy.Symbol(n, real=True) for n in names}
-    formula = sympy.parse_expr(expr, local_dict=local) if isinstance(expr, str) else sympy.sympify(expr)
+    formula = parse_formula(expr, names) if isinstance(expr, str) else sympy.sympify(expr)
     return KnownLaw(module, formula, names)
