@@ -17,6 +17,7 @@ from typing import NoReturn, Sequence
 
 from .arg_types import positive_int as _positive_int
 from .arg_types import positive_seconds as _positive_seconds
+from .constraint_args import add_constraint_arguments, constraints_from_args
 from .errors import KandiscoError
 
 __all__ = ["main"]
@@ -91,12 +92,13 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     data = load_dataset(args.data, args.target, features, dropna=args.dropna, units=args.units)
     if args.constants:
         data = with_constants(data, args.constants)
+    constraints = constraints_from_args(args, [n for n in data.feature_names if n != args.sigma])
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     with _progress_bar(args) as bar:
         result = discover(data, budget_seconds=args.budget, seed=args.seed, pick=args.pick, progress=bar, n_jobs=args.jobs,
                           scheduler=args.scheduler, config=config, max_strategies=args.max_strategies,
-                          sigma=args.sigma, noise=args.noise)
+                          sigma=args.sigma, noise=args.noise, constraints=constraints)
     if args.out:
         _write_outputs(result, data, Path(args.out))
     if args.json:
@@ -117,7 +119,8 @@ def _discover_vector(args: argparse.Namespace, outputs: list[str], config) -> in
     with _progress_bar(args) as bar:
         result = discover(args.data, outputs, args.features, budget_seconds=args.budget, seed=args.seed, pick=args.pick,
                           progress=bar, n_jobs=args.jobs, scheduler=args.scheduler, config=config, max_strategies=args.max_strategies,
-                          sigma=args.sigma, noise=args.noise, dropna=args.dropna, units=args.units, constants=args.constants)
+                          sigma=args.sigma, noise=args.noise, dropna=args.dropna, units=args.units, constants=args.constants,
+                          constraints=constraints_from_args(args, None))
     if args.out:
         from .data import load_dataset
 
@@ -159,8 +162,9 @@ def _payload(result) -> dict:
         "notes": result.notes,
         "warnings": result.warnings,
     }
-    if "units" in result.config:
-        payload["units"] = result.config["units"]
+    for key in ("units", "constraints"):
+        if key in result.config:
+            payload[key] = result.config[key]
     return payload
 
 
@@ -175,6 +179,7 @@ def _print_result(result, args: argparse.Namespace, data_notes: int) -> None:
     print(f"test R^2 = {result.r2_test:.6g}   test RMSE = {result.rmse_test:.4g}   ({result.seconds:.1f} s)")
     _print_fit(result)
     _print_units(result.config.get("units"))
+    _print_constraints(result.config.get("constraints"))
     if result.importance:
         print("input importance: " + ", ".join(f"{n} {s:.3f}" for n, s in result.importance.items()))
     print("Pareto front (validation loss: " + str(result.config.get("loss")) + "):")
@@ -185,6 +190,12 @@ def _print_result(result, args: argparse.Namespace, data_notes: int) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     if args.verbose:
         print("strategies run (seconds): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()), file=sys.stderr)
+
+
+def _print_constraints(report: dict | None) -> None:
+    """Which constraints the law was asked to keep, and whether it keeps them (the violations go to warnings)."""
+    if report:
+        print(f"constraints: {'; '.join(report['constraints'])} ({'all kept' if report['satisfied'] else 'NOT all kept'})")
 
 
 def _print_fit(result) -> None:
@@ -343,6 +354,7 @@ def _parser() -> argparse.ArgumentParser:
     disc.add_argument("--sigma", metavar="COLUMN", help="column of the target's one-sigma uncertainties (a weighted fit; not an input)")
     disc.add_argument("--noise", type=_fraction, metavar="FRACTION",
                       help="the target's relative uncertainty, e.g. 0.01 for 1%% of each value (default: estimated from the data)")
+    add_constraint_arguments(disc)
     disc.set_defaults(func=_cmd_discover)
 
     bench = sub.add_parser("bench", help="benchmark kandisco and other methods on Feynman, Kepler or your tasks",
