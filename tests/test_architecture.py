@@ -20,7 +20,7 @@ LAYERS = {
     "kandisco.units": 1,
     "kandisco.kan": 2, "kandisco.data": 2, "kandisco.datasets": 2,
     "kandisco.discovery": 3, "kandisco.plot": 3, "kandisco.display": 3, "kandisco.progress": 3,
-    "kandisco.estimator": 4, "kandisco.bench": 4, "kandisco.pde": 4, "kandisco.dynamics": 4, "kandisco.cli": 5, "kandisco.__main__": 6,
+    "kandisco.estimator": 4, "kandisco.bench": 4, "kandisco.pde": 4, "kandisco.dynamics": 4, "kandisco.constraint_args": 4, "kandisco.cli": 5, "kandisco.__main__": 6,
 }
 
 # method name -> the module its body alone may import, whatever the layers (see the docstring)
