@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import KandiscoError
+
+if TYPE_CHECKING:
+    from .kan.constraints import Constraint, KnownLaw
 
 __all__ = ["add_constraint_arguments", "constraints_from_args"]
 
@@ -33,12 +37,12 @@ def add_constraint_arguments(parser: argparse.ArgumentParser) -> None:
                        "with '-'): the search looks for the rest")
 
 
-def constraints_from_args(args: argparse.Namespace, inputs: Sequence[str] | None) -> list:
+def constraints_from_args(args: argparse.Namespace, inputs: Sequence[str] | None) -> list[Constraint]:
     """The constraints the options ask for; ``inputs`` are the table's input columns, in order (None for
     a vector target, which takes no ``--known``). Raises :class:`ConstraintArgumentError` naming the option."""
     from .kan.constraints import Monotone, Positive, Symmetric
 
-    constraints: list = []
+    constraints: list[Constraint] = []
     for text in args.symmetric or ():
         names = _names(text, "--symmetric", inputs)
         if len(names) < 2:
@@ -69,7 +73,7 @@ def _names(text: str, option: str, inputs: Sequence[str] | None) -> list[str]:
     return names
 
 
-def _known(text: str, inputs: Sequence[str]):
+def _known(text: str, inputs: Sequence[str]) -> KnownLaw:
     """The known part ``text`` as a KnownLaw on ``inputs``."""
     from .discovery.priors import known_law
     from .symbolic.parse import parse_formula

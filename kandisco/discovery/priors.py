@@ -30,8 +30,8 @@ def known_law(expr: sympy.Expr | str, variables: Sequence[str | sympy.Symbol], l
     Raises :class:`~kandisco.discovery.compiler.UnsupportedExpressionError` for a formula the library cannot express.
     """
     names = tuple(v.name if isinstance(v, sympy.Symbol) else str(v) for v in variables)
-    module = compile_formula(expr, list(names), library, dtype).compile()
+    formula = parse_formula(expr, names) if isinstance(expr, str) else sympy.sympify(expr)
+    module = compile_formula(formula, list(names), library, dtype).compile()
     for p in module.parameters():
         p.requires_grad_(trainable)
-    formula = parse_formula(expr, names) if isinstance(expr, str) else sympy.sympify(expr)
     return KnownLaw(module, formula, names)
