@@ -57,6 +57,7 @@ from ..symbolic.uncertainty import with_errors
 from ..units import DimensionError, PiGroups, buckingham, check_consistency, parse_unit
 from .config import ConfigError, SearchConfig
 from .constrained import LawConstraints
+from .cross_validation import cross_validate, is_small_table
 from .law_fit import LawFit, finite_on, fit_law
 from .noise import NoiseEstimate, estimate_noise, given_noise
 from .polish import uses_relative_error
@@ -76,6 +77,9 @@ PROGRAMMING_ERRORS = ("TypeError", "AttributeError", "NameError", "UnboundLocalE
                       "AssertionError", "ImportError", "ModuleNotFoundError", "NotImplementedError", "WorkerDied")
 # a sub-search (a structured leaf) also stops at this relative RMSE: its constants are refitted later
 SUB_SEARCH_STOP = 3e-6
+# small tables keep this share of the budget, up to CV_SECONDS, to cross-validate the candidates
+CV_SHARE = 0.15
+CV_SECONDS = 10.0
 
 
 class StrategyError(RuntimeError):
@@ -193,6 +197,7 @@ def discover(  # type: ignore[misc]
     notes = list(dataset.notes)
     noise_info, relative, suspects = _noise(X, y, split, sigma_all, noise, seed, notes, dataset)
     train_rows, val_rows = np.setdiff1d(split.train, suspects), np.setdiff1d(split.val, suspects)
+    small = is_small_table(len(train_rows) + len(val_rows))
     train, val, test = (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows]), (X[split.test], y[split.test])
     noise_sigma = noise_info.sigma if noise_info.visible else 0.0
     positive = np.all(X > 0, axis=0)
@@ -206,6 +211,7 @@ def discover(  # type: ignore[misc]
         val=rules.search_data(_subsample(val, cfg.search_val_rows, seed + 1), symbols, augment=False),
         relative=relative and rules.known is None, seed=seed,
         config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info, noise=noise_sigma,
+        small_table=small,
     )
     dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
 
@@ -279,9 +285,12 @@ def discover(  # type: ignore[misc]
             progress(outcome.name, time.perf_counter() - start)
         return exact
 
+    # small tables: the last part of the budget judges the candidates by cross-validation
+    cv_seconds = min(CV_SECONDS, CV_SHARE * budget_seconds) if small else 0.0
     interrupted = False
     try:
-        notes.extend(run_plan(plan, problem, judge, budget_seconds=budget_seconds, start=start, n_jobs=jobs, scheduler=scheduler))
+        notes.extend(run_plan(plan, problem, judge, budget_seconds=budget_seconds - cv_seconds, start=start, n_jobs=jobs,
+                              scheduler=scheduler))
     except KeyboardInterrupt:
         interrupted = True
     unfit: set[int] = set()  # candidates not finite on some row of the table: never picked
@@ -289,15 +298,34 @@ def discover(  # type: ignore[misc]
                                  constrained=bool(rules))
     front = _sane_front(candidates, eligible, unfit, symbols, X)
     equal_loss = _equal_loss(front, noise_info, len(val[1]), cfg.exact_relative_rmse * y_spread)
-    chosen = pick_candidate(front, pick, exact_loss=equal_loss)
+    fit_rows = split.train
+    cv = None
+    if small:
+        seen_rows = np.sort(np.concatenate([train_rows, val_rows]))
+        cv = cross_validate(eligible(candidates), symbols, X[seen_rows], y[seen_rows], relative=relative, seed=seed,
+                            names=dataset.feature_names, seconds=max(cv_seconds, 1.0))
+        rescored = [c for c in cv.candidates if c.complexity == 1 or finite_on(_internal_expr(c, symbols), symbols, X)]
+        if not rescored:
+            cv = None
+        else:
+            for copy in rescored:
+                source = cv.sources.get(id(copy))
+                if source is not None and id(source) in models:
+                    models[id(copy)] = models[id(source)]
+            candidates.extend(rescored)
+            front = pareto_front(rescored)
+            equal_loss = max(cv.equal_loss, cfg.exact_relative_rmse * y_spread)
+            fit_rows = np.sort(np.concatenate([split.train, split.val]))
+            notes.append(cv.note)
+    chosen = cv.pick(front) if cv is not None and pick == "best" else pick_candidate(front, pick, exact_loss=equal_loss)
     best = front[chosen]
     if len(search_train[1]) < len(train[1]):
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
                                                  relative, pick, equal_loss, eligible)
-    law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, split.train, split.val, relative=relative, sigma=sigma_all)
+    law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative, sigma=sigma_all)
     keeps = not rules or not best.config.get("constraints_satisfied", True) or not rules.violations(law_fit.expr, symbols, X, seed)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X) and keeps:
-        best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, val, relative)
+        best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, None if small else val, relative)
     expr = best.expr(dataset.feature_names)
     user_symbols = [sympy.Symbol(n, real=True) for n in dataset.feature_names]
     rmse = formula_rmse(expr, user_symbols, *test)
@@ -472,12 +500,14 @@ def _internal_expr(cand: Candidate, symbols: list[sympy.Symbol]) -> sympy.Expr:
 
 def _replace_chosen(best: Candidate, law_fit: LawFit, front: list[Candidate], chosen: int, models: dict[int, Outcome],
                     candidates: list[Candidate], symbols: list[sympy.Symbol], dataset: Dataset,
-                    val: tuple[np.ndarray, np.ndarray], relative: bool) -> Candidate:
-    """The chosen entry with the constants of its last fit (robust or weighted), in its place on the front."""
+                    val: tuple[np.ndarray, np.ndarray] | None, relative: bool) -> Candidate:
+    """The chosen entry with the constants of its last fit (robust or weighted), in its place on the front
+    (its loss recomputed on ``val``; kept, when None, as the cross-validated loss of its formula)."""
     expr = law_fit.expr
     how = "robust" if law_fit.robust else "weighted"
     cand = Candidate(formula=_user_string(expr, symbols, dataset.feature_names), formula_x=sympy.sstr(_plain(expr, symbols)),
-                     complexity=complexity(expr), loss=formula_rmse(expr, symbols, *val, relative), strategy=best.strategy,
+                     complexity=complexity(expr), loss=best.loss if val is None else formula_rmse(expr, symbols, *val, relative),
+                     strategy=best.strategy,
                      seconds=best.seconds, score=best.score, config={**best.config, "final_fit": how})
     if id(best) in models:
         models[id(cand)] = models[id(best)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ import torch
 from .. import display
 from ..errors import KandiscoError
 from ..export import LawFunction, LawModule, to_jax, to_numpy, to_torch
-from ..symbolic.formula import to_callable
+from ..symbolic.formula import complexity, to_callable
 from ..symbolic.parse import parse_formula
 
 if TYPE_CHECKING:
@@ -54,6 +55,14 @@ class Candidate:
     def expr(self, features: list[str]) -> sympy.Expr:
         """The formula as sympy with symbols named as the user's columns."""
         return _from_internal(self.formula_x, features)
+
+    @classmethod
+    def from_expr(cls, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], names: Sequence[str], **values: Any) -> Candidate:
+        """The candidate for ``expr`` in the pipeline's symbols ``x0, x1, ...``: its formula in the
+        user's column ``names`` and in plain ``x0, x1, ...``, and its complexity (unless given)."""
+        values.setdefault("complexity", complexity(expr))
+        return cls(formula=sympy.sstr(expr.xreplace({s: sympy.Symbol(n) for s, n in zip(symbols, names)})),
+                   formula_x=sympy.sstr(expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in symbols})), **values)
 
 
 def _from_internal(text: str, features: list[str]) -> sympy.Expr:

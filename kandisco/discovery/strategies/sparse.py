@@ -11,13 +11,15 @@ groups than inputs, both come after the strategies on the groups, at 33 and 34):
 
 Each keeps a few support sizes of its path that fit to the noise (within three of its standard
 deviations, since the noise is itself estimated; or, without noise, to the
-stopping tolerance ``found_relative_rmse``): the best on validation and the smaller ones close to
+stopping tolerance ``found_relative_rmse``; on a small table, which the pipeline judges by
+cross-validation, every support may be kept): the best on validation and the smaller ones close to
 it, polished like every other candidate, so the Pareto front and the noise-aware choice
 decide between them and the KAN strategies' laws.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,9 @@ from ..sparse import FeatureLibrary, SparseFit, build_library, nested_paths, sel
 from .base import Strategy, register_planner
 
 __all__ = ["SparseStrategy", "plan_sparse_strategies"]
+
+# on a small table every support of up to this many terms on the path is offered (one per tier and size)
+SMALL_TABLE_TERMS = 3
 
 
 @dataclass
@@ -74,8 +79,12 @@ class SparseStrategy:
             fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative)
         # a sum that misses the data by more than the noise is an approximation the KAN strategies
         # make better: only laws that fit to the noise (or to the stopping tolerance) are polished
-        gate = max(3 * problem.noise, problem.config.found_relative_rmse * problem.y_spread)  # 3 sigma: estimates err
+        # (on a small table the noise is unknown and cross-validation judges: every support may be offered)
+        gate = math.inf if problem.small_table else max(3 * problem.noise, problem.config.found_relative_rmse * problem.y_spread)
         chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
+        if problem.small_table:  # the short sums of every tier, too: the plainest terms may lose on a few training rows
+            chosen = sorted({f.support: f for f in [*chosen, *(f for f in path if len(f.support) <= SMALL_TABLE_TERMS)]}.values(),
+                            key=lambda f: len(f.support))
         if not chosen:
             best = min((f.val_rmse for f in path), default=float("inf"))
             raise NothingToPropose(f"no sum of up to {self.max_terms} library terms fits to the noise "
