@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import sympy
 
-from ..symbolic.formula import complexity, refit_constants, to_callable
+from ..symbolic.formula import ConstantTemplate, complexity
 from .result import Candidate
 
 __all__ = ["FOLDS", "SMALL_TABLE", "CrossValidation", "cross_validate", "freed_constants", "is_small_table"]
@@ -196,16 +196,15 @@ def _out_of_fold_errors(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np
     Every number other than a small integer or half is refitted per fold, the nice ones the search
     snapped to as well: the snaps were judged on these same rows, so keeping them fixed would let a
     formula of many snapped constants (``11*pi*(p + 5/7)/(9*p/(5*pi**2) + 3)``) fit the folds by hindsight."""
-    expr = freed_constants(expr)
-    n_floats = len(expr.atoms(sympy.Float))
+    template = ConstantTemplate(freed_constants(expr), symbols)
+    n_floats = len(template.floats)
     errors = np.empty(len(y))
     for fold in folds:
         rest = np.setdiff1d(np.arange(len(y)), fold)
         if n_floats and len(rest) < n_floats + SPARE_ROWS:
             return None
-        fitted = refit_constants(expr, symbols, X[rest], y[rest], relative=relative) if n_floats else expr
         try:
-            pred = to_callable(fitted, symbols)(X[fold])
+            pred = template.predict(template.fit(X[rest], y[rest], relative=relative), X[fold])
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             return None
         err = (pred - y[fold]) / np.abs(y[fold]) if relative else pred - y[fold]

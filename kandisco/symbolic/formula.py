@@ -25,6 +25,7 @@ import sympy
 from .._timeout import call_with_timeout
 
 __all__ = [
+    "ConstantTemplate",
     "complexity",
     "factor_powered_sums",
     "float_constants",
@@ -417,6 +418,46 @@ def float_constants(expr: sympy.Expr) -> sympy.Expr:
     return expr.func(*[float_constants(a) for a in expr.args])
 
 
+class ConstantTemplate:
+    """A formula with its floats as parameters, compiled once: evaluated and refitted on any rows
+    (cross-validation refits one formula on every fold). ``floats`` in a fixed order, the start values."""
+
+    def __init__(self, expr: sympy.Expr, symbols: Sequence[sympy.Symbol]) -> None:
+        self.expr = expr
+        self.floats = sorted(expr.atoms(sympy.Float), key=sympy.default_sort_key)
+        params = [sympy.Symbol(f"_k{n}") for n in range(len(self.floats))]
+        template = expr.xreplace(dict(zip(self.floats, params)))
+        self._fn = sympy.lambdify([*symbols, *params], template, modules="numpy")
+        self.start = np.array([float(f) for f in self.floats])
+
+    def predict(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The formula's values on the rows ``X`` with constants ``theta`` (NaN where not real)."""
+        cols = list(np.asarray(X, dtype=np.float64).T)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _real_or_nan(np.asarray(self._fn(*cols, *theta)) * np.ones(len(cols[0]) if cols else 1))
+
+    def residual(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, weight: np.ndarray | float = 1.0) -> np.ndarray:
+        """Weighted residuals, with a large finite value where the formula is not finite (for least squares)."""
+        out = (self.predict(theta, X) - y) * weight
+        return np.where(np.isfinite(out), out, 1e150)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, relative: bool = False, max_nfev: int = 200) -> np.ndarray:
+        """Least-squares constants on ``(X, y)`` from the formula's own values; the start when the fit fails or is worse."""
+        from scipy.optimize import least_squares
+
+        if not self.floats:
+            return self.start
+        weight = 1.0 / np.abs(y) if relative else 1.0
+        try:
+            sol = least_squares(self.residual, self.start, args=(X, y, weight), max_nfev=max_nfev,
+                                method="lm" if len(y) >= len(self.start) else "trf")
+        except (ValueError, np.linalg.LinAlgError):
+            return self.start
+        before = float(np.sum(self.residual(self.start, X, y, weight) ** 2))
+        return sol.x if float(np.sum(sol.fun**2)) <= before else self.start
+
+
 def refit_constants(
     expr: sympy.Expr,
     symbols: Sequence[sympy.Symbol],
@@ -439,22 +480,16 @@ def refit_constants(
     """
     from scipy.optimize import least_squares
 
-    floats = sorted(expr.atoms(sympy.Float), key=sympy.default_sort_key)
-    if not floats or len(floats) > max_floats or _not_finite(expr):
+    if not expr.atoms(sympy.Float) or len(expr.atoms(sympy.Float)) > max_floats or _not_finite(expr):
         return expr
-    params = [sympy.Symbol(f"_k{n}") for n in range(len(floats))]
-    template = expr.xreplace(dict(zip(floats, params)))
-    fn = sympy.lambdify([*symbols, *params], template, modules="numpy")
-    cols = list(np.asarray(X, dtype=np.float64).T)
+    template = ConstantTemplate(expr, symbols)
+    floats = template.floats
     weight = np.asarray(weights, dtype=np.float64) if weights is not None else (1.0 / np.abs(y) if relative else 1.0)
 
     def residual(theta: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = (_real_or_nan(np.asarray(fn(*cols, *theta))) * np.ones(len(y)) - y) * weight
-        return np.where(np.isfinite(out), out, 1e150)
+        return template.residual(theta, X, y, weight)
 
-    start = np.array([float(f) for f in floats])
+    start = template.start
     scale = float(robust_scale) if robust_scale is not None and robust_scale > 0 else 0.0
     robust = scale > 0
     try:
