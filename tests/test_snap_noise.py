@@ -69,3 +69,34 @@ def test_a_wide_window_offers_every_plain_number_in_it():
     assert {sympy.Integer(1), sympy.Rational(9, 8), sympy.Rational(13, 12)} <= set(offered)
     assert all(abs(float(c) - 1.069) <= 0.1 or c == 0 for c in offered if c.is_Rational)
     assert sympy.Integer(1) not in nice_candidates(1.069)  # the fixed rule: only the closest fractions
+
+
+def test_a_biased_snapped_exponent_is_freed_refitted_and_snapped_again_under_noise():
+    # c**(sqrt(410)/10) = c**2.025: a snap a log-log view made on noisy data; the law is 1/(c**2*e)
+    from kandisco.discovery.polish import resnap_noisy
+
+    rng = np.random.default_rng(0)
+    c, e = sympy.Symbol("x0", positive=True), sympy.Symbol("x1", positive=True)
+    X = rng.uniform(1, 5, (1000, 2))
+    y = 1 / (X[:, 0] ** 2 * X[:, 1])
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
+    train, val = (X[:700], y[:700]), (X[700:], y[700:])
+    biased = 1 / (c ** (sympy.sqrt(410) / 10) * e ** (sympy.sqrt(13) / (2 * sympy.sqrt(sympy.pi))))
+    found = resnap_noisy(biased, [c, e], train, val, False, 0.01 * float(np.std(y)), allowed_loss=1.0)
+    assert found is not None and sympy.simplify(found - 1 / (c**2 * e)) == 0
+    # a law whose numbers are already right has nothing to gain: no change offered
+    assert resnap_noisy(1 / (c**2 * e), [c, e], train, val, False, 0.01 * float(np.std(y)), allowed_loss=1.0) is None
+
+
+def test_a_true_irrational_exponent_is_not_forced_to_a_plainer_number_by_the_resnap():
+    from kandisco.discovery.polish import resnap_noisy
+
+    rng = np.random.default_rng(1)
+    x = sympy.Symbol("x0", positive=True)
+    X = rng.uniform(1, 10, (1000, 1))
+    y = X[:, 0] ** 1.4
+    y = y * (1 + 1e-4 * rng.normal(size=1000))
+    train, val = (X[:700], y[:700]), (X[700:], y[700:])
+    found = resnap_noisy(x ** sympy.Rational(7, 5), [x], train, val, False, 1e-4 * float(np.std(y)), allowed_loss=1.0)
+    if found is not None:  # whatever it offers keeps the exponent 1.4, not 3/2 or sqrt(2)
+        assert abs(float(found.as_base_exp()[1]) - 1.4) < 1e-3

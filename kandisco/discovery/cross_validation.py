@@ -31,10 +31,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import sympy
 
-from ..symbolic.formula import ConstantTemplate, complexity
+from ..symbolic.formula import ConstantTemplate, complexity, freed_constants
 from .result import Candidate
 
-__all__ = ["FOLDS", "SMALL_TABLE", "CrossValidation", "cross_validate", "freed_constants", "is_small_table"]
+__all__ = ["FOLDS", "SMALL_TABLE", "CrossValidation", "cross_validate", "is_small_table"]
 
 # tables with fewer training + validation rows than this are judged by cross-validation
 SMALL_TABLE = 60
@@ -50,8 +50,6 @@ SPARE_ROWS = 2
 # mean squared errors within this fraction of the best one's are a tie whatever the paired error says
 # (two forms of one law, c/V and c/tan(a*V) with a -> 0, differ row by row by a hair, consistently)
 TIE = 0.02
-# numbers that count as structure, not as fitted constants: integers and halves up to this size
-STRUCTURAL = 3
 
 
 def is_small_table(n_rows: int) -> bool:
@@ -166,21 +164,6 @@ def _pool(candidates: Sequence[Candidate]) -> list[Candidate]:
             kept.append(cand)
     pool = sorted((c for kept in by_complexity.values() for c in kept), key=lambda c: c.loss)
     return pool[:MAX_CANDIDATES]
-
-
-def freed_constants(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every maximal numeric part that is not an integer or half up to ``STRUCTURAL``
-    (``5/7``, ``11*pi``, ``sqrt(2)/3``, ``23``) as a float: the constants a fit may move."""
-    if expr.is_number:
-        value = complex(expr.evalf())
-        if value.imag != 0 or not np.isfinite(value.real):
-            return expr
-        if float(2 * value.real).is_integer() and abs(value.real) <= STRUCTURAL:
-            return expr
-        return sympy.Float(value.real)
-    if not expr.args or isinstance(expr, sympy.Symbol):
-        return expr
-    return expr.func(*(freed_constants(a) for a in expr.args))
 
 
 def _folds(n: int, seed: int) -> list[np.ndarray]:

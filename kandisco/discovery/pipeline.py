@@ -60,7 +60,7 @@ from .constrained import LawConstraints
 from .cross_validation import cross_validate, is_small_table
 from .law_fit import LawFit, finite_on, fit_law
 from .noise import NoiseEstimate, estimate_noise, given_noise
-from .polish import uses_relative_error
+from .polish import resnap_noisy, uses_relative_error
 from .problem import Problem, ProblemUnits
 from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_candidate
 from .runner import Outcome, default_jobs, run_plan
@@ -322,6 +322,18 @@ def discover(  # type: ignore[misc]
     if len(search_train[1]) < len(train[1]):
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
                                                  relative, pick, equal_loss, eligible)
+    if noise_info.visible and cv is None and not rules:
+        resnapped = resnap_noisy(_internal_expr(best, symbols), symbols, train, val, relative, noise_sigma, max(best.loss, equal_loss))
+        verdict = consistency(resnapped) if resnapped is not None else {}
+        if resnapped is not None and finite_on(resnapped, symbols, X) and (verdict.get("dimensionally_consistent") is not False
+                                                                            or best.config.get("dimensionally_consistent") is False):
+            best = Candidate.from_expr(resnapped, symbols, dataset.feature_names, loss=formula_rmse(resnapped, symbols, *val, relative),
+                                       strategy=best.strategy, seconds=best.seconds, score=best.score,
+                                       config={**best.config, **verdict, "resnapped": best.formula})
+            if id(front[chosen]) in models:
+                models[id(best)] = models[id(front[chosen])]
+            candidates.append(best)
+            front[chosen] = best
     law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative, sigma=sigma_all)
     keeps = not rules or not best.config.get("constraints_satisfied", True) or not rules.violations(law_fit.expr, symbols, X, seed)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X) and keeps:

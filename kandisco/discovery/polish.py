@@ -13,14 +13,17 @@ import numpy as np
 import sympy
 
 from ..symbolic.formula import (
+    complexity,
     factor_powered_sums,
+    formula_rmse,
+    freed_constants,
     merge_numeric_factors,
     refit_constants,
     simplify_capped,
     snap_constants,
 )
 
-__all__ = ["polish_formula", "tidy", "uses_relative_error"]
+__all__ = ["polish_formula", "resnap_noisy", "tidy", "uses_relative_error"]
 
 
 def polish_formula(
@@ -48,6 +51,36 @@ def polish_formula(
     if snapped != refit:
         out.append(snapped)
     return out
+
+
+def resnap_noisy(
+    expr: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    relative: bool,
+    noise: float,
+    allowed_loss: float,
+) -> sympy.Expr | None:
+    """The chosen law of noisy data polished once more from its numbers set free, or None when that
+    gives nothing better.
+
+    A strategy snaps constants where it fits (a log-log view, a leaf of the structure), and a snapped
+    number is frozen from then on: ``c**(sqrt(410)/10)`` for ``c**2`` keeps the bias of the view that
+    chose it. Here every number but small integers and halves is a float again
+    (:func:`~kandisco.symbolic.formula.freed_constants`), refitted on the whole formula under the
+    pipeline's loss and snapped by the statistical rule. The result is returned when at least one of the
+    freed numbers snapped again, it has no more nodes, and its held-out loss is at most ``allowed_loss``.
+    """
+    freed = freed_constants(expr)
+    if freed == expr or not freed.atoms(sympy.Float):
+        return None
+    polished = polish_formula(freed, symbols, train, val, relative=relative, noise=noise)[-1]
+    if polished == expr or len(polished.atoms(sympy.Float)) >= len(freed.atoms(sympy.Float)):
+        return None  # nothing snapped: the nice numbers it had stay
+    if complexity(polished) > complexity(expr) or not formula_rmse(polished, symbols, *val, relative) <= allowed_loss:
+        return None
+    return polished
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:

@@ -29,6 +29,7 @@ __all__ = [
     "complexity",
     "factor_powered_sums",
     "float_constants",
+    "freed_constants",
     "formula_rmse",
     "merge_numeric_factors",
     "nice_candidates",
@@ -416,6 +417,29 @@ def float_constants(expr: sympy.Expr) -> sympy.Expr:
     if not expr.args:
         return expr
     return expr.func(*[float_constants(a) for a in expr.args])
+
+
+# numbers that count as structure, not as fitted constants (freed_constants): integers and halves up to this size
+STRUCTURAL = 3
+
+
+def freed_constants(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every maximal numeric part that is not an integer or half up to ``STRUCTURAL``
+    (``5/7``, ``11*pi``, ``sqrt(2)/3``, ``23``) as a float: the constants a fit may move.
+
+    Snapped numbers are frozen by later refits; freeing them lets a refit under another loss (or on
+    other rows) move them again, and counts them honestly as fitted constants."""
+    if expr.is_number:
+        value = complex(expr.evalf())
+        if value.imag != 0 or not np.isfinite(value.real):
+            return expr
+        if float(2 * value.real).is_integer() and abs(value.real) <= STRUCTURAL:
+            return expr
+        return sympy.Float(value.real)
+    if not expr.args or isinstance(expr, sympy.Symbol):
+        return expr
+    return expr.func(*(freed_constants(a) for a in expr.args))
+
 
 
 class ConstantTemplate:
