@@ -10,7 +10,9 @@ the other rows (from the values the search found) and its errors taken on the fo
 becomes the root mean of these out-of-fold errors (relative ones under a relative loss). Every
 number in the formula but small integers and halves is refitted per fold, including the nice
 numbers the search snapped to on these rows (:func:`freed_constants`): each costs what it is, a
-constant fitted to the data.
+constant fitted to the data. A formula whose left-out rows are predicted by constants the other rows
+do not determine (a narrow bump fitted to one row: its refit keeps the value the search fitted with
+that row) is not scored (:func:`_determined`).
 
 "Equally good" is then the one-standard-error rule (Breiman et al. 1984; Hastie, Tibshirani and
 Friedman, *The Elements of Statistical Learning*, 7.10) in its paired form: a front entry counts as
@@ -45,6 +47,10 @@ MAX_CANDIDATES = 60
 PER_COMPLEXITY = 3
 # this many of the best cross-validated candidates are also tried with each constant set to zero
 ZEROED_FROM = 5
+# a left-out row whose prediction has more leverage than this (relative to the other rows' information
+# on the constants) is predicted by constants the other rows do not determine: the formula is not scored
+MAX_LEVERAGE = 10.0
+RIDGE = 1e-10
 # a fold's refit needs more rows than the formula has constants, by this many
 SPARE_ROWS = 2
 # mean squared errors within this fraction of the best one's are a tie whatever the paired error says
@@ -166,6 +172,32 @@ def _pool(candidates: Sequence[Candidate]) -> list[Candidate]:
     return pool[:MAX_CANDIDATES]
 
 
+def _determined(template: ConstantTemplate, theta: np.ndarray, X_rest: np.ndarray, X_fold: np.ndarray) -> bool:
+    """Whether the fold's predictions rest on constants the other rows determine: every left-out row's
+    leverage ``j (J'J)^-1 j'`` (``J`` the Jacobian on the other rows, columns at unit scale) is at most
+    ``MAX_LEVERAGE``. A constant that only the left-out rows feel (a narrow bump fitted to one row)
+    keeps its value from the search's fit on all rows, where it saw that row: its prediction is hindsight."""
+    def jacobian(X: np.ndarray) -> np.ndarray:
+        base = template.predict(theta, X)
+        cols = []
+        for k in range(len(theta)):
+            step = 1e-6 * max(abs(float(theta[k])), 1e-8)
+            moved = theta.copy()
+            moved[k] += step
+            cols.append((template.predict(moved, X) - base) / step)
+        return np.stack(cols, axis=1)
+
+    J_rest, J_fold = jacobian(X_rest), jacobian(X_fold)
+    if not (np.all(np.isfinite(J_rest)) and np.all(np.isfinite(J_fold))):
+        return False
+    scale = np.sqrt(np.sum(J_rest**2, axis=0) + np.sum(J_fold**2, axis=0))
+    scale[scale == 0] = 1.0
+    J_rest, J_fold = J_rest / scale, J_fold / scale
+    gram = J_rest.T @ J_rest + RIDGE * np.eye(len(theta))
+    leverage = np.einsum("ij,jk,ik->i", J_fold, np.linalg.inv(gram), J_fold)
+    return bool(np.all(leverage <= MAX_LEVERAGE))
+
+
 def _folds(n: int, seed: int) -> list[np.ndarray]:
     """``min(FOLDS, n)`` folds of a seeded permutation of the rows."""
     order = np.random.default_rng(seed).permutation(n)
@@ -187,8 +219,11 @@ def _out_of_fold_errors(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np
         if n_floats and len(rest) < n_floats + SPARE_ROWS:
             return None
         try:
-            pred = template.predict(template.fit(X[rest], y[rest], relative=relative), X[fold])
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            theta = template.fit(X[rest], y[rest], relative=relative)
+            pred = template.predict(theta, X[fold])
+            if n_floats and not _determined(template, theta, X[rest], X[fold]):
+                return None
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, np.linalg.LinAlgError):
             return None
         err = (pred - y[fold]) / np.abs(y[fold]) if relative else pred - y[fold]
         if not np.all(np.isfinite(err)):
