@@ -323,7 +323,8 @@ def discover(  # type: ignore[misc]
         front, chosen, best = _refit_on_all_rows(best, candidates, models, front, chosen, symbols, dataset, train, val,
                                                  relative, pick, equal_loss, eligible)
     if noise_info.visible and cv is None and not rules:
-        resnapped = resnap_noisy(_internal_expr(best, symbols), symbols, train, val, relative, noise_sigma, max(best.loss, equal_loss))
+        resnapped = resnap_noisy(_internal_expr(best, symbols), symbols, search_train, val, relative, noise_sigma,
+                                 max(best.loss, equal_loss))  # refits on the search rows: bounded on large tables
         verdict = consistency(resnapped) if resnapped is not None else {}
         if resnapped is not None and finite_on(resnapped, symbols, X) and (verdict.get("dimensionally_consistent") is not False
                                                                             or best.config.get("dimensionally_consistent") is False):
