@@ -63,6 +63,13 @@ Fn = Callable[[np.ndarray], np.ndarray]
 ADDITIVE_THRESHOLD = 1e-3
 MULTIPLICATIVE_THRESHOLD = 1e-3
 SYMMETRY_THRESHOLD = 0.05
+# a surrogate's own error moves f along an invariant curve too, by about a third of that error (its
+# errors at nearby points are alike): the symmetry threshold rises to SYMMETRY_ERROR_SHARE * error /
+# (f's change off the curve), up to SYMMETRY_MAX_THRESHOLD, and such a loosened verdict must beat
+# every other pair and kind by SYMMETRY_MARGIN (a score at most that share of the runner-up's)
+SYMMETRY_ERROR_SHARE = 0.5
+SYMMETRY_MAX_THRESHOLD = 0.2
+SYMMETRY_MARGIN = 0.5
 
 SYMMETRIES = ("minus", "divide", "plus", "times")
 # outer functions F for generalized separability, with F^-1 (applied to f) and a domain check
@@ -239,9 +246,16 @@ def symmetry_score(
     """
     if kind not in SYMMETRIES:
         raise ValueError(f"unknown symmetry {kind!r}; choose from {', '.join(SYMMETRIES)}")
+    return _symmetry_parts(fn, points, i, j, kind, seed, n_points)[0]
+
+
+def _symmetry_parts(
+    fn: Fn, points: np.ndarray, i: int, j: int, kind: str, seed: int = 0, n_points: int = 400
+) -> tuple[float, float]:
+    """:func:`symmetry_score` and the median change of f off the curve (x_i or x_j moved alone)."""
     multiplicative = kind in ("times", "divide")
     if multiplicative and not (np.all(points[:, [i, j]] > 0)):
-        return float("inf")
+        return float("inf"), 0.0
     p, moved, only_i, only_j, _, _ = _invariant_moves(points, i, j, kind, seed, n_points)
     f0 = fn(p)
     f_moved = fn(moved)
@@ -249,8 +263,8 @@ def symmetry_score(
     alone = np.abs(fn(only_i) - f0) + np.abs(fn(only_j) - f0)
     spread = float(np.std(fn(points))) or 1.0
     if np.median(alone) < 1e-3 * spread:
-        return float("inf")  # f hardly depends on these two: no verdict
-    return float(np.median(both) / np.median(alone))
+        return float("inf"), 0.0  # f hardly depends on these two: no verdict
+    return float(np.median(both) / np.median(alone)), float(np.median(alone))
 
 
 def scaling_score(
@@ -374,6 +388,7 @@ class _Problem:
     exprs: dict[str, sympy.Expr]
     offset: bool = False  # known only up to an additive constant (a term of a sum)
     tolerance: float = 1.0  # multiplies the separability thresholds
+    error: float = 0.0  # relative error of fn's values (a surrogate's): the noise floor of symmetry scores
 
 
 def decompose(
@@ -387,6 +402,7 @@ def decompose(
     scaling_first: bool = False,
     flip_scaling: bool = False,
     outer_first: bool = False,
+    error: float = 0.0,
 ) -> Node:
     """Recursively split ``fn`` (a function of the columns ``names`` of ``points``) into a tree.
 
@@ -395,9 +411,12 @@ def decompose(
     ``scaling_first``, ``outer_first`` and ``flip_scaling`` give alternative trees where the default
     one may be wrong or awkward: scalings tried before additive splits, outer functions before
     splits, and a scaling ``x_i^p h(x_j/x_i)`` written with the other variable as the power.
+    ``error``: the relative error of ``fn``'s values (a surrogate's, less the data's noise), which
+    loosens the symmetry tests where f changes little against it.
     """
     symbols = list(symbols) if symbols is not None else [sympy.Symbol(n, real=True) for n in names]
-    problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)), tolerance=tolerance)
+    problem = _Problem(fn, np.asarray(points, dtype=float), list(names), dict(zip(names, symbols)), tolerance=tolerance,
+                       error=error)
     counter = itertools.count()
     order = OUTER_FIRST if outer_first else SCALING_FIRST if scaling_first else DEFAULT_ORDER
     opts = _Options(order, flip_scaling)
@@ -460,7 +479,8 @@ def _outer_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Nod
     for name, (inverse, allowed) in OUTER_FUNCTIONS.items():
         if not allowed(f_values):
             continue
-        inner = _Problem(_composed(inverse, p.fn), p.points, p.names, p.exprs, tolerance=p.tolerance)
+        inner = _Problem(_composed(inverse, p.fn), p.points, p.names, p.exprs, tolerance=p.tolerance,
+                         error=_carried_error(inverse, f_values, p.error))
         for kind in ("additive", "multiplicative"):
             split = _scored_split(inner, kind, seed)
             if split is not None:
@@ -477,6 +497,18 @@ def _outer_step(p: _Problem, seed: int, recurse, counter, opts: _Options) -> Nod
     if kind == "shifted":
         node = Node("outer", list(p.names), [node], outer="shift")
     return Node("outer", list(p.names), [node], outer=name)
+
+
+def _carried_error(transform: Callable[[np.ndarray], np.ndarray], values: np.ndarray, error: float) -> float:
+    """The relative error of ``transform(f)`` when f's values carry relative error ``error``."""
+    if error <= 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        base = transform(values)
+        moved = np.abs(transform(values * (1.0 + error)) - base)
+        scale = float(np.median(np.abs(base[np.isfinite(base)]))) if np.isfinite(base).any() else 0.0
+    moved = moved[np.isfinite(moved)]
+    return float(np.median(moved) / scale) if scale > 0 and moved.size else error
 
 
 def _composed(outer: Callable[[np.ndarray], np.ndarray], inner: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -507,7 +539,9 @@ def _shifted_split(p: _Problem, seed: int) -> tuple[float, _Problem, list[list[i
     if first is None:
         return None
     c = _product_offset(p.fn, p.points, first[1][0], seed)
-    shifted = _Problem(_composed(lambda v: v - c, p.fn), p.points, p.names, p.exprs, tolerance=p.tolerance)
+    shift = lambda v: v - c  # noqa: E731
+    shifted = _Problem(_composed(shift, p.fn), p.points, p.names, p.exprs, tolerance=p.tolerance,
+                       error=_carried_error(shift, p.fn(p.points), p.error))
     split = _scored_split(shifted, "multiplicative", seed)
     return None if split is None else (split[0], shifted, split[1])
 
@@ -589,14 +623,27 @@ def _best_scaling(p: _Problem, seed: int) -> tuple[int, int, float] | None:
 
 
 def _best_symmetry(p: _Problem, seed: int) -> tuple[int, int, str] | None:
-    best, best_score = None, SYMMETRY_THRESHOLD
+    """The pair and kind of the best symmetry score, if below its threshold (see SYMMETRY_ERROR_SHARE)."""
+    scored: list[tuple[float, float, tuple[int, int, str]]] = []
+    error = p.error * float(np.median(np.abs(p.fn(p.points)))) if p.error > 0 else 0.0
     for i, j in itertools.permutations(range(len(p.names)), 2):
         for kind in SYMMETRIES:
             if kind in ("plus", "times") and i > j:
                 continue  # symmetric in i, j: test once
-            s = symmetry_score(p.fn, p.points, i, j, kind, seed=seed)
-            if s < best_score:
-                best, best_score = (i, j, kind), s
+            score, alone = _symmetry_parts(p.fn, p.points, i, j, kind, seed=seed)
+            floor = SYMMETRY_ERROR_SHARE * error / alone if alone > 0 else 0.0
+            scored.append((score, min(max(SYMMETRY_THRESHOLD, floor), SYMMETRY_MAX_THRESHOLD), (i, j, kind)))
+    if not scored:
+        return None
+    scored.sort(key=lambda t: t[0])
+    score, threshold, best = scored[0]
+    if score >= threshold:
+        return None
+    if score >= SYMMETRY_THRESHOLD:  # a loosened verdict must stand out from every other invariant
+        same = lambda c: {c[0], c[1]} == {best[0], best[1]} and c[2] == best[2]  # noqa: E731 (x_j/x_i: the same)
+        others = [t[0] for t in scored[1:] if not same(t[2])]
+        if others and score > SYMMETRY_MARGIN * others[0]:
+            return None
     return best
 
 
@@ -611,7 +658,7 @@ def _restrict(p: _Problem, group: Sequence[int], offset: bool) -> _Problem:
         return full(base)
 
     names = [p.names[g] for g in group]
-    return _Problem(fn, p.points[:, group], names, {n: p.exprs[n] for n in names}, offset, p.tolerance)
+    return _Problem(fn, p.points[:, group], names, {n: p.exprs[n] for n in names}, offset, p.tolerance, p.error)
 
 
 def _invariant(kind: str, a, b):
@@ -657,7 +704,7 @@ def _substitute(p: _Problem, i: int, j: int, kind: str, new_name: str, degree: f
         x = embed(z)
         return full(x) / x[:, j] ** degree if degree else full(x)
 
-    return _Problem(sub_fn, points, names, exprs, p.offset, p.tolerance)
+    return _Problem(sub_fn, points, names, exprs, p.offset, p.tolerance, p.error)
 
 
 # --------------------------------------------------------------------------- builder

@@ -104,8 +104,12 @@ def run_structured(
     X, y = train
     surrogate = fit_surrogate(X, y, *val, seed=seed, deadline=deadline)
     timings["surrogate"] = time.perf_counter() - t0
-    # the surrogate's own error shows up in the scores (about its relative validation error)
-    tolerance = max(SURROGATE_TOLERANCE, 2.0 * surrogate.val_error / MULTIPLICATIVE_THRESHOLD)
+    # the surrogate's own error shows up in the scores (about its relative validation error, less
+    # the noise of the validation rows: the tests compare surrogate values, which carry no noise)
+    error = surrogate.val_error
+    if noise > 0:
+        error = surrogate.error_beyond_noise(*val, noise * np.abs(val[1]) if relative else noise)
+    tolerance = max(SURROGATE_TOLERANCE, 2.0 * error / MULTIPLICATIVE_THRESHOLD)
     spread = 1.0 if relative else (float(np.std(val[1])) or 1.0)
     seen: set[str] = set()
     best: tuple[float, StructuredRun] | None = None
@@ -117,7 +121,7 @@ def run_structured(
                 deadline - now < VARIANT_MIN_SECONDS or now - t0 > VARIANT_TIME_SHARE * (deadline - t0)))):
             break
         t1 = time.perf_counter()
-        tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=tolerance, **variant)
+        tree = decompose(surrogate, X, names, seed=seed, symbols=symbols, tolerance=tolerance, error=error, **variant)
         timings["structure"] = timings.get("structure", 0.0) + time.perf_counter() - t1
         if tree.kind == "leaf" or tree.describe() in seen:
             continue
@@ -184,6 +188,7 @@ def _fit_tree(
     timings["graph fit"] = time.perf_counter() - t1
 
     inputs = model.module_inputs(Xt)
+    at_most = NOISY_LEAF_CANDIDATES if noise > 0 else LEAF_CANDIDATES
     candidates: dict[str, list[sympy.Expr]] = {}
     missing: list[str] = []
     for n, (name, leaf) in enumerate(leaves.items()):
@@ -197,32 +202,39 @@ def _fit_tree(
         # a product) and fitted to a module, not to the data, so they are refitted and snapped only
         # on the whole formula
         try:
-            candidates[name] = [float_constants(e / scale) for e in _leaf_candidates(leaf.variables, Z, out, share, seed, search)]
+            found = _leaf_candidates(leaf.variables, Z, out, share, seed, search, at_most=at_most)
+            candidates[name] = [float_constants(e / scale) for e in found]
         except ValueError:
             missing.append(name)
     if missing:  # a module that learned no library shape: the data may still say what its leaf is
         if len(missing) > 1:
             raise ValueError(f"no formula fits leaves {', '.join(missing)}")
         others = {k: v[0] for k, v in candidates.items()}
-        implied = _implied_leaf_candidates(model, {missing[0]: leaves[missing[0]]}, symbols, others, scale, train, inner_relative, seed)
+        implied = _implied_leaf_candidates(model, {missing[0]: leaves[missing[0]]}, symbols, others, scale, train, inner_relative, seed, noise)
         if missing[0] not in implied:
             raise ValueError(f"no formula fits leaf {', '.join(leaves[missing[0]].variables)}")
         candidates.update(implied)
     timings["leaves"] = time.perf_counter() - t1 - timings["graph fit"]
-    chosen = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
+    chosen, near = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
     if not _nearly_exact(model, symbols, chosen, scale, train, val, inner_relative):
-        implied = _implied_leaf_candidates(model, leaves, symbols, chosen, scale, train, inner_relative, seed)
+        implied = _implied_leaf_candidates(model, leaves, symbols, chosen, scale, train, inner_relative, seed, noise)
         for name, cands in implied.items():
-            candidates[name] = list(dict.fromkeys(cands + candidates[name]))[: 2 * LEAF_CANDIDATES]
+            candidates[name] = list(dict.fromkeys(cands + candidates[name]))[: 2 * at_most]
         if implied:
-            chosen = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
+            chosen, near = _choose_leaves(model, symbols, candidates, scale, train, val, inner_relative, deadline)
     leaf_text = {name: str(e * scale) for name, e in chosen.items()}
-    (expr,), _ = model.formula(symbols, overrides={name: [e] for name, e in chosen.items()})
     timings["choice"] = time.perf_counter() - t1 - timings["graph fit"] - timings["leaves"]
-    expr = expr * scale
-    for name in reversed(peeled):
-        expr = OUTER_SYMPY[name](expr)
-    formulas = polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative, noise=noise)
+    # with noise, the runners-up of the leaf choice are polished too: the front decides on the snapped laws
+    variants = [chosen] + ([{**chosen, name: e} for _, name, e in near[:NOISY_LEAF_ALTERNATIVES]] if noise > 0 else [])
+    formulas: list[sympy.Expr] = []
+    for leaves_chosen in variants:
+        if deadline is not None and formulas and time.perf_counter() > deadline:
+            break
+        (expr,), _ = model.formula(symbols, overrides={name: [e] for name, e in leaves_chosen.items()})
+        expr = expr * scale
+        for name in reversed(peeled):
+            expr = OUTER_SYMPY[name](expr)
+        formulas.extend(polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative, noise=noise))
     return StructuredRun(formulas, whole, model, leaf_text, timings)
 
 
@@ -231,6 +243,8 @@ def _fit_tree(
 # _choose_leaves; at most LEAF_CANDIDATES per leaf
 LEAF_TOLERANCE = 1e-3
 LEAF_CANDIDATES = 5
+# ... and more on noisy data, where a noisy module's output lets many shapes in and the data choose
+NOISY_LEAF_CANDIDATES = 8
 # powers p of a positive leaf's outputs that are also fitted (then the candidate is fit**(1/p))
 LEAF_POWERS = (sympy.Integer(-2), sympy.Integer(-1), sympy.Integer(2), sympy.Rational(1, 2), sympy.Rational(-1, 2))
 # a positive leaf output's log is fitted where it exceeds this fraction of its largest size
@@ -240,7 +254,9 @@ LEAF_MIN_R2 = 0.999
 
 
 def _leaf_candidates(
-    variables: Sequence[str], Z: np.ndarray, out: np.ndarray, budget: float, seed: int, search: SubSearch | None = None
+    variables: Sequence[str], Z: np.ndarray, out: np.ndarray, budget: float, seed: int, search: SubSearch | None = None,
+    at_most: int = LEAF_CANDIDATES,
+    noisy: bool = False,
 ) -> list[sympy.Expr]:
     """Formulas for one leaf (in its port symbols), the best fit to the module's outputs first.
 
@@ -249,6 +265,9 @@ def _leaf_candidates(
     cover it, and for a positive ``u`` fits of ``out/u`` and ``u/out``. A 2-D leaf gets ``c + g*h``
     candidates (:func:`_shifted_product_candidates`); larger leaves, and a 2-D leaf that is no such
     product, are small discovery problems (``search``, a flat discovery) when ``budget`` is positive.
+    At most ``at_most`` are returned, the simplest first, and always the closest fit. ``noisy``:
+    ``out`` carries the data's noise (values implied by noisy rows), so no fit explains
+    :data:`LEAF_MIN_R2` of it; fits within twice the best one's unexplained share count instead.
     """
 
     ports = [sympy.Symbol(v, real=True) for v in variables]
@@ -261,8 +280,12 @@ def _leaf_candidates(
             """Library fits of ``target`` (a transform of ``out``, on the points ``where``), as
             candidates ``back(fit)`` for ``out``."""
             keep = where if where is not None else slice(None)
-            for fit in suggest(u[keep], target, topk=topk, library=list(FLAT_LIBRARY)):
-                if fit.r2 >= LEAF_MIN_R2:
+            fits = suggest(u[keep], target, topk=topk, library=list(FLAT_LIBRARY))
+            unexplained = 1.0 - LEAF_MIN_R2
+            if noisy and fits:
+                unexplained = max(unexplained, 2.0 * (1.0 - max(f.r2 for f in fits)))
+            for fit in fits:
+                if fit.r2 >= 1.0 - unexplained:
                     expr = _unit_scales(fit.to_sympy(ports[0]))
                     expr = back(expr) if back is not None else expr
                     scored.append((formula_rmse(expr, ports, Z, out), expr))
@@ -270,7 +293,7 @@ def _leaf_candidates(
         add_fits(out, 2 * LEAF_CANDIDATES)
         if np.all(out > 0):  # (c*f(a*u+b)+d)**(1/p): 1/sqrt(1 - u**2) is no affine f, its -2nd power is
             for p in LEAF_POWERS:  # (u^2/(1 - u^2))^2 (Feynman I.32.17) has the -1/2 power 1/u^2 - 1
-                add_fits(out ** float(p), 3, lambda e, p=p: e ** (1 / p))
+                add_fits(out ** float(p), LEAF_CANDIDATES, lambda e, p=p: e ** (1 / p))
         # exp(c/u + d), a Boltzmann factor: its tail near 0 may come out of the module slightly
         # negative, so the log is fitted where the output is clearly positive
         clear = out > LEAF_LOG_FLOOR * np.max(np.abs(out))
@@ -298,7 +321,10 @@ def _leaf_candidates(
     # simplest first: near-linear module outputs are matched *closer* by bent functions (acos, x^3
     # with huge offsets) that chase the spline's error; the data decide among them
     close = sorted(((complexity(e), loss, e) for loss, e in scored if loss <= limit), key=lambda t: t[:2])
-    unique = list(dict.fromkeys(e for _, _, e in close))[:LEAF_CANDIDATES]
+    unique = list(dict.fromkeys(e for _, _, e in close))[:at_most]
+    closest = min(scored, key=lambda t: t[0])[1]
+    if closest not in unique:  # the closest fit keeps a place: on noisy data it is often the only true one
+        unique[-1] = closest
     for e in unique:
         if not e.free_symbols <= set(ports):
             raise ValueError(f"leaf formula {e} has unexpected symbols")
@@ -336,6 +362,7 @@ def _implied_leaf_candidates(
     train: tuple[np.ndarray, np.ndarray],
     relative: bool,
     seed: int,
+    noise: float = 0.0,
 ) -> dict[str, list[sympy.Expr]]:
     """Candidates for each 1-D or 2-D leaf of ``leaves`` fitted to what the *data* say it is, not to its module.
 
@@ -343,7 +370,8 @@ def _implied_leaf_candidates(
     But where the law is linear in a leaf (sums and products above it), with the other leaves'
     formulas (``chosen``) in place: ``y = alpha(x)*leaf + beta(x)``, so ``leaf = (y - beta)/alpha``
     point by point. The other leaves' constants are first refitted on the data, with this leaf held
-    at its module's outputs.
+    at its module's outputs. With ``noise`` (> 0) the implied values carry it: see ``noisy`` in
+    :func:`_leaf_candidates`.
     """
     X, y = train
     inputs = model.module_inputs(torch.as_tensor(X, dtype=torch.float64))
@@ -369,7 +397,8 @@ def _implied_leaf_candidates(
             continue
         Z = inputs[name].numpy()[keep]
         try:
-            cands = _leaf_candidates(leaf.variables, Z, target[keep], 0.0, seed)
+            cands = _leaf_candidates(leaf.variables, Z, target[keep], 0.0, seed, noisy=noise > 0,
+                                     at_most=NOISY_LEAF_CANDIDATES if noise > 0 else LEAF_CANDIDATES)
         except ValueError:
             continue
         found[name] = [float_constants(e) for e in cands]
@@ -420,6 +449,8 @@ def _unit_scales(expr: sympy.Expr) -> sympy.Expr:
 # a leaf candidate within this factor of the best global error (after the refit) counts as as good;
 # the simplest of those is kept
 CHOICE_TOLERANCE = 0.1
+# on noisy data, this many runners-up of the leaf choice (one leaf swapped) are polished as laws too
+NOISY_LEAF_ALTERNATIVES = 4
 # a second pass re-judges each leaf once the others have found their formulas
 CHOICE_PASSES = 2
 
@@ -433,15 +464,18 @@ def _choose_leaves(
     val: tuple[np.ndarray, np.ndarray],
     relative: bool,
     deadline: float | None,
-) -> dict[str, sympy.Expr]:
+) -> tuple[dict[str, sympy.Expr], list[tuple[float, str, sympy.Expr]]]:
     """One formula per leaf, judged on the data: the module's outputs are only approximate.
 
     Starting from each leaf's simplest candidate, every leaf in turn tries the others: the whole
     formula is refitted on ``train`` and scored on ``val``; the simplest candidate within
     ``CHOICE_TOLERANCE`` of the best score is kept. (A tanh can match a module's square to 1e-4,
-    but only the square makes the whole law exact.)
+    but only the square makes the whole law exact.) Also returned: the other candidates within that
+    tolerance in the last pass, ``(score, leaf, formula)``, best first - on noisy data the simplest
+    leaf is not always the one whose constants snap to the simplest law.
     """
     choice = {name: cands[0] for name, cands in candidates.items()}  # the simplest of each
+    near: dict[str, list[tuple[float, str, sympy.Expr]]] = {}
     spread = 1.0 if relative else (float(np.std(train[1])) or 1.0)
 
     def score(name: str, cand: sympy.Expr) -> float:
@@ -459,11 +493,12 @@ def _choose_leaves(
                 continue
             good = [t for t in scored if t[0] <= best * (1 + CHOICE_TOLERANCE) + 1e-12 * spread]
             pick = cands[min(good, key=lambda t: t[1:])[2]]
+            near[name] = [(t[0], name, cands[t[2]]) for t in good if cands[t[2]] != pick]
             changed = changed or pick != choice[name]
             choice[name] = pick
         if not changed:
             break
-    return choice
+    return choice, sorted((t for ts in near.values() for t in ts), key=lambda t: t[0])
 
 
 def _warm_start(

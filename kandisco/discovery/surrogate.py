@@ -40,6 +40,20 @@ class Surrogate:
         out = out * self.y_std + self.y_mean
         return self.sign * np.exp(out) if self.log_target else out
 
+    def error_beyond_noise(self, X: np.ndarray, y: np.ndarray, sigma: np.ndarray | float) -> float:
+        """The surrogate's own error (in ``val_error``'s units) on noisy rows ``(X, y)`` of one-sigma ``sigma``.
+
+        Its residuals on noisy rows hold the noise too: the noise's mean square is taken off, down to
+        twice that estimate's standard error (what ``len(y)`` rows can tell apart from 0). Structure
+        tests on the surrogate need this, not the raw error, or noise alone makes them blind.
+        """
+        y = np.asarray(y, dtype=float).ravel()
+        scale = np.abs(y) if self.log_target else self.spread
+        residual_ms = float(np.mean(((self(X) - y) / scale) ** 2))
+        noise_ms = float(np.mean((np.broadcast_to(np.asarray(sigma, dtype=float), y.shape) / scale) ** 2))
+        resolvable = 2.0 * np.sqrt(2.0 / max(len(y), 1)) * noise_ms
+        return float(np.sqrt(max(residual_ms - noise_ms, resolvable, 0.0)))
+
     def _inputs(self, X: np.ndarray) -> np.ndarray:
         Z = X.copy()
         if self.log_inputs.any():
