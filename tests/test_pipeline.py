@@ -87,6 +87,31 @@ def test_best_takes_the_simplest_exact_entry_even_when_rounding_scores_a_copy_hi
     assert front[pick_candidate(front, "best", exact_loss=1e-9)].formula == "G*m1*m2/r**2"
 
 
+def test_at_the_noise_floor_fitted_floats_count_against_a_formula():
+    """Feynman I.10.7 at 1% noise: both laws reach the noise; the exp look-alike has one node fewer but
+    three fitted floats, so by description length the true law wins."""
+    front = pareto_front([
+        Candidate("m0*exp(...)", "0.963771719776552*x0*exp(0.0273828624955943*exp(3.76205301497336*x1/x2))", 13, 0.012728, "s", 0.0),
+        Candidate("c*m0/sqrt(c**2 - v**2)", "x2*x0/sqrt(x2**2 - x1**2)", 14, 0.0122065, "s", 0.0),
+    ])
+    assert [c.description_length for c in front] == [13 + 3 * 2, 14]
+    assert front[pick_candidate(front, "best", exact_loss=0.0134)].formula == "c*m0/sqrt(c**2 - v**2)"
+    assert front[pick_candidate(front, "simplest", exact_loss=0.0134)].formula == "m0*exp(...)"  # nodes only
+
+
+def test_an_estimated_noise_a_little_below_the_best_loss_still_puts_that_loss_at_the_floor():
+    from kandisco.discovery.noise import NoiseEstimate
+    from kandisco.discovery.pipeline import NOISE_ESTIMATE_SLACK, _equal_loss
+
+    front = [Candidate("a", "a", 3, 0.0122, "s", 0.0), Candidate("b", "b", 5, 0.0127, "s", 0.0)]
+    under = NoiseEstimate(0.0110, "estimated", False, 0.0, "additive")  # 0.88x the true 0.0124
+    assert 0.0122 <= NOISE_ESTIMATE_SLACK * 0.0110
+    assert _equal_loss(front, under, 200, 0.0) == pytest.approx(under.floor(200) * 0.0122 / 0.0110)
+    assert _equal_loss(front, under, 200, 0.0) > 0.0127  # both count as equally accurate
+    far = NoiseEstimate(0.0050, "estimated", False, 0.0, "additive")  # no law near this noise: its floor
+    assert _equal_loss(front, far, 200, 0.0) == pytest.approx(far.floor(200))
+
+
 def test_constant_data_and_bad_library_are_clear_errors():
     X = np.linspace(1, 2, 50)[:, None]
     with pytest.raises(DataError, match="constant"):

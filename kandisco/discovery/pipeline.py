@@ -485,13 +485,18 @@ def _noise(X: np.ndarray, y: np.ndarray, split: Any, sigma: np.ndarray | None, f
     return info, relative, suspects
 
 
+# an estimated noise level is good to about this factor (docs/noise.md: quartiles 1.02-1.25x at 1%)
+NOISE_ESTIMATE_SLACK = 1.25
+
+
 def _equal_loss(front: list[Candidate], info: NoiseEstimate, n_val: int, exact_loss: float) -> float:
     """Losses at or below this count as equally good (the simplest such entry wins): rounding level,
-    or, with visible noise, within its statistical margin of the best loss (never above the noise)."""
+    or, with visible noise, within its statistical margin of the best loss (never above the noise,
+    as far as an estimate tells it: a best loss within NOISE_ESTIMATE_SLACK of the estimate is at it)."""
     if not info.visible or not front:
         return exact_loss
     lowest = min(c.loss for c in front)
-    level = min(info.sigma, lowest) if lowest > 0 else 0.0
+    level = lowest if lowest <= NOISE_ESTIMATE_SLACK * info.sigma else min(info.sigma, lowest)
     return max(exact_loss, NoiseEstimate(level, info.source, info.relative, 0.0, info.kind).floor(n_val))
 
 

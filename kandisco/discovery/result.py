@@ -5,13 +5,17 @@ validation loss, kept only if it beats every simpler candidate. A front entry's 
 ``-d log(loss) / d complexity`` against the previous (simpler) entry. The pick ("best") is the
 highest score among entries whose loss is within ``1.5x`` of the lowest loss; ``"accuracy"`` picks
 the lowest loss and ``"simplest"`` the simplest entry within 1.5x of the lowest loss. Entries whose
-loss is at rounding level (``exact_loss``) all count as within the window.
+loss is at rounding level (``exact_loss``) all count as within the window, and the one of least
+*description length* wins among them: its complexity plus :data:`FLOAT_COST` per fitted float (a
+number the formula must state to its last digits; snapped ones such as ``1/2`` or ``pi`` are no
+floats), so ``c*m/sqrt(c**2 - v**2)`` beats ``0.96*m*exp(0.027*exp(3.8*v/c))`` at the noise floor.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -32,6 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["Candidate", "DiscoveryResult", "LatexText", "ResultFileError", "pareto_front", "pick_candidate", "PICK_RULES"]
 
 PICK_RULES = ("best", "accuracy", "simplest")
+# a fitted float costs as much as this many more nodes in the description length (see above)
+FLOAT_COST = 2
+# a float as sympy prints one (always with a decimal point: 0.5, 1.0e-5, 3.0e+8)
+_FLOAT = re.compile(r"(?<![\w.])\d+\.\d*(?:e[-+]?\d+)?")
 
 
 class ResultFileError(KandiscoError, ValueError):
@@ -55,6 +63,11 @@ class Candidate:
     def expr(self, features: list[str]) -> sympy.Expr:
         """The formula as sympy with symbols named as the user's columns."""
         return _from_internal(self.formula_x, features)
+
+    @property
+    def description_length(self) -> int:
+        """Complexity plus :data:`FLOAT_COST` per fitted float in the formula (see the module docstring)."""
+        return self.complexity + FLOAT_COST * len(_FLOAT.findall(self.formula_x))
 
     @classmethod
     def from_expr(cls, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], names: Sequence[str], **values: Any) -> Candidate:
@@ -103,7 +116,7 @@ def pick_candidate(front: list[Candidate], rule: str = "best", exact_loss: float
     """Index into ``front`` chosen by ``rule`` (see module docstring).
 
     Losses at or below ``exact_loss`` (the level of rounding noise) count as equally exact: all such
-    entries join the window, and under ``"best"`` the simplest of them wins outright, since a score
+    entries join the window, and under ``"best"`` the one of least description length wins outright, since a score
     between two exact entries measures rounding noise: ``c**3*m/sqrt(c**2 - v**2)`` at 2e-14 is not
     passed over for a float-laden copy at 5e-15, nor ``G*m1*m2/r**2`` at 1e-12 for
     ``1.0*G**1.0*(m1 + 9.8e-17)*m2/r**2`` at 1e-16.
@@ -118,7 +131,7 @@ def pick_candidate(front: list[Candidate], rule: str = "best", exact_loss: float
         return min(range(len(front)), key=lambda i: front[i].loss)
     exact = [i for i in window if front[i].loss <= exact_loss]
     if rule == "simplest" or (rule == "best" and exact):
-        return window[0] if rule == "simplest" else exact[0]
+        return window[0] if rule == "simplest" else min(exact, key=lambda i: (front[i].description_length, i))
     return max(window, key=lambda i: (front[i].score, -front[i].complexity))
 
 
