@@ -496,7 +496,7 @@ def _equal_loss(front: list[Candidate], info: NoiseEstimate, n_val: int, exact_l
     if not info.visible or not front:
         return exact_loss
     lowest = min(c.loss for c in front)
-    level = lowest if lowest <= NOISE_ESTIMATE_SLACK * info.sigma else min(info.sigma, lowest)
+    level = lowest if lowest <= NOISE_ESTIMATE_SLACK * info.sigma else info.sigma  # (lowest > sigma there)
     return max(exact_loss, NoiseEstimate(level, info.source, info.relative, 0.0, info.kind).floor(n_val))
 
 
