@@ -107,9 +107,13 @@ def test_leaves_are_chosen_on_the_data_not_on_the_module_outputs():
         "A": [float_constants(-1.3 * sympy.cos(1.1 * u) + 1.8), float_constants(1.1 * (u + 0.01) ** 2 + 0.6)],
         "B": [float_constants(0.9 * v + 1.4)],
     }
-    chosen = _choose_leaves(_product_graph(), [x0, x1], candidates, 1.0, (X[:400], y[:400]), (X[400:], y[400:]), False, None)
+    chosen, near = _choose_leaves(
+        _product_graph(), [x0, x1], candidates, 1.0, (X[:400], y[:400]), (X[400:], y[400:]), False, None
+    )
     assert chosen["A"] is candidates["A"][1]
     assert chosen["B"] is candidates["B"][0]
+    # the cosine is far from the best score on the data, so it is not kept as a runner-up either
+    assert all(leaf != "A" or cand != candidates["A"][0] for _, leaf, cand in near)
 
 
 def test_leaf_candidates_implied_by_the_data_recover_a_leaf_its_module_misses():
