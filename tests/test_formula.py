@@ -179,6 +179,26 @@ def test_tidy_writes_the_root_of_a_reciprocal_as_a_reciprocal_root():
     assert not check_equivalence(w * sympy.sqrt(c + v) * sympy.sqrt(1 / (c - v)), truth, ranges).recovered
 
 
+def test_an_abs_whose_argument_keeps_one_sign_on_the_data_is_resolved():
+    # I.43.43 at 1% noise came out as kb*v/(A*Abs(gamma - 1)), gamma in [2, 5]: the same law on the
+    # data, but not the truth's 1/(gamma - 1) to sympy
+    from kandisco.discovery.polish import polish_formula, resolve_fixed_sign_abs
+
+    g, v, x = sympy.symbols("gamma v x", real=True)
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.uniform(2, 5, 200), rng.uniform(1, 5, 200), rng.uniform(-1, 1, 200)])
+    assert resolve_fixed_sign_abs(v / sympy.Abs(g - 1), [g, v, x], X) == v / (g - 1)
+    assert resolve_fixed_sign_abs(v * sympy.Abs(1 - g), [g, v, x], X) == v * (g - 1)
+    assert resolve_fixed_sign_abs(sympy.Abs(x) + v, [g, v, x], X) == sympy.Abs(x) + v  # x changes sign: kept
+    assert resolve_fixed_sign_abs(sympy.Abs(x + 2), [g, v, x], X[:0]) == sympy.Abs(x + 2)  # no rows: nothing known
+    # through the shared polishing: a fitted |a*gamma + b| comes back as the plain law
+    y = X[:, 1] / (X[:, 0] - 1)
+    fitted = sympy.Float(1.02) * v / sympy.Abs(sympy.Float(0.98) * g - sympy.Float(1.01))
+    polished = polish_formula(fitted, [g, v, x], (X[:100], y[:100]), (X[100:], y[100:]))[-1]
+    assert not polished.has(sympy.Abs)
+    assert sympy.simplify(polished - v / (g - 1)) == 0
+
+
 def test_simplify_capped_and_exports():
     expr = sympy.sin(a) ** 2 + sympy.cos(a) ** 2 + e
     assert simplify_capped(expr, timeout=30) == 1 + e

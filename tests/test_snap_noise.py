@@ -100,3 +100,21 @@ def test_a_true_irrational_exponent_is_not_forced_to_a_plainer_number_by_the_res
     found = resnap_noisy(x ** sympy.Rational(7, 5), [x], train, val, False, 1e-4 * float(np.std(y)), allowed_loss=1.0)
     if found is not None:  # whatever it offers keeps the exponent 1.4, not 3/2 or sqrt(2)
         assert abs(float(found.as_base_exp()[1]) - 1.4) < 1e-3
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_a_phase_of_pi_over_2_is_not_named_11_7_when_the_noise_is_not_known(noise):
+    """III.15.12 at 1% noise came out as 2*U*(sin(d*k - 11/7) + 1): within the 1% window both are
+    offered, and the order by tree size put the one-node 11/7 first; by the bits that name them
+    pi/2 (5) is plainer than 11/7 (6.4), at noise 0 as well (where only the true one fits)."""
+    U, d = sympy.symbols("U d", real=True)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(1000, 2))
+    y = 2 * X[:, 0] * (1 - np.cos(X[:, 1]))
+    y = y * (1 + noise * rng.normal(size=len(y)))
+    F = sympy.Float
+    start = F(2.01) * U * (sympy.sin(F(1.001) * d - F(1.5712)) + F(0.999))
+    train, val = (X[:500], y[:500]), (X[500:], y[500:])
+    refit = refit_constants(start, [U, d], *train)
+    snapped = snap_constants(refit, [U, d], *val, refit_on=train)  # noise not told: the fixed-tolerance rule
+    assert sympy.simplify(snapped - 2 * U * (1 - sympy.cos(d))) == 0

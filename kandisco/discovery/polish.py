@@ -21,9 +21,10 @@ from ..symbolic.formula import (
     refit_constants,
     simplify_capped,
     snap_constants,
+    to_callable,
 )
 
-__all__ = ["polish_formula", "resnap_noisy", "tidy", "uses_relative_error"]
+__all__ = ["polish_formula", "resnap_noisy", "resolve_fixed_sign_abs", "tidy", "uses_relative_error"]
 
 
 def polish_formula(
@@ -45,6 +46,7 @@ def polish_formula(
     expr = tidy(expr)
     refit = refit_constants(expr, symbols, *train, relative=relative)
     snapped = snap_constants(refit, symbols, *val, refit_on=train, relative=relative, noise=noise)
+    snapped = resolve_fixed_sign_abs(snapped, symbols, np.vstack([train[0], val[0]]))
     snapped = tidy(simplify_capped(snapped, timeout=simplify_seconds))
     snapped = snap_constants(snapped, symbols, *val, refit_on=train, relative=relative, noise=noise)
     out = [refit]
@@ -81,6 +83,32 @@ def resnap_noisy(
     if complexity(polished) > complexity(expr) or not formula_rmse(polished, symbols, *val, relative) <= allowed_loss:
         return None
     return polished
+
+
+def resolve_fixed_sign_abs(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray) -> sympy.Expr:
+    """``Abs(u)`` as ``u`` or ``-u`` where ``u`` keeps one sign (never zero) on every row of ``X``.
+
+    A leaf fitted as ``|a*x + b|`` computes the same as ``a*x + b`` wherever the data are, so on
+    the data the plainer form is the same law: ``kb*v/(A*Abs(gamma - 1))`` with gamma in [2, 5] is
+    ``kb*v/(A*(gamma - 1))``. An ``Abs`` whose argument changes sign in the data stays.
+    """
+    if not expr.has(sympy.Abs) or len(X) == 0:
+        return expr
+    def resolved(node: sympy.Abs) -> sympy.Expr:
+        inner = node.args[0]
+        try:
+            values = to_callable(inner, symbols)(X)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError):
+            return node
+        if not np.all(np.isfinite(values)):
+            return node
+        if np.all(values > 0):
+            return inner
+        if np.all(values < 0):
+            return -inner
+        return node
+
+    return expr.replace(lambda e: isinstance(e, sympy.Abs), resolved)
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:

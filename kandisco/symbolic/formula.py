@@ -247,9 +247,8 @@ def snap_constants(
                 budget = min(MAX_NOISY_BITS, _value_bits(v, errors.get(f, 0.0)) - MDL_MARGIN_BITS)
                 offered = sorted((c for c in offered if c == 0 or _description_bits(c) <= budget),
                                  key=lambda c: (_description_bits(c), abs(float(c) - v)))[:MAX_WIDE_CANDIDATES]
-            for cand in offered:
-                plainness = _description_bits(cand) if statistical is not None else _tree_size(cand)
-                pairs.append((plainness, not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
+            for cand in offered:  # plainest by the bits that name it: pi/2 (5 bits) before 11/7 (6.4)
+                pairs.append((_description_bits(cand), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
         for *_, f, cand in sorted(pairs, key=lambda t: t[:5]):
             tried.add((float(f), str(cand)))
             trial = current.xreplace({f: cand})
