@@ -225,3 +225,30 @@ def test_formulas_with_complex_infinity_score_inf_and_are_not_refitted():
     assert bad.has(sympy.zoo)
     assert formula_rmse(bad, [a, e], X, y) == float("inf")
     assert refit_constants(bad, [a, e], X, y) == bad
+
+
+def test_a_form_run_into_its_small_argument_corner_is_snapped_to_the_limit():
+    # Boyle's 25 rows: c/tan(a*V) with a -> 0 is c/(a*V); setting a to 0 is undefined, the limit is the law
+    from kandisco.symbolic.limits import small_argument_limit
+
+    V = sympy.Symbol("V", positive=True)
+    rng = np.random.default_rng(4)
+    X = rng.uniform(12, 48, size=(25, 1))
+    y = 1406.9 / X[:, 0] * (1 + 0.003 * rng.normal(size=25))
+    degenerate = refit_constants(sympy.Float(4.2) / sympy.tan(sympy.Float(0.003) * V), [V], X, y)
+    assert small_argument_limit(degenerate, [V], X) is not None
+    sigma = 0.003 * float(np.sqrt(np.mean(y**2)))
+    snapped = snap_constants(degenerate, [V], X[15:], y[15:], refit_on=(X[:15], y[:15]), noise=sigma)
+    assert not snapped.has(sympy.tan) and len(snapped.atoms(sympy.Float)) == 1
+    assert float(snapped * V) == pytest.approx(1406.9, rel=0.01)
+    # where the argument is not small the function stays: tan(0.03*V) is far from linear on [12, 48]
+    assert small_argument_limit(sympy.tan(sympy.Float(0.03) * V), [V], X) is None
+    # and noiseless data that tell tan from its limit keep it
+    z = rng.uniform(0, 0.25, size=(200, 1))
+    exact = 2 * np.tan(z[:, 0])
+    x = sympy.Symbol("x", positive=True)
+    fitted = refit_constants(sympy.Float(1.9) * sympy.tan(sympy.Float(1.1) * x), [x], z, exact)
+    assert snap_constants(fitted, [x], z[100:], exact[100:], refit_on=(z[:100], exact[:100])).has(sympy.tan)
+    # leading terms: cos keeps its square, log has none
+    assert small_argument_limit(sympy.cos(sympy.Float(0.005) * V), [V], X) == 1 - sympy.Float(0.005) ** 2 * V**2 / 2
+    assert small_argument_limit(sympy.log(sympy.Float(0.001) * V), [V], X) is None

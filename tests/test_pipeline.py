@@ -112,6 +112,28 @@ def test_an_estimated_noise_a_little_below_the_best_loss_still_puts_that_loss_at
     assert _equal_loss(front, far, 200, 0.0) == pytest.approx(far.floor(200))
 
 
+def test_on_smooth_noiseless_data_a_snapped_approximation_does_not_end_the_search():
+    # II.11.28: a 10-term sum of snapped numbers at 7e-4 of the spread stopped the search after 5 s;
+    # the table is smooth to ~1e-6, so only a formula near that counts as found
+    from kandisco.discovery.noise import NoiseEstimate, estimate_noise
+    from kandisco.discovery.pipeline import FOUND_OVER_SMOOTHNESS, _found_loss
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(800, 2))
+    y = 1 + X[:, 0] * X[:, 1] / (1 - X[:, 0] * X[:, 1] / 3)
+    info = estimate_noise(X, y, relative=False, seed=0)
+    assert not info.visible and 0 < info.sigma < 1e-4 * np.std(y)
+    spread = float(np.std(y))
+    found = _found_loss(1e-3 * spread, 1e-9 * spread, info, 200)
+    assert found == pytest.approx(FOUND_OVER_SMOOTHNESS * info.sigma) and found < 7e-4 * spread
+    # visible noise: the floor, as before; nothing known: the configured level
+    noisy = NoiseEstimate(0.05, "estimated", False, 0.05, "additive")
+    assert _found_loss(1e-3, 1e-9, noisy, 200) == pytest.approx(noisy.floor(200))
+    assert _found_loss(1e-3, 1e-9, NoiseEstimate(0.0, "unknown", False, 0.0), 200) == 1e-3
+    # never below the rounding level
+    assert _found_loss(1e-3, 1e-9, NoiseEstimate(1e-14, "estimated", False, 0.0, "none"), 200) == 1e-9
+
+
 def test_constant_data_and_bad_library_are_clear_errors():
     X = np.linspace(1, 2, 50)[:, None]
     with pytest.raises(DataError, match="constant"):

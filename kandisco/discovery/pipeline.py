@@ -229,7 +229,7 @@ def discover(  # type: ignore[misc]
     y_spread = 1.0 if relative else (float(np.std(y)) or 1.0)
     stop_loss = (stop_at or cfg.exact_relative_rmse) * y_spread
     # a formula without fitted constants ends the search at this loss: found, or at the noise floor
-    found_loss = max(cfg.found_relative_rmse * y_spread, noise_info.floor(len(val[1])) if noise_info.visible else 0.0)
+    found_loss = _found_loss(cfg.found_relative_rmse * y_spread, stop_loss, noise_info, len(val[1]))
     if len(search_train[1]) < len(train[1]):
         notes.append(f"large table: strategies searched on {len(search_train[1])} of {len(train[1])} training rows; "
                      "every formula was judged on all validation rows and the law refitted on all training rows")
@@ -483,6 +483,26 @@ def _noise(X: np.ndarray, y: np.ndarray, split: Any, sigma: np.ndarray | None, f
         notes.append(f"{len(suspects)} row(s) lie far from what their neighbours say ({_row_names(dataset, suspects)}): "
                      "left out of the search, kept in the table; the chosen law judges them again")
     return info, relative, suspects
+
+
+# on data without visible noise, a formula without fitted constants whose loss is more than this many
+# times what the local polynomial leaves (noise and curvature together) is an approximation, not found
+FOUND_OVER_SMOOTHNESS = 10.0
+
+
+def _found_loss(found: float, exact: float, info: NoiseEstimate, n_val: int) -> float:
+    """The held-out loss at which a formula without fitted constants ends the search.
+
+    With visible noise: ``found`` or the noise floor, whichever is higher. Without: ``found``, but
+    never more than ``FOUND_OVER_SMOOTHNESS`` times the data's own smoothness residual (nor less than
+    the rounding level ``exact``): II.11.28's noiseless table, smooth to 1.3e-6, was stopped after 5 s
+    by a 10-term sum of snapped numbers at 2e-4 (found at 2.8e-4 of the spread), not the law.
+    """
+    if info.visible:
+        return max(found, info.floor(n_val))
+    if info.kind == "none" and info.sigma > 0:
+        return min(found, max(exact, FOUND_OVER_SMOOTHNESS * info.sigma))
+    return found
 
 
 # an estimated noise level is good to about this factor (docs/noise.md: quartiles 1.02-1.25x at 1%)

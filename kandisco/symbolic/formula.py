@@ -23,6 +23,7 @@ import numpy as np
 import sympy
 
 from .._timeout import call_with_timeout
+from .limits import small_argument_limit
 
 __all__ = [
     "ConstantTemplate",
@@ -207,6 +208,10 @@ def snap_constants(
     test on the ``refit_on`` rows does not reject it and the held-out error stays at the noise
     floor. So ``k**1.0105`` snaps to ``k`` at 1% noise, while at noiseless data the standard errors
     vanish and the rule above is unchanged.
+
+    Last, a function whose argument stays near 0 on the rows is tried as its leading Taylor terms
+    (:func:`~kandisco.symbolic.limits.small_argument_limit`: ``c/tan(a*V)`` with ``a*V`` small is
+    ``c'/V``), kept by the same test as a snap when it is simpler.
     """
     expr = merge_numeric_factors(expr)
     base = formula_rmse(expr, symbols, X, y, relative)
@@ -224,6 +229,30 @@ def snap_constants(
             expr = expr.xreplace(near)
     if len(expr.atoms(sympy.Float)) > max_floats:
         return expr
+    current = _snap_passes(expr, symbols, X, y, refit_on, relative, limit, statistical, max_denominator, rel_close)
+    # a form run into a degenerate corner (c/tan(a*V) with a -> 0) is judged in its limit, like a snap
+    rows = X if refit_on is None else np.vstack([X, refit_on[0]])
+    limited = small_argument_limit(current, symbols, rows)
+    if limited is not None and complexity(limited) < complexity(current):
+        trial = refit_constants(limited, symbols, *refit_on, relative=relative) if refit_on is not None else limited
+        if formula_rmse(trial, symbols, X, y, relative) <= limit and (statistical is None or statistical.accepts(trial)):
+            current = _snap_passes(trial, symbols, X, y, refit_on, relative, limit, statistical, max_denominator, rel_close)
+    return current
+
+
+def _snap_passes(
+    expr: sympy.Expr,
+    symbols: Sequence[sympy.Symbol],
+    X: np.ndarray,
+    y: np.ndarray,
+    refit_on: tuple[np.ndarray, np.ndarray] | None,
+    relative: bool,
+    limit: float,
+    statistical: NoisySnap | None,
+    max_denominator: int,
+    rel_close: float,
+) -> sympy.Expr:
+    """The passes of :func:`snap_constants`: the plainest acceptable snap over all floats, until none is."""
     current = expr
     tried: set[tuple[float, str]] = set()
     changed = True
