@@ -59,3 +59,28 @@ def test_declines_without_a_sign_pattern_and_is_not_planned_for_positive_data():
     P = rng.uniform(1, 2, size=(100, 2))
     assert plan_signed_power(_problem(P, P[:, 0] * P[:, 1])) == []
     assert len(plan_signed_power(_problem(X, X[:, 0] * X[:, 1]))) == 1
+
+
+def test_a_power_law_drowned_in_additive_noise_at_its_small_values_is_fitted_on_the_clear_rows():
+    # III.19.51 at 1%: -m*q**4/(n**2 ...) spans decades, and noise of 1% of its spread swamps most
+    # rows, flipping their signs; the clear rows, weighted by signal to noise, still give the law
+    from dataclasses import replace
+
+    rng = np.random.default_rng(7)
+    n = 1000
+    m, q, k = rng.uniform(1, 5, n), rng.uniform(1, 5, n), rng.uniform(1, 5, n)
+    X = np.column_stack([m, q, k])
+    truth_values = -m * q**4 / (2 * k**2)
+    sigma = 0.01 * float(np.std(truth_values))
+    y = truth_values + sigma * rng.normal(size=n)
+    assert np.mean(np.abs(truth_values) < 3 * sigma) > 0.2 and np.any(y > 0)  # many rows inside the noise
+    problem = replace(_problem(X, y), noise=sigma)
+    with pytest.raises(NothingToPropose):  # every row counted the same: the flipped signs break the pattern
+        SignedPowerLawStrategy().propose(replace(problem, noise=0.0), None)
+    formulas = SignedPowerLawStrategy().propose(problem, None).formulas
+    x0, x1, x2 = problem.symbols
+    assert any(sympy.simplify(f + x0 * x1**4 / (2 * x2**2)) == 0 for f in formulas), formulas
+    # a positive target spanning decades under additive noise is planned too (the KAN's log-log fit is unweighted)
+    assert len(plan_signed_power(replace(_problem(X, -y), noise=sigma))) == 1
+    P = rng.uniform(1, 2, size=(100, 2))
+    assert plan_signed_power(replace(_problem(P, P[:, 0] * P[:, 1]), noise=0.01)) == []  # no decades
