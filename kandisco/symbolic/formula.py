@@ -233,6 +233,8 @@ def snap_constants(
     # a form run into a degenerate corner (c/tan(a*V) with a -> 0) is judged in its limit, like a snap
     rows = X if refit_on is None else np.vstack([X, refit_on[0]])
     limited = small_argument_limit(current, symbols, rows)
+    if limited is not None:  # c/(a*V + b) holds one redundant scale: c'/(V + b') is what the data determine
+        limited = merge_numeric_factors(factor_powered_sums(limited))
     if limited is not None and complexity(limited) < complexity(current):
         trial = refit_constants(limited, symbols, *refit_on, relative=relative) if refit_on is not None else limited
         if formula_rmse(trial, symbols, X, y, relative) <= limit and (statistical is None or statistical.accepts(trial)):
