@@ -83,6 +83,21 @@ def test_outliers_of_the_law_are_named_and_the_constants_refitted_robustly():
     assert fit.expr == sympy.Rational(5, 2) * x0 * x1**2  # refitted without the outliers' pull, then snapped
 
 
+def test_a_small_tables_law_is_refitted_on_the_rows_it_was_picked_on():
+    # cross-validation picks on training + validation rows; the search fitted on the training rows only
+    rng = np.random.default_rng(3)
+    X = rng.uniform(12, 48, size=(25, 1))
+    y = 1400.0 / X[:, 0] * (1 + 0.01 * rng.normal(size=25))
+    rows = np.arange(20)
+    expr = sympy.Float(1380.0) / x0
+    assert fit_law(expr, [x0], X, y, rows, relative=False).expr == expr  # no outliers, no sigma: kept as it is
+    fit = fit_law(expr, [x0], X, y, rows, relative=False, refit=True)
+    u = 1 / X[rows, 0]
+    closed = float(u @ y[rows] / (u @ u))  # least squares of c/V: the closed form
+    assert float(fit.expr * x0) == pytest.approx(closed, rel=1e-8)
+    assert fit.constants[0].error > 0
+
+
 def test_a_formula_not_finite_on_some_row_never_wins():
     X = np.column_stack([np.linspace(1, 3, 50)])
     good = Candidate("x0", "x0", complexity=1, loss=0.5, strategy="t", seconds=0.0)

@@ -65,6 +65,7 @@ def fit_law(
     *,
     relative: bool,
     sigma: np.ndarray | None = None,
+    refit: bool = False,
 ) -> LawFit:
     """Outliers of ``expr`` over all rows ``(X, y)``, then its constants refitted on ``train_rows``
     (robustly when there are outliers; weighted with ``sigma``) with their standard errors.
@@ -72,7 +73,9 @@ def fit_law(
     With outliers, the robustly refitted constants are snapped again (the statistical rule of
     :func:`~kandisco.symbolic.formula.snap_constants`, on the rows that are not outliers, the
     residuals' robust spread as the noise): the search saw the outliers, and its snaps may not
-    have been possible with them."""
+    have been possible with them. ``refit``: refit on ``train_rows`` even without outliers or
+    ``sigma`` (a small table's law, picked by cross-validation, is fitted on its training and
+    validation rows together, while the search fitted it on the training rows alone)."""
     outliers, scale = _outliers(expr, symbols, X, y, relative, sigma)
     train_rows = np.asarray(train_rows)
     inliers = np.setdiff1d(train_rows, outliers) if outliers else train_rows
@@ -87,7 +90,7 @@ def fit_law(
                 if len(held_out):
                     fitted = snap_constants(fitted, symbols, X[held_out], y[held_out], refit_on=(X[inliers], y[inliers]),
                                             relative=relative, noise=scale)
-        elif sigma is not None:
+        elif sigma is not None or refit:
             fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights)
     if outliers and fitted != expr:  # the law moved: its own outliers are the ones to name
         outliers = _outliers(fitted, symbols, X, y, relative, sigma)[0] or outliers

@@ -335,7 +335,8 @@ def discover(  # type: ignore[misc]
                 models[id(best)] = models[id(front[chosen])]
             candidates.append(best)
             front[chosen] = best
-    law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative, sigma=sigma_all)
+    law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative, sigma=sigma_all,
+                      refit=cv is not None)
     keeps = not rules or not best.config.get("constraints_satisfied", True) or not rules.violations(law_fit.expr, symbols, X, seed)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X) and keeps:
         best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, None if small else val, relative)
