@@ -252,3 +252,5 @@ def test_a_form_run_into_its_small_argument_corner_is_snapped_to_the_limit():
     # leading terms: cos keeps its square, log has none
     assert small_argument_limit(sympy.cos(sympy.Float(0.005) * V), [V], X) == 1 - sympy.Float(0.005) ** 2 * V**2 / 2
     assert small_argument_limit(sympy.log(sympy.Float(0.001) * V), [V], X) is None
+    # a function sympy knows no derivatives of (a custom library function) has no limit to offer
+    assert small_argument_limit(sympy.Function("J0")(sympy.Float(0.001) * V), [V], X) is None

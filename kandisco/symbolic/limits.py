@@ -10,6 +10,7 @@ a snap).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ SMALL_ARGUMENT = 0.3
 _T = sympy.Dummy("t")
 
 
+@functools.lru_cache(maxsize=None)
 def _leading_terms(func: type[sympy.Function]) -> sympy.Expr | None:
     """``func(t)`` to its first term in ``t`` (``tan(t)`` -> ``t``, ``cos(t)`` -> ``1 - t**2/2``),
     or None where ``func`` has no Taylor series at 0 (``log``)."""
@@ -32,8 +34,9 @@ def _leading_terms(func: type[sympy.Function]) -> sympy.Expr | None:
             series = func(_T).series(_T, 0, order).removeO()
         except (ValueError, NotImplementedError, TypeError, sympy.PoleError):
             return None
-        if series.has(sympy.log, sympy.zoo, sympy.oo, sympy.nan) or not series.is_polynomial(_T):
-            return None
+        if (series.has(sympy.zoo, sympy.oo, sympy.nan, sympy.Derivative, sympy.Subs) or series.atoms(sympy.Function)
+                or series.free_symbols - {_T} or not series.is_polynomial(_T)):
+            return None  # log's series has log(t); an undefined function's, its unknown derivatives
         if series.has(_T):
             return series
     return None
@@ -64,7 +67,7 @@ def small_argument_limit(
     def limit(node: sympy.Expr) -> sympy.Expr:
         nonlocal changed
         arg = node.args[0]
-        terms = _leading_terms(node.func)
+        terms = _leading_terms(node.func)  # cached per function: a series costs milliseconds
         if terms is None or not _small_on(arg, symbols, X, threshold):
             return node
         changed = True
