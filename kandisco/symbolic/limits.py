@@ -43,7 +43,9 @@ def _leading_terms(func: type[sympy.Function]) -> sympy.Expr | None:
 
 
 def _small_on(arg: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, threshold: float) -> bool:
-    """Whether ``|arg| <= threshold`` on every row of ``X`` (finite and real there)."""
+    """Whether ``|arg| <= threshold`` on every row of ``X`` (finite and real there). Evaluated here,
+    not by :func:`~kandisco.symbolic.formula.to_callable`: formula.py imports this module, and the
+    package keeps its imports one-way (tests/test_architecture.py)."""
     try:
         fn = sympy.lambdify(list(symbols), arg, modules="numpy")
         with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -66,9 +66,9 @@ def _clear_rows(X: np.ndarray, y: np.ndarray, noise: float, relative: bool) -> t
     Under additive noise ``sigma`` (absolute loss), ``log|y|`` has the error ``sigma/|y|``: rows
     with ``|y|`` near the noise carry no sign and no magnitude, yet an unweighted fit counts them as
     much as the rest (``y ~ m*q**4/n**2`` over four decades with 1% of its spread as noise, as in
-    III.19.51, has a quarter of its rows within 3 sigmas, some of them of the wrong sign). So only rows beyond ``CLEAR_SIGMAS`` noise sigmas are used,
-    weighted by ``|y|/sigma`` (the inverse of that error), when enough remain; otherwise, and
-    without additive noise, every row counts the same."""
+    III.19.51, has a quarter of its rows within 3 sigmas, some of them of the wrong sign). So only
+    rows beyond ``CLEAR_SIGMAS`` noise sigmas are used, weighted by ``|y|/sigma`` (the inverse of
+    that error), when enough remain; otherwise, and without additive noise, every row counts the same."""
     ones = np.ones(len(y))
     if relative or not noise > 0:
         return X, y, ones
