@@ -254,3 +254,29 @@ def test_a_form_run_into_its_small_argument_corner_is_snapped_to_the_limit():
     assert small_argument_limit(sympy.log(sympy.Float(0.001) * V), [V], X) is None
     # a function sympy knows no derivatives of (a custom library function) has no limit to offer
     assert small_argument_limit(sympy.Function("J0")(sympy.Float(0.001) * V), [V], X) is None
+
+
+def test_a_form_run_into_its_large_scale_corner_drops_the_negligible_constant_term():
+    # II.11.3's noiseless table ended as c*A/(m*(c*B + 1)) with c = 1.4e7: the 1 is no float to snap,
+    # yet beside c*B it is nothing; without it the scale is one constant, and the law comes out exact
+    from kandisco.symbolic.limits import negligible_constant_terms
+
+    Ef, q, m, w, w0 = sympy.symbols("Ef q m omega omega_0", positive=True)
+    symbols = [Ef, q, m, w, w0]
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 5, (400, 3)), rng.uniform(1, 3, 400), rng.uniform(3, 5, 400)])
+    y = X[:, 0] * X[:, 1] / (X[:, 2] * (X[:, 4] ** 2 - X[:, 3] ** 2))
+    degenerate = sympy.Float(13925285.2248) * Ef * q / (
+        m * (sympy.Float(-13925285.3598) * w**2 + sympy.Float(13925285.1738) * w0**2 + 1))
+    law = Ef * q / (m * (w0**2 - w**2))
+    for noise in (0.0, 1e-3):
+        snapped = snap_constants(degenerate, symbols, X[250:], y[250:], refit_on=(X[:250], y[:250]), noise=noise)
+        assert sympy.simplify(snapped - law) == 0
+    # a constant term that matters on the rows stays: omega_0**2 - omega**2 + 1 is 1 in 8 at the least
+    x = sympy.Symbol("x", positive=True)
+    assert negligible_constant_terms(w0**2 - w**2 + 1, symbols, X) is None
+    rows = np.array([[1.0], [3.0]])
+    assert negligible_constant_terms(sympy.Float(2e4) * x + 1, [x], rows) == sympy.Float(2e4) * x  # 1 in 2e4
+    assert negligible_constant_terms(sympy.Float(2e4) * x + 1, [x], rows, threshold=1e-5) is None
+    # a sum of constants alone is no sum to shorten
+    assert negligible_constant_terms(sympy.Float(3.0) * x, [x], np.array([[1.0]])) is None

@@ -23,7 +23,7 @@ import numpy as np
 import sympy
 
 from .._timeout import call_with_timeout
-from .limits import small_argument_limit
+from .limits import negligible_constant_terms, small_argument_limit
 
 __all__ = [
     "ConstantTemplate",
@@ -230,12 +230,17 @@ def snap_constants(
     if len(expr.atoms(sympy.Float)) > max_floats:
         return expr
     current = _snap_passes(expr, symbols, X, y, refit_on, relative, limit, statistical, max_denominator, rel_close)
-    # a form run into a degenerate corner (c/tan(a*V) with a -> 0) is judged in its limit, like a snap
+    # a form run into a degenerate corner (c/tan(a*V) with a -> 0; c*A/(c*B + 1) with c -> oo) is
+    # judged in its limit, like a snap
     rows = X if refit_on is None else np.vstack([X, refit_on[0]])
-    limited = small_argument_limit(current, symbols, rows)
-    if limited is not None:  # c/(a*V + b) holds one redundant scale: c'/(V + b') is what the data determine
+    for corner in (small_argument_limit, negligible_constant_terms):
+        limited = corner(current, symbols, rows)
+        if limited is None:
+            continue
+        # c/(a*V + b) holds one redundant scale: c'/(V + b') is what the data determine
         limited = merge_numeric_factors(factor_powered_sums(limited))
-    if limited is not None and complexity(limited) < complexity(current):
+        if complexity(limited) >= complexity(current):
+            continue
         trial = refit_constants(limited, symbols, *refit_on, relative=relative) if refit_on is not None else limited
         if formula_rmse(trial, symbols, X, y, relative) <= limit and (statistical is None or statistical.accepts(trial)):
             current = _snap_passes(trial, symbols, X, y, refit_on, relative, limit, statistical, max_denominator, rel_close)
