@@ -60,10 +60,11 @@ MAX_SUSPECTS = 0.3
 # neighbours' fits the other way: rank correlation -0.25 median at 1% noise on the Feynman set), a
 # smooth law's curvature makes them alike (+0.02 median at noise 0): errors this anti-correlated are noise
 NOISE_CORRELATION = -0.1
-# ... judged within each third of the rows by |y| (each at least this many rows), the median third's
-# correlation counts: where a law is steep (1/c**2 near c = 1) the local fit's curvature error
-# outgrows the noise and its rows' errors are alike, which pooled with the rest hides the noise that
-# the other two thirds show (II.13.17 at 1%: -0.28, -0.20, +0.01 by third, -0.09 pooled)
+# ... pooled, or in the median of the thirds of the rows by |y| (each at least this many rows): where
+# a law is steep (1/c**2 near c = 1) the local fit's curvature error outgrows the noise and its rows'
+# errors are alike, which pooled with the rest hides the noise that the other two thirds show
+# (II.13.17 at 1%: -0.28, -0.20, +0.01 by third, -0.09 pooled); a third has a third of the rows, so
+# its correlation scatters more, and the pooled one still counts where it is the lower
 MAGNITUDE_STRATA = 3
 MIN_STRATUM_ROWS = 30
 
@@ -191,20 +192,25 @@ def given_noise(y: np.ndarray, relative: bool, sigma: np.ndarray | None = None, 
 
 
 def _stratified_correlation(Z: np.ndarray, errors: np.ndarray, y: np.ndarray, k: int = 3) -> float:
-    """The median over thirds of the rows by ``|y|`` of the Spearman correlation of each row's error
-    with the mean error of its ``k`` nearest neighbours (one pooled correlation for small tables)."""
+    """The Spearman correlation of each row's error with the mean error of its ``k`` nearest
+    neighbours: over all rows, or the median of its values in the thirds of the rows by ``|y|``
+    where that is lower (tables with enough rows; see ``MAGNITUDE_STRATA``)."""
     from scipy.stats import spearmanr
 
     if np.ptp(errors) == 0:
         return 0.0
     _, idx = cKDTree(Z).query(Z, k=k + 1)
     around = errors[idx[:, 1:]].mean(axis=1)
-    strata = [np.arange(len(y))]
-    if len(y) >= MAGNITUDE_STRATA * MIN_STRATUM_ROWS:
-        strata = np.array_split(np.argsort(np.abs(y), kind="stable"), MAGNITUDE_STRATA)
-    values = [spearmanr(errors[rows], around[rows]).statistic for rows in strata]
-    finite = [float(v) for v in values if math.isfinite(v)]
-    return float(np.median(finite)) if finite else 0.0
+
+    def correlation(rows: np.ndarray) -> float:
+        value = spearmanr(errors[rows], around[rows]).statistic
+        return float(value) if math.isfinite(value) else 0.0
+
+    pooled = correlation(np.arange(len(y)))
+    if len(y) < MAGNITUDE_STRATA * MIN_STRATUM_ROWS:
+        return pooled
+    thirds = np.array_split(np.argsort(np.abs(y), kind="stable"), MAGNITUDE_STRATA)
+    return min(pooled, float(np.median([correlation(rows) for rows in thirds])))
 
 
 def _robust_sigma(errors: np.ndarray) -> float:
