@@ -27,7 +27,7 @@ import sympy
 from .errors import KandiscoError
 from .units import UnitError, get_constants, parse_unit, split_header
 
-__all__ = ["DataError", "Dataset", "Split", "load_dataset", "read_units_file", "with_units", "with_constants", "with_sigma", "MIN_ROWS"]
+__all__ = ["DataError", "Dataset", "Split", "load_dataset", "read_units_file", "row_word", "with_units", "with_constants", "with_sigma", "MIN_ROWS"]
 
 MIN_ROWS = 5
 
@@ -364,7 +364,7 @@ def _select(header, columns, lines, source, target, features, dropna, min_rows) 
         parses = sum(_parse_number(v) is not None for v in col)
         if parses >= max(1, len(col) // 2) and parses < len(col):
             raise DataError(
-                f"{source}: column {name!r} is not numeric ({_row_word(source)} {lines[row]} has {col[row]!r})"
+                f"{source}: column {name!r} is not numeric ({row_word(source)} {lines[row]} has {col[row]!r})"
             )
     numeric = [n for n in header if n in parsed]
     notes = []
@@ -390,7 +390,7 @@ def _select(header, columns, lines, source, target, features, dropna, min_rows) 
         if name in bad_cell:
             row = bad_cell[name]
             raise DataError(
-                f"{source}: column {name!r} is not numeric ({_row_word(source)} {lines[row]} has "
+                f"{source}: column {name!r} is not numeric ({row_word(source)} {lines[row]} has "
                 f"{columns[header.index(name)][row]!r})"
             )
     left_out = [n for n in header if n not in parsed]
@@ -423,15 +423,15 @@ def _handle_nonfinite(X, y, labels, names, source, dropna, notes):
     shown = []
     for r in where[:5]:
         cols = [names[c] for c in np.flatnonzero(~np.isfinite(table[r]))]
-        shown.append(f"{_row_word(source)} {labels[r]} ({', '.join(cols)})")
+        shown.append(f"{row_word(source)} {labels[r]} ({', '.join(cols)})")
     more = f" and {len(where) - 5} more" if len(where) > 5 else ""
     raise DataError(
         f"{source}: missing, NaN or infinite values at {'; '.join(shown)}{more}; fix them or pass --dropna"
     )
 
 
-def _row_word(source: str) -> str:
-    """Files are addressed by line number (header = line 1), frames and arrays by row index."""
+def row_word(source: str) -> str:
+    """``line`` for a file's rows (1-based line numbers, the header being line 1), ``row`` for a frame's or arrays' (0-based positions)."""
     return "row" if source in ("arrays", "DataFrame") else "line"
 
 

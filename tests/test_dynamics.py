@@ -143,6 +143,20 @@ def test_prepared_table_has_estimated_derivatives_per_trajectory():
 
 # --- the simulation check -------------------------------------------------------------------------
 
+def test_table_rows_map_back_to_the_samples_file_lines(tmp_path):
+    """Outliers found in the derivative table are named by the user's file lines, not the table's positions."""
+    table = simulate_system(get_system("decay"), 2, 60, noise=0.01, seed=0).drop(columns=["dx"])
+    path = tmp_path / "traj.csv"
+    table.to_csv(path, index=False)
+    prep = prepare_trajectories(path, "t", ["x"], "run")
+    lines, frame = prep.source_rows(), prep.table()
+    assert len(lines) == len(frame) < len(table)  # the smoothed ends are trimmed
+    np.testing.assert_array_equal(frame["x"].to_numpy(), table["x"].to_numpy()[lines - 2])  # line 2 is the first sample
+    assert prep.describe_rows([0, 1]) == f"lines {lines[0]}, {lines[1]}"
+    from_frame = prepare_trajectories(table, "t", ["x"], "run")
+    assert from_frame.describe_rows([0]) == f"row {from_frame.source_rows()[0]}" == f"row {lines[0] - 2}"
+
+
 def test_simulation_of_the_true_law_does_not_drift_and_a_wrong_one_does():
     system = get_system("harmonic")
     table = simulate_system(system, 3, 300)

@@ -106,6 +106,18 @@ def test_a_formula_not_finite_on_some_row_never_wins():
     assert [c.formula for c in front] == ["x0"]
 
 
+def test_outliers_of_a_frame_are_named_by_row_position():
+    """A DataFrame has no file lines: its outlying rows are named by position, and said to be."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(1, 3, 200)
+    y = 3 * x + 0.03 * rng.normal(size=200)
+    bad = [10, 50, 150]
+    y[bad] *= 3
+    result = discover(pd.DataFrame({"x": x, "y": y}), target="y", budget_seconds=10, seed=0)
+    assert sorted(result.outliers) == bad and result.fit["outlier_rows_are"] == "row indices"
+    assert any("rows 10, 50, 150" in note for note in result.notes), result.notes
+
+
 @pytest.mark.slow
 def test_kepler_with_ten_percent_corrupted_rows_gives_the_law_and_names_them(tmp_path):
     """Issue 17's acceptance case: T ~ a^1.5 M^-0.5 from 250 rows, 25 of them off by a factor 2-5."""

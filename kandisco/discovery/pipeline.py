@@ -46,7 +46,7 @@ from typing import Any, overload
 import numpy as np
 import sympy
 
-from ..data import Dataset, load_dataset, read_units_file, with_constants, with_sigma, with_units
+from ..data import Dataset, load_dataset, read_units_file, row_word, with_constants, with_sigma, with_units
 from ..kan import native
 from ..kan.attribution import importance_table, input_importance
 from ..kan.constraints import Constraint
@@ -570,17 +570,20 @@ def _fit_summary(law_fit: LawFit, symbols: list[sympy.Symbol], dataset: Dataset,
         "fit": {"robust": law_fit.robust, "weighted": law_fit.weighted, "dof": errors.dof,
                 "residual_std": errors.residual_std if math.isfinite(errors.residual_std) else None,
                 "residual_kind": "weighted (1/sigma)" if law_fit.weighted else ("relative" if relative else "absolute"),
-                "reduced_chi2": errors.reduced_chi2, "outlier_rows_are": "line numbers" if dataset.row_labels is not None else "row indices"},
+                "reduced_chi2": errors.reduced_chi2, "outlier_rows_are": "line numbers" if _rows_are_lines(dataset) else "row indices"},
     }
+
+
+def _rows_are_lines(dataset: Dataset) -> bool:
+    """Whether the dataset's row labels are a file's line numbers (a frame's and arrays' are positions)."""
+    return dataset.row_labels is not None and row_word(dataset.source) == "line"
 
 
 def _row_names(dataset: Dataset, rows: Any) -> str:
     """``lines 4, 17, 30`` for a file (its line numbers), ``rows 2, 15`` otherwise; at most 12 named."""
     rows = [int(r) for r in rows]
-    if dataset.row_labels is not None:
-        names, word = [int(dataset.row_labels[r]) for r in rows], "line"
-    else:
-        names, word = rows, "row"
+    names = [int(dataset.row_labels[r]) for r in rows] if dataset.row_labels is not None else rows
+    word = "line" if _rows_are_lines(dataset) else "row"
     shown = ", ".join(str(n) for n in names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
     return f"{word}{'s' if len(names) != 1 else ''} {shown}"
 

@@ -62,6 +62,7 @@ class PreparedTrajectories:
     trajectories: list[Trajectory]
     targets: list[str]  # derivative column names, one per state
     notes: list[str] = field(default_factory=list)
+    rows_are_lines: bool = False  # Trajectory.lines are a file's line numbers (else a frame's row positions)
 
     def table(self) -> pd.DataFrame:
         """Kept samples of every trajectory: the states and each state's estimated derivative."""
@@ -72,6 +73,17 @@ class PreparedTrajectories:
                 frame[name] = tr.dX[tr.keep, k]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def source_rows(self) -> np.ndarray:
+        """For each row of :meth:`table`, the sample's line in the file (or row in the frame) it came from."""
+        return np.concatenate([tr.lines[tr.keep] for tr in self.trajectories])
+
+    def describe_rows(self, rows: Sequence[int]) -> str:
+        """``lines 14, 15`` (a file) or ``rows 12, 13`` (a frame) for rows of :meth:`table`; at most 12 named."""
+        where = self.source_rows()[np.asarray(rows, dtype=int)].tolist()
+        word = "line" if self.rows_are_lines else "row"
+        shown = ", ".join(str(int(r)) for r in where[:12]) + (f" and {len(where) - 12} more" if len(where) > 12 else "")
+        return f"{word}{'s' if len(where) != 1 else ''} {shown}"
 
     def sigma(self, k: int) -> np.ndarray | None:
         """Per kept sample, the estimated error std of state ``k``'s derivative; None when every series was clean."""
@@ -101,6 +113,7 @@ class ODELaw:
     r2: float  # R^2 on every kept sample
     seconds: float
     result: DiscoveryResult | None = None  # None for methods other than kandisco
+    outliers: list[int] = field(default_factory=list)  # samples beyond 5 robust sigmas of the law: lines of the file (rows of a frame)
 
     @property
     def expr(self) -> sympy.Expr:
@@ -130,6 +143,8 @@ class ODEResult:
             "r2_test": {s: _finite(law.r2_test) for s, law in self.laws.items()},
             "targets": {s: law.target for s, law in self.laws.items()},
             "seconds": {s: law.seconds for s, law in self.laws.items()},
+            "outliers": {s: law.outliers for s, law in self.laws.items()},
+            "outlier_rows_are": "line numbers" if self.prepared.rows_are_lines else "row indices",
             "simulation": _clean(self.simulation.to_dict()) if self.simulation is not None else None,
             "derivatives": {tr.label: tr.methods for tr in self.prepared.trajectories},
             "trajectories": len(self.prepared.trajectories),
@@ -290,7 +305,8 @@ def prepare_trajectories(
                      "least reliable there); the simulation check uses every sample")
     notes.append(f"{len(trajectories)} trajectories, {sum(len(tr.t) for tr in trajectories)} samples; derivatives: "
                  + ", ".join(sorted({m for tr in trajectories for m in tr.methods})))
-    return PreparedTrajectories(time=time, states=states, group=group, trajectories=trajectories, targets=targets, notes=notes)
+    return PreparedTrajectories(time=time, states=states, group=group, trajectories=trajectories, targets=targets, notes=notes,
+                                rows_are_lines=lines)
 
 
 def r2(expr: sympy.Expr, states: Sequence[str], X: np.ndarray, y: np.ndarray) -> float:
@@ -346,6 +362,7 @@ def discover_ode(
     table = prep.table()
     X = table[prep.states].to_numpy(float)
     laws: dict[str, ODELaw] = {}
+    notes = list(prep.notes)
     for k, (state, target) in enumerate(zip(prep.states, prep.targets)):
         t0 = _time.perf_counter()
         sigma = prep.sigma(k) if derivative_sigma and "sigma" not in discover_options and "noise" not in discover_options else None
@@ -357,8 +374,14 @@ def discover_ode(
         result = discover(table[[*prep.states, target]], target=target, features=list(prep.states), budget_seconds=budget_seconds,
                           seed=seed, n_jobs=n_jobs, units=law_units or None, sigma=sigma, **discover_options)
         expr = result.expr
+        # the discovery saw the derivative table (its rows are positions in it): name the samples in the user's data
+        outliers = prep.source_rows()[np.asarray(result.outliers, dtype=int)].astype(int).tolist() if result.outliers else []
+        if outliers:
+            notes.append(f"d{state}/d{prep.time}: {len(outliers)} sample(s) lie beyond 5 robust standard deviations of the law "
+                         f"({prep.describe_rows(result.outliers)}): kept, the law's constants refitted robustly")
         laws[state] = ODELaw(state=state, target=target, formula=str(expr), r2_test=float(result.r2_test),
-                             r2=r2(expr, prep.states, X, table[target].to_numpy(float)), seconds=_time.perf_counter() - t0, result=result)
+                             r2=r2(expr, prep.states, X, table[target].to_numpy(float)), seconds=_time.perf_counter() - t0, result=result,
+                             outliers=outliers)
     report = simulate_laws({s: law.expr for s, law in laws.items()}, prep.states, prep.for_simulation(), tolerance=tolerance) if simulate else None
     return ODEResult(states=prep.states, time=prep.time, laws=laws, simulation=report, prepared=prep,
-                     seconds=_time.perf_counter() - start, notes=list(prep.notes))
+                     seconds=_time.perf_counter() - start, notes=notes)
