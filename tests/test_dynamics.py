@@ -157,6 +157,23 @@ def test_table_rows_map_back_to_the_samples_file_lines(tmp_path):
     assert from_frame.describe_rows([0]) == f"row {from_frame.source_rows()[0]}" == f"row {lines[0] - 2}"
 
 
+def test_a_smoothed_derivatives_errors_are_correlated_along_the_trajectory_and_said_so():
+    """White noise has an autocorrelation time of 1; a smoothing spline's derivative errors run over
+    several samples, and the prepared table says how many (the discovery's tests count them)."""
+    from kandisco.dynamics.derivatives import correlation_time
+
+    assert 0.7 < correlation_time(np.random.default_rng(0).normal(size=4000)) < 1.3
+    system = get_system("pendulum")
+    noisy = simulate_system(system, 3, 400, noise=0.01, seed=0)
+    prep = prepare_trajectories(noisy[["run", "t", *system.states]], "t", list(system.states), "run")
+    truth = np.concatenate([noisy[noisy.run == int(tr.label)][["dtheta", "domega"]].to_numpy()[tr.keep] for tr in prep.trajectories])
+    for k in range(2):
+        actual = correlation_time(prep.table()[prep.targets[k]].to_numpy() - truth[:, k])
+        assert actual > 3 and actual / 3 < prep.correlated_rows(k) < 3 * actual
+    clean = prepare_trajectories(simulate_system(system, 2, 200)[["run", "t", *system.states]], "t", list(system.states), "run")
+    assert clean.correlated_rows(0) == clean.correlated_rows(1) == 1.0
+
+
 def test_simulation_of_the_true_law_does_not_drift_and_a_wrong_one_does():
     system = get_system("harmonic")
     table = simulate_system(system, 3, 300)

@@ -141,6 +141,9 @@ def test_noise_argument_is_checked():
         discover(_hubble(), target="v", noise=-1, budget_seconds=5)
     with pytest.raises(ValueError, match="sigma .* or noise"):
         discover(_hubble(), target="v", noise=0.01, sigma=[1.0] * 40, budget_seconds=5)
+    for bad in (0.5, float("nan"), "10", True):
+        with pytest.raises(ValueError, match="correlated_rows must be a number of rows"):
+            discover(_hubble(), target="v", correlated_rows=bad, budget_seconds=5)
 
 
 def test_json_output_carries_constants_and_noise(tmp_path, capsys):

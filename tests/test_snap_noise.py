@@ -118,3 +118,34 @@ def test_a_phase_of_pi_over_2_is_not_named_11_7_when_the_noise_is_not_known(nois
     refit = refit_constants(start, [U, d], *train)
     snapped = snap_constants(refit, [U, d], *val, refit_on=train)  # noise not told: the fixed-tolerance rule
     assert sympy.simplify(snapped - 2 * U * (1 - sympy.cos(d))) == 0
+
+
+def _along_a_trajectory(offset_in_white_errors: float, window: int = 15, n: int = 700) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """y = c*x with c = 1/2 + offset standard errors (as independent rows would give them), the noise
+    a moving average over ``window`` rows (a smoothed derivative's errors): (X, y, sigma, c)."""
+    rng = np.random.default_rng(7)
+    X = np.linspace(1.0, 3.0, n)[:, None]
+    e = np.convolve(rng.normal(size=n + window - 1), np.ones(window) / window, mode="valid")
+    e *= 0.01 / e.std()
+    y0 = 0.5 * X[:, 0] + e
+    fitted = float(X[:, 0] @ y0 / (X[:, 0] @ X[:, 0]))  # least squares of c*x: the closed form
+    white_error = 0.01 / np.sqrt(X[:, 0] @ X[:, 0])
+    c = 0.5 + offset_in_white_errors * white_error
+    return X, y0 + (c - fitted) * X[:, 0], 0.01, c
+
+
+def test_correlated_errors_count_fewer_independent_rows():
+    """Four independent-row standard errors from 1/2: rejected as if the 700 rows were independent,
+    accepted when they are said to be correlated over 15 (the test then counts about 47 rows)."""
+    from kandisco.dynamics.derivatives import correlation_time
+
+    X, y, sigma, c = _along_a_trajectory(4.0)
+    residual = y - 0.5 * X[:, 0]
+    assert 8 < correlation_time(residual - residual.mean()) < 25  # the moving average's own time, about its window
+    expr = sympy.Float(c) * x
+    rows = np.arange(len(y))
+    train, val = rows % 4 != 0, rows % 4 == 0
+    independent = snap_constants(expr, [x], X[val], y[val], refit_on=(X[train], y[train]), noise=sigma)
+    correlated = snap_constants(expr, [x], X[val], y[val], refit_on=(X[train], y[train]), noise=sigma, correlated_rows=15)
+    assert independent.atoms(sympy.Float), independent
+    assert correlated == HALF * x

@@ -12,7 +12,7 @@ the errors are absolute (scipy's ``absolute_sigma=True``) and the reduced chi-sq
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import sympy
@@ -66,6 +66,7 @@ def fit_law(
     relative: bool,
     sigma: np.ndarray | None = None,
     refit: bool = False,
+    correlated_rows: float = 1.0,
 ) -> LawFit:
     """Outliers of ``expr`` over all rows ``(X, y)``, then its constants refitted on ``train_rows``
     (robustly when there are outliers; weighted with ``sigma``) with their standard errors.
@@ -75,7 +76,9 @@ def fit_law(
     residuals' robust spread as the noise): the search saw the outliers, and its snaps may not
     have been possible with them. ``refit``: refit on ``train_rows`` even without outliers or
     ``sigma`` (a small table's law, picked by cross-validation, is fitted on its training and
-    validation rows together, while the search fitted it on the training rows alone)."""
+    validation rows together, while the search fitted it on the training rows alone).
+    ``correlated_rows``: the rows per independent error (errors correlated along a trajectory): the
+    standard errors, which assume independent rows, grow by its square root."""
     outliers, scale = _outliers(expr, symbols, X, y, relative, sigma)
     train_rows = np.asarray(train_rows)
     inliers = np.setdiff1d(train_rows, outliers) if outliers else train_rows
@@ -89,7 +92,7 @@ def fit_law(
                 held_out = np.setdiff1d(np.asarray(val_rows), outliers)
                 if len(held_out):
                     fitted = snap_constants(fitted, symbols, X[held_out], y[held_out], refit_on=(X[inliers], y[inliers]),
-                                            relative=relative, noise=scale)
+                                            relative=relative, noise=scale, correlated_rows=correlated_rows)
         elif sigma is not None or refit:
             fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights)
     if outliers and fitted != expr:  # the law moved: its own outliers are the ones to name
@@ -97,6 +100,9 @@ def fit_law(
         inliers = np.setdiff1d(train_rows, outliers)
     errors = constant_errors(fitted, symbols, X[inliers], y[inliers], relative=relative,
                              sigma=None if sigma is None else sigma[inliers])
+    if correlated_rows > 1:
+        inflation = float(np.sqrt(correlated_rows))
+        errors = replace(errors, constants=tuple(ConstantFit(c.value, c.error * inflation) for c in errors.constants))
     return LawFit(fitted, errors, outliers, robust=bool(outliers), weighted=sigma is not None)
 
 

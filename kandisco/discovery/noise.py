@@ -80,6 +80,7 @@ class NoiseEstimate:
     kind: str = "unknown"  # "additive", "relative", "none" (not visible) or "unknown"
     neighbour_correlation: float = 0.0  # rank correlation of left-out errors with their neighbours'
     outliers: tuple[int, ...] = field(default=())  # rows (indices into the rows estimated on) far off their neighbours
+    correlated_rows: float = 1.0  # rows per independent error (given: a smoothed derivative's errors run along its trajectory)
 
     @property
     def visible(self) -> bool:
@@ -88,14 +89,16 @@ class NoiseEstimate:
         return self.kind in ("additive", "relative")
 
     def floor(self, n_rows: int) -> float:
-        """The highest held-out loss still statistically at the noise level on ``n_rows`` rows."""
+        """The highest held-out loss still statistically at the noise level on ``n_rows`` rows
+        (``n_rows / correlated_rows`` of them independent)."""
         if not (self.sigma > 0 and n_rows > 0):
             return 0.0
-        return self.sigma * (1.0 + MARGIN / math.sqrt(2.0 * n_rows))
+        return self.sigma * (1.0 + MARGIN / math.sqrt(2.0 * max(n_rows / self.correlated_rows, 1.0)))
 
     def to_dict(self) -> dict[str, object]:
         return {"sigma": self.sigma, "source": self.source, "relative": self.relative, "kind": self.kind,
-                "fraction_of_spread": self.fraction_of_spread, "neighbour_correlation": self.neighbour_correlation}
+                "fraction_of_spread": self.fraction_of_spread, "neighbour_correlation": self.neighbour_correlation,
+                "correlated_rows": self.correlated_rows}
 
 
 def local_residuals(X: np.ndarray, t: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:

@@ -115,6 +115,7 @@ def discover(  # type: ignore[misc]
     sigma: str | Sequence[float] | np.ndarray | None = None,
     noise: float | None = None,
     constraints: Sequence[Constraint] | None = None,
+    correlated_rows: float = 1.0,
 ) -> DiscoveryResult | VectorResult:
     """Find a closed-form law ``target = f(features)`` in ``data`` (CSV path, DataFrame or (X, y)).
 
@@ -145,7 +146,10 @@ def discover(  # type: ignore[misc]
     absolute and the reduced chi-square is reported. ``noise``: the target's relative uncertainty
     (``0.01`` = 1% of each value). Without either, the noise is estimated from the data
     (:mod:`.noise`). The noise sets how far constants may snap, which losses count as equally good,
-    and when the search may stop; see the module docstring.
+    and when the search may stop; see the module docstring. ``correlated_rows``: the target's errors
+    are correlated over about this many rows (a derivative smoothed along a trajectory: 5-30), so
+    every statistical judgement counts ``n / correlated_rows`` independent rows; the constants' errors
+    grow by its square root. Default 1: independent rows.
     ``constraints``: :class:`~kandisco.kan.constraints.Symmetric`, ``Positive``, ``Monotone`` and a
     ``KnownLaw`` (:func:`~kandisco.discovery.priors.known_law`): the law must keep them; a formula
     that breaks one never wins (:mod:`.constrained`).
@@ -160,6 +164,8 @@ def discover(  # type: ignore[misc]
         raise ConfigError(f"unknown pick rule {pick!r}; choose one of {', '.join(PICK_RULES)}")
     if noise is not None and (isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 < noise < 10):
         raise ConfigError(f"noise must be a relative uncertainty such as 0.01 (1% of each value), got {noise!r}")
+    if isinstance(correlated_rows, bool) or not isinstance(correlated_rows, (int, float)) or not 1 <= correlated_rows < math.inf:
+        raise ConfigError(f"correlated_rows must be a number of rows, at least 1, got {correlated_rows!r}")
     if sigma is not None and noise is not None:
         raise ConfigError("give the target's uncertainty once: sigma (per row) or noise (relative), not both")
     if isinstance(sigma, str) and features is not None:
@@ -174,7 +180,7 @@ def discover(  # type: ignore[misc]
             return discover(dataset, None, None, budget_seconds=budget_seconds, seed=seed, library=library, strategies=strategies,
                             max_strategies=max_strategies, pick=pick, test_fraction=test_fraction, val_fraction=val_fraction,
                             n_jobs=n_jobs, scheduler=scheduler, config=config, progress=progress, stop_at=stop_at,
-                            constants=constants, sigma=sigma, noise=noise, constraints=constraints)
+                            constants=constants, sigma=sigma, noise=noise, constraints=constraints, correlated_rows=correlated_rows)
 
         return discover_vector(_vector_table(data, outputs), outputs, features, one, dropna=dropna, units=units)
     if isinstance(data, Dataset):
@@ -196,6 +202,7 @@ def discover(  # type: ignore[misc]
     X, y = dataset.X, dataset.y
     notes = list(dataset.notes)
     noise_info, relative, suspects = _noise(X, y, split, sigma_all, noise, seed, notes, dataset)
+    noise_info = replace(noise_info, correlated_rows=float(correlated_rows))
     train_rows, val_rows = np.setdiff1d(split.train, suspects), np.setdiff1d(split.val, suspects)
     small = is_small_table(len(train_rows) + len(val_rows))
     train, val, test = (X[train_rows], y[train_rows]), (X[val_rows], y[val_rows]), (X[split.test], y[split.test])
@@ -211,7 +218,7 @@ def discover(  # type: ignore[misc]
         val=rules.search_data(_subsample(val, cfg.search_val_rows, seed + 1), symbols, augment=False),
         relative=relative and rules.known is None, seed=seed,
         config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info, noise=noise_sigma,
-        small_table=small,
+        correlated_rows=noise_info.correlated_rows, small_table=small,
     )
     dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
 
@@ -324,7 +331,7 @@ def discover(  # type: ignore[misc]
                                                  relative, pick, equal_loss, eligible)
     if noise_info.visible and cv is None and not rules:
         resnapped = resnap_noisy(_internal_expr(best, symbols), symbols, search_train, val, relative, noise_sigma,
-                                 max(best.loss, equal_loss))  # refits on the search rows: bounded on large tables
+                                 max(best.loss, equal_loss), noise_info.correlated_rows)  # refits on the search rows: bounded on large tables
         verdict = consistency(resnapped) if resnapped is not None else {}
         if resnapped is not None and finite_on(resnapped, symbols, X) and (verdict.get("dimensionally_consistent") is not False
                                                                             or best.config.get("dimensionally_consistent") is False):
@@ -336,7 +343,7 @@ def discover(  # type: ignore[misc]
             candidates.append(best)
             front[chosen] = best
     law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative, sigma=sigma_all,
-                      refit=cv is not None)
+                      refit=cv is not None, correlated_rows=noise_info.correlated_rows)
     keeps = not rules or not best.config.get("constraints_satisfied", True) or not rules.violations(law_fit.expr, symbols, X, seed)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X) and keeps:
         best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, None if small else val, relative)
@@ -518,7 +525,8 @@ def _equal_loss(front: list[Candidate], info: NoiseEstimate, n_val: int, exact_l
         return exact_loss
     lowest = min(c.loss for c in front)
     level = lowest if lowest <= NOISE_ESTIMATE_SLACK * info.sigma else info.sigma  # (lowest > sigma there)
-    return max(exact_loss, NoiseEstimate(level, info.source, info.relative, 0.0, info.kind).floor(n_val))
+    return max(exact_loss, NoiseEstimate(level, info.source, info.relative, 0.0, info.kind,
+                                                   correlated_rows=info.correlated_rows).floor(n_val))
 
 
 def _sane_front(candidates: list[Candidate], eligible: Callable[[list[Candidate]], list[Candidate]], unfit: set[int],

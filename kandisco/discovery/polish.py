@@ -35,20 +35,23 @@ def polish_formula(
     simplify_seconds: float = 3.0,
     relative: bool = False,
     noise: float = 0.0,
+    correlated_rows: float = 1.0,
 ) -> list[sympy.Expr]:
     """Refit constants on the whole formula, snap them to nice numbers, simplify.
 
     Returns the refitted formula and, when different, the snapped-and-simplified one (both go
     to the Pareto front, which decides). ``relative``: errors relative to ``|y|``.
     ``noise``: the target's one-sigma noise in the loss's units (0: none known), for the statistical
-    snapping of :func:`~kandisco.symbolic.formula.snap_constants`.
+    snapping of :func:`~kandisco.symbolic.formula.snap_constants`; ``correlated_rows``: the rows per
+    independent error there (1: independent rows).
     """
     expr = tidy(expr)
     refit = refit_constants(expr, symbols, *train, relative=relative)
-    snapped = snap_constants(refit, symbols, *val, refit_on=train, relative=relative, noise=noise)
+    snapped = snap_constants(refit, symbols, *val, refit_on=train, relative=relative, noise=noise,
+                             correlated_rows=correlated_rows)
     snapped = resolve_fixed_sign_abs(snapped, symbols, np.vstack([train[0], val[0]]))
     snapped = tidy(simplify_capped(snapped, timeout=simplify_seconds))
-    snapped = snap_constants(snapped, symbols, *val, refit_on=train, relative=relative, noise=noise)
+    snapped = snap_constants(snapped, symbols, *val, refit_on=train, relative=relative, noise=noise, correlated_rows=correlated_rows)
     out = [refit]
     if snapped != refit:
         out.append(snapped)
@@ -63,6 +66,7 @@ def resnap_noisy(
     relative: bool,
     noise: float,
     allowed_loss: float,
+    correlated_rows: float = 1.0,
 ) -> sympy.Expr | None:
     """The chosen law of noisy data polished once more from its numbers set free, or None when that
     gives nothing better.
@@ -77,7 +81,7 @@ def resnap_noisy(
     freed = freed_constants(expr)
     if freed == expr or not freed.atoms(sympy.Float):
         return None
-    polished = polish_formula(freed, symbols, train, val, relative=relative, noise=noise)[-1]
+    polished = polish_formula(freed, symbols, train, val, relative=relative, noise=noise, correlated_rows=correlated_rows)[-1]
     if polished == expr or len(polished.atoms(sympy.Float)) >= len(freed.atoms(sympy.Float)):
         return None  # nothing snapped: the nice numbers it had stay
     if complexity(polished) > complexity(expr) or not formula_rmse(polished, symbols, *val, relative) <= allowed_loss:

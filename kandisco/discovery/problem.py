@@ -65,6 +65,7 @@ class Problem:
     search: SubSearch | None = None
     units: ProblemUnits | None = None  # known when every input and the target have units
     noise: float = 0.0  # the target's one-sigma noise in the loss's units (0: none seen); see discovery/noise.py
+    correlated_rows: float = 1.0  # rows per independent error of the target (a smoothed derivative's errors run along a trajectory)
     # a small table: the pipeline picks the law by cross-validation (discovery/cross_validation.py), so
     # strategies offer their plausible laws even when the noise is unknown, rather than gate them on it
     small_table: bool = False

@@ -88,6 +88,7 @@ def run_structured(
     exact_relative_rmse: float = 1e-9,
     simplify_seconds: float = 3.0,
     noise: float = 0.0,
+    correlated_rows: float = 1.0,
 ) -> StructuredRun:
     """Run the four steps above; raises :class:`NothingToPropose` when the tree is a single leaf (no structure).
 
@@ -96,7 +97,8 @@ def run_structured(
     and ``tree``/``model`` are those of the best. ``search`` finds formulas of leaves with several
     inputs (without it they get only the product candidates); a law within ``exact_relative_rmse``
     of the data ends the search for other trees. ``noise``: the target's one-sigma noise in the
-    loss's units, for statistical snapping of the assembled law (0: none known).
+    loss's units, for statistical snapping of the assembled law (0: none known); ``correlated_rows``:
+    the rows per independent error there.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -127,7 +129,8 @@ def run_structured(
             continue
         seen.add(tree.describe())
         try:
-            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps, search, simplify_seconds, noise)
+            run = _fit_tree(tree, symbols, train, val, relative, deadline, seed, steps, search, simplify_seconds, noise,
+                            correlated_rows)
         except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
             notes.append(f"tree failed ({type(exc).__name__}: {exc}):\n{tree.describe(1)}")
             continue
@@ -157,6 +160,7 @@ def _fit_tree(
     search: SubSearch | None = None,
     simplify_seconds: float = 3.0,
     noise: float = 0.0,
+    correlated_rows: float = 1.0,
 ) -> StructuredRun:
     """Steps 2-4 for one tree: its graph trained on the data, leaf formulas chosen, the law polished.
 
@@ -234,7 +238,8 @@ def _fit_tree(
         expr = expr * scale
         for name in reversed(peeled):
             expr = OUTER_SYMPY[name](expr)
-        formulas.extend(polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative, noise=noise))
+        formulas.extend(polish_formula(expr, symbols, *data, simplify_seconds=simplify_seconds, relative=relative, noise=noise,
+                                       correlated_rows=correlated_rows))
     return StructuredRun(formulas, whole, model, leaf_text, timings)
 
 

@@ -17,7 +17,11 @@ noise of the estimated size is added to the smoothed series and the derivative t
 way; the spread of the difference is the error a smoothed derivative carries. It is correlated along
 the trajectory, so a noise estimate from the derivative table alone (neighbouring samples) misses
 most of it; :func:`kandisco.dynamics.discover_ode` hands it to the discovery as the target's sigma.
-Clean series get ``dxdt_sigma = 0``.
+How far along the trajectory that error is correlated (``correlated_samples``, the integrated
+autocorrelation time of the bootstrap's differences: 1 + 2 * the sum of the autocorrelations up to
+the first that is not positive) goes with it: 700 samples whose errors move together over 10 are
+about 70 independent ones, and the discovery's statistical tests must count them so.
+Clean series get ``dxdt_sigma = 0`` and ``correlated_samples = 1``.
 
 Estimates near a trajectory's ends are the least reliable; :func:`estimate_derivatives` reports how
 many points to trim at each end (``trim``) rather than dropping them silently.
@@ -31,7 +35,7 @@ import numpy as np
 
 from ..errors import KandiscoError
 
-__all__ = ["DerivativeError", "DerivativeEstimate", "estimate_derivative", "noise_level", "METHODS"]
+__all__ = ["DerivativeError", "DerivativeEstimate", "correlation_time", "estimate_derivative", "noise_level", "METHODS"]
 
 METHODS = ("auto", "spline", "savitzky_golay", "finite_difference")
 CLEAN = 1e-7  # noise below this fraction of a series' spread: interpolate, do not smooth
@@ -52,6 +56,7 @@ class DerivativeEstimate:
     noise: float  # estimated noise std of the series
     method: str  # e.g. "spline(s=0, order=5)"
     dxdt_sigma: float = 0.0  # the derivative's estimated error std (parametric bootstrap; 0 for a clean series)
+    correlated_samples: float = 1.0  # samples per independent derivative error (the bootstrap's autocorrelation time)
 
 
 def noise_level(x: np.ndarray) -> float:
@@ -61,6 +66,25 @@ def noise_level(x: np.ndarray) -> float:
         return 0.0
     mad = float(np.median(np.abs(d4 - np.median(d4))))
     return 1.4826 * mad / np.sqrt(70.0)
+
+
+def correlation_time(errors: np.ndarray) -> float:
+    """Integrated autocorrelation time of a series, in samples: ``1 + 2 * sum(rho_k)`` over the lags
+    before the first autocorrelation that is not positive (Geyer's initial positive sequence, the
+    usual truncation), at most a tenth of the series. 1 for white noise, about the window for a
+    moving average."""
+    e = np.asarray(errors, dtype=float)
+    e = e - e.mean()
+    var = float(e @ e)
+    if len(e) < 4 or var <= 0:
+        return 1.0
+    total = 0.0
+    for lag in range(1, max(len(e) // 10, 1) + 1):
+        rho = float(e[:-lag] @ e[lag:]) / var
+        if rho <= 0:
+            break
+        total += rho
+    return 1.0 + 2.0 * total
 
 
 def estimate_derivative(x: np.ndarray, t: np.ndarray, method: str = "auto", **options: float) -> DerivativeEstimate:
@@ -109,11 +133,16 @@ def estimate_derivative(x: np.ndarray, t: np.ndarray, method: str = "auto", **op
     if label.startswith("spline") and options.get("s"):
         rng = np.random.default_rng(BOOTSTRAP_SEED)
         interior = slice(max(2, len(x) // 50), len(x) - max(2, len(x) // 50))
-        spreads = []
+        spreads, times = [], []
         s_value, order = float(options.get("s", 0.0)), int(options.get("order", 3))
         base = np.asarray(derivative.Spline(s=s_value, order=order).d(smoothed, t), dtype=float)  # a fresh object: Spline caches its fit
         for _ in range(BOOTSTRAP_REPEATS):
             again = np.asarray(derivative.Spline(s=s_value, order=order).d(smoothed + rng.normal(0.0, sigma, len(x)), t), dtype=float)
             spreads.append(float(np.sqrt(np.mean((again - base)[interior] ** 2))))
+            times.append(correlation_time((again - base)[interior]))
         dxdt_sigma = float(np.mean(spreads))
-    return DerivativeEstimate(dxdt=dxdt, smoothed=smoothed, noise=sigma, method=label, dxdt_sigma=dxdt_sigma)
+        correlated = float(np.mean(times))
+    else:
+        correlated = 1.0
+    return DerivativeEstimate(dxdt=dxdt, smoothed=smoothed, noise=sigma, method=label, dxdt_sigma=dxdt_sigma,
+                              correlated_samples=correlated)

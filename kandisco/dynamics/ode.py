@@ -46,6 +46,7 @@ class Trajectory:
     X: np.ndarray
     dX: np.ndarray
     dX_sigma: np.ndarray  # (n_states,) each derivative's estimated error std (0: a clean series)
+    dX_correlated: np.ndarray  # (n_states,) samples per independent derivative error (1: a clean series)
     smoothed0: np.ndarray  # the smoothed first state (the simulation's starting point)
     keep: np.ndarray  # boolean mask of the samples used in the fit
     methods: list[str]
@@ -91,6 +92,12 @@ class PreparedTrajectories:
         if not np.any(values > 0):
             return None
         return np.where(values > 0, values, values[values > 0].min())  # a clean trajectory beside noisy ones: the smallest sigma
+
+    def correlated_rows(self, k: int) -> float:
+        """Rows per independent error of state ``k``'s derivative over the noisy trajectories (kept samples weigh in); 1 when all are clean."""
+        pairs = [(int(tr.keep.sum()), float(tr.dX_correlated[k])) for tr in self.trajectories if tr.dX_sigma[k] > 0]
+        total = sum(n for n, _ in pairs)
+        return max(1.0, sum(n * c for n, c in pairs) / total) if total else 1.0
 
     def for_simulation(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """``(label, t, X)`` per trajectory, the first state replaced by its smoothed value."""
@@ -293,12 +300,14 @@ def prepare_trajectories(
         dX = np.column_stack([e.dxdt for e in estimates])
         smoothed0 = np.array([e.smoothed[0] for e in estimates])
         dX_sigma = np.array([e.dxdt_sigma for e in estimates])
+        dX_correlated = np.array([e.correlated_samples for e in estimates])
         keep = np.ones(len(t), dtype=bool)
         if any("s=0," not in e.method for e in estimates):
             cut = max(2, int(round((TRIM if trim is None else trim) * len(t))))
             keep[:cut] = keep[-cut:] = False
             trimmed += 2 * cut
-        trajectories.append(Trajectory(label=label or "0", t=t, X=X, dX=dX, dX_sigma=dX_sigma, smoothed0=smoothed0, keep=keep,
+        trajectories.append(Trajectory(label=label or "0", t=t, X=X, dX=dX, dX_sigma=dX_sigma, dX_correlated=dX_correlated,
+                                       smoothed0=smoothed0, keep=keep,
                                        methods=[e.method for e in estimates], lines=rows + (2 if lines else 0)))
     if trimmed:
         notes.append(f"{trimmed} samples at the ends of smoothed trajectories left out of the fit (derivative estimates are "
@@ -351,9 +360,11 @@ def discover_ode(
     ``discover_options`` go to :func:`kandisco.discover` (``config``, ``max_strategies``, ...).
     ``simulate``: integrate the found system from each trajectory's start (:mod:`.simulate`).
     ``derivative_sigma``: give the discovery each smoothed derivative's estimated error
-    (:mod:`.derivatives`, a parametric bootstrap) as the target's sigma. The error of a smoothed
-    derivative is correlated along a trajectory, so the discovery's own noise estimate (from
-    neighbouring samples) would put the noise floor far too low and reject every law as unfit.
+    (:mod:`.derivatives`, a parametric bootstrap) as the target's sigma, and how many samples its
+    errors are correlated over as ``correlated_rows``. The error of a smoothed derivative is
+    correlated along a trajectory, so the discovery's own noise estimate (from neighbouring samples)
+    would put the noise floor far too low and reject every law as unfit, and tests that counted
+    every sample as independent would reject every snap (``-0.4991*x`` for ``-x/2``).
     """
     import time as _time
 
@@ -363,16 +374,21 @@ def discover_ode(
     X = table[prep.states].to_numpy(float)
     laws: dict[str, ODELaw] = {}
     notes = list(prep.notes)
+    user_correlated = discover_options.pop("correlated_rows", None)
     for k, (state, target) in enumerate(zip(prep.states, prep.targets)):
         t0 = _time.perf_counter()
-        sigma = prep.sigma(k) if derivative_sigma and "sigma" not in discover_options and "noise" not in discover_options else None
+        given = "sigma" in discover_options or "noise" in discover_options
+        sigma = prep.sigma(k) if derivative_sigma and not given else None
+        # the smoothed derivative's errors run along the trajectory: the tests count its independent samples
+        correlated = user_correlated or (prep.correlated_rows(k) if sigma is not None else 1.0)
         law_units = None
         if units:
             law_units = {s: units[s] for s in prep.states if s in units}
             if state in units and prep.time in units:
                 law_units[target] = f"({units[state]})/({units[prep.time]})"
         result = discover(table[[*prep.states, target]], target=target, features=list(prep.states), budget_seconds=budget_seconds,
-                          seed=seed, n_jobs=n_jobs, units=law_units or None, sigma=sigma, **discover_options)
+                          seed=seed, n_jobs=n_jobs, units=law_units or None, sigma=sigma, correlated_rows=correlated,
+                          **discover_options)
         expr = result.expr
         # the discovery saw the derivative table (its rows are positions in it): name the samples in the user's data
         outliers = prep.source_rows()[np.asarray(result.outliers, dtype=int)].astype(int).tolist() if result.outliers else []

@@ -190,6 +190,7 @@ def snap_constants(
     rel_close: float = 0.01,
     max_floats: int = 12,
     noise: float = 0.0,
+    correlated_rows: float = 1.0,
 ) -> sympy.Expr:
     """Snap floats of ``expr`` to nice numbers while the RMSE on held-out ``(X, y)`` stays in tolerance.
 
@@ -207,7 +208,9 @@ def snap_constants(
     constant may then move by ``SNAP_SIGMAS`` of its standard error, and a snap is kept when an F
     test on the ``refit_on`` rows does not reject it and the held-out error stays at the noise
     floor. So ``k**1.0105`` snaps to ``k`` at 1% noise, while at noiseless data the standard errors
-    vanish and the rule above is unchanged.
+    vanish and the rule above is unchanged. ``correlated_rows``: the noise is correlated over about
+    this many rows (a smoothed derivative along a trajectory), so the test counts ``n / correlated_rows``
+    independent rows: standard errors grow by its square root, the F statistic shrinks by it.
 
     Last, a function whose argument stays near 0 on the rows is tried as its leading Taylor terms
     (:func:`~kandisco.symbolic.limits.small_argument_limit`: ``c/tan(a*V)`` with ``a*V`` small is
@@ -220,7 +223,9 @@ def snap_constants(
     limit = base * (1 + tolerance) + EXACT_FLOOR * (1.0 if relative else float(np.std(y)))
     statistical = None
     if noise > 0 and refit_on is not None and base >= NOISE_ACTIVE * noise:
-        statistical = NoisySnap.start(expr, symbols, refit_on, relative, max(limit, noise * (1 + NOISE_MARGIN / math.sqrt(2 * len(y)))))
+        independent = max(len(y) / max(correlated_rows, 1.0), 1.0)
+        statistical = NoisySnap.start(expr, symbols, refit_on, relative, max(limit, noise * (1 + NOISE_MARGIN / math.sqrt(2 * independent))),
+                                      correlated_rows)
         limit = statistical.held_out_limit
     # floats that already are integers or zero (an exact refit: x**1.00000000002, + 3e-17) go in one
     # step each, without refits: this also brings large exact formulas under max_floats
@@ -336,18 +341,21 @@ class NoisySnap:
     held_out_limit: float
     free_rss: float
     free_floats: int
+    correlated_rows: float = 1.0  # rows per independent error (see snap_constants)
 
     @classmethod
     def start(cls, expr: sympy.Expr, symbols: Sequence[sympy.Symbol], rows: tuple[np.ndarray, np.ndarray],
-              relative: bool, held_out_limit: float) -> NoisySnap:
-        return cls(symbols, rows, relative, held_out_limit, _rss(expr, symbols, *rows, relative), len(expr.atoms(sympy.Float)))
+              relative: bool, held_out_limit: float, correlated_rows: float = 1.0) -> NoisySnap:
+        return cls(symbols, rows, relative, held_out_limit, _rss(expr, symbols, *rows, relative), len(expr.atoms(sympy.Float)),
+                   max(float(correlated_rows), 1.0))
 
     def errors(self, expr: sympy.Expr) -> dict[sympy.Float, float]:
         """The standard error of each float (those the data determine) on the fit's rows."""
         from .uncertainty import constant_errors, constant_order
 
         fit = constant_errors(expr, self.symbols, *self.rows, relative=self.relative)
-        return {f: c.error for f, c in zip(constant_order(expr), fit.constants) if math.isfinite(c.error)}
+        inflation = math.sqrt(self.correlated_rows)  # n / L independent rows: errors sqrt(L) times the white-noise ones
+        return {f: c.error * inflation for f, c in zip(constant_order(expr), fit.constants) if math.isfinite(c.error)}
 
     def accepts(self, trial: sympy.Expr) -> bool:
         """The F test of ``trial`` (fewer free constants) against the all-free reference."""
@@ -361,8 +369,10 @@ class NoisySnap:
             return False
         if dropped <= 0 or dof <= 0 or self.free_rss <= 0:
             return rss <= self.free_rss * (1 + 1e-9)
-        statistic = ((rss - self.free_rss) / dropped) / (self.free_rss / dof)
-        return bool(statistic <= f_dist.ppf(1 - SNAP_ALPHA, dropped, dof))
+        # errors correlated over L rows: the fit's RSS still estimates the noise, but its change under a snap is L times the
+        # independent case's (the constants' variances are), and the denominator has (n - p) / L degrees of freedom
+        statistic = ((rss - self.free_rss) / dropped) / (self.free_rss / dof) / self.correlated_rows
+        return bool(statistic <= f_dist.ppf(1 - SNAP_ALPHA, dropped, max(dof / self.correlated_rows, 1.0)))
 
 
 def _rss(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, relative: bool) -> float:

@@ -78,7 +78,7 @@ class KANStrategy:
         retrain(model, Xt, yt, steps=self.retrain_steps, seed=self.seed, deadline=deadline)
         expr = extract_formula(model, problem.symbols, self.view, y_mean, y_std)
         formulas = polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
-                                 noise=problem.noise)
+                                 noise=problem.noise, correlated_rows=problem.correlated_rows)
         return Proposal(formulas, model)
 
 

@@ -114,7 +114,7 @@ class SignedPowerLawStrategy:
         expr = sympy.Float(s * float(np.exp(sol[0]))) * sympy.Mul(*[
             _factor(sym, float(p), odd, sgn) for sym, p, odd, sgn in zip(problem.symbols, sol[1:], k, signed)])
         formulas = polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
-                                  noise=problem.noise)
+                                  noise=problem.noise, correlated_rows=problem.correlated_rows)
         return Proposal(formulas, notes=[f"{self.name}: the target's sign matches the pattern on {agreement:.1%} of rows"])
 
 

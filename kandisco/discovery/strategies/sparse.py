@@ -95,7 +95,7 @@ class SparseStrategy:
                 break
             expr = law_expr(fit, library)
             formulas += polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
-                                       noise=problem.noise)
+                                       noise=problem.noise, correlated_rows=problem.correlated_rows)
         terms = ", ".join(str(len(f.support)) for f in chosen)
         return Proposal(formulas, notes=[f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s)"])
 

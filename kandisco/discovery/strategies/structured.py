@@ -30,7 +30,7 @@ class StructuredStrategy:
         run = run_structured(
             problem.symbols, problem.train, problem.val, problem.relative, deadline, self.seed, self.steps,
             search=problem.search, exact_relative_rmse=problem.config.exact_relative_rmse,
-            simplify_seconds=problem.config.simplify_seconds, noise=problem.noise,
+            simplify_seconds=problem.config.simplify_seconds, noise=problem.noise, correlated_rows=problem.correlated_rows,
         )
         return Proposal(run.formulas, run.model, run.notes)
 

@@ -55,7 +55,7 @@ class MonomialStrategy:
             raise NothingToPropose("the monomial cannot be fitted (zero or infinite values)")
         expr = sympy.Float(C) * pi.monomial(problem.symbols)
         return Proposal(polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
-                                 noise=problem.noise))
+                                 noise=problem.noise, correlated_rows=problem.correlated_rows))
 
 
 def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
