@@ -47,6 +47,20 @@ def test_nonlinear_errors_match_curve_fit():
         assert errors[match] == pytest.approx(math.sqrt(var), rel=1e-3)
 
 
+def test_a_constant_inside_abs_gets_the_curve_fit_error():
+    """d/dk |x - k| is -sign(x - k) for real k; a complex-valued parameter's derivative had Derivative(re(k)) terms no printer evaluates."""
+    rng = np.random.default_rng(3)
+    t = np.linspace(-1, 2, 60)
+    y = 2.0 * np.abs(t - 0.3) + rng.normal(0, 0.05, 60)
+    expr = refit_constants(sympy.Float(1.8) * sympy.Abs(x - sympy.Float(0.25)), [x], t[:, None], y)
+    popt, pcov = curve_fit(lambda t, c, b: c * np.abs(t - b), t, y, p0=[1.8, 0.25])
+    errors = _by_value(expr, constant_errors(expr, [x], t[:, None], y))
+    for value, var in zip(popt, np.diag(pcov)):
+        match = min(errors, key=lambda v: abs(abs(v) - value))  # sympy may write |x - b| as |b - x|: the float's sign flips
+        assert abs(match) == pytest.approx(value, rel=1e-4)
+        assert errors[match] == pytest.approx(math.sqrt(var), rel=1e-2)
+
+
 def test_weighted_errors_are_absolute_like_curve_fit_absolute_sigma():
     rng = np.random.default_rng(3)
     X = rng.uniform(1, 5, 30)

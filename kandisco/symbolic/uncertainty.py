@@ -92,7 +92,7 @@ def constant_errors(
         return FitErrors((), dof, rss, chi2)
     if p > MAX_FLOATS or dof <= 0 or not math.isfinite(rss):
         return FitErrors(tuple(ConstantFit(float(f), math.inf) for f in floats), dof, rss, chi2)
-    params = [sympy.Dummy(f"k{i}") for i in range(p)]
+    params = [sympy.Dummy(f"k{i}", real=True) for i in range(p)]  # real: d/dk Abs(k*x) is x*sign(k*x), not Derivative(re(k), k) terms
     template = expr.xreplace(dict(zip(floats, params)))
     values = [float(f) for f in floats]
     jac = np.empty((n, p))
