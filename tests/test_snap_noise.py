@@ -149,3 +149,22 @@ def test_correlated_errors_count_fewer_independent_rows():
     correlated = snap_constants(expr, [x], X[val], y[val], refit_on=(X[train], y[train]), noise=sigma, correlated_rows=15)
     assert independent.atoms(sympy.Float), independent
     assert correlated == HALF * x
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ten_is_plainer_than_pi_squared(seed):
+    """At a precision that admits both 10 and pi^2 (9.87), 10 is the law: pi^2 names a rarer number
+    (1% noisy Lorenz trajectories gave pi**2*(y - x) for 10*(y - x) while pi^2 cost three bits)."""
+    a, b = sympy.symbols("a b", real=True)
+    rng = np.random.default_rng(seed)
+
+    def rows(m: int) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.uniform(1, 2, size=(m, 2))
+        y = 10 * X[:, 0] * X[:, 1]
+        return X, y + 0.2 * np.std(y) * rng.normal(size=m)
+
+    train, val = rows(40), rows(20)
+    refit = refit_constants(sympy.Float(9.9) * a * b, [a, b], *train)
+    assert abs(float(refit / (a * b)) - 10) < 0.3  # both 10 and pi^2 within the window
+    snapped = snap_constants(refit, [a, b], *val, refit_on=train, noise=0.2 * float(np.std(train[1])))
+    assert snapped == 10 * a * b, snapped

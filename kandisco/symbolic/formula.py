@@ -95,16 +95,20 @@ def _value_bits(value: float, error: float) -> float:
 
 def _description_bits(number: sympy.Expr) -> float:
     """About how many bits name a nice number: log2 of its numerator and denominator, plus three for
-    a factor pi (one of pi, 1/pi, pi^2, 1/pi^2, and rarer in laws than a fraction) and two for a
-    square root. pi/2 (5 bits) is plainer than 11/7 (6.4), 7/10 (6.3) than 2*pi/9 (7.8), 1 (1 bit)
-    than 13/12 (7.4); the tree size cannot tell them apart."""
+    a factor pi or 1/pi (rarer in laws than a fraction), five for pi^2 or 1/pi^2 (rarer still), and
+    two for a square root. pi/2 (5 bits) is plainer than 11/7 (6.4), 7/10 (6.3) than 2*pi/9 (7.8),
+    1 (1 bit) than 13/12 (7.4), 10 (3.5) than pi^2 (5) and 1/10 (4.3) than 1/pi^2; the tree size
+    cannot tell them apart. (At three bits for pi^2, 1% noisy trajectories of the Lorenz system gave
+    ``pi**2*(y - x)`` for ``10*(y - x)`` and SIR's recovery rate ``i/pi**2`` for ``i/10``.)"""
     bits = 0.0
     rest = sympy.Integer(1)
     for factor in sympy.Mul.make_args(number):
         if factor.is_Rational:
             bits += math.log2(1 + abs(int(factor.p))) + math.log2(int(factor.q))
-        elif factor.has(sympy.pi) and not factor.is_Pow or (factor.is_Pow and factor.base == sympy.pi and factor.exp.is_Integer):
+        elif factor.has(sympy.pi) and not factor.is_Pow:
             bits += 3.0
+        elif factor.is_Pow and factor.base == sympy.pi and factor.exp.is_Integer:
+            bits += 3.0 if abs(int(factor.exp)) == 1 else 5.0
         else:
             rest *= factor
     if rest != 1:  # square roots (of rationals, of pi): their radicands' bits and two more
