@@ -168,3 +168,20 @@ def test_ten_is_plainer_than_pi_squared(seed):
     assert abs(float(refit / (a * b)) - 10) < 0.3  # both 10 and pi^2 within the window
     snapped = snap_constants(refit, [a, b], *val, refit_on=train, noise=0.2 * float(np.std(train[1])))
     assert snapped == 10 * a * b, snapped
+
+
+def test_a_decimal_rate_known_to_two_percent_snaps():
+    """0.3 +- 0.006 names about 5.7 bits; 3/10 as a fraction costs 5.3, which a 2-bit saving refuses,
+    as the decimal 0.3 it costs 3 (damping rates of 1% noisy trajectories stayed floats)."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(1, 3, (60, 1))
+    noise = 0.08
+    y0 = 0.3 * X[:, 0] + noise * rng.normal(size=60)
+    train, val = slice(0, 40), slice(40, 60)
+    xt = X[train, 0]
+    error = noise / np.sqrt(xt @ xt)
+    c = 0.3 + error  # one standard error off, by construction (the closed-form least squares of c*x)
+    y = y0 + (c - float(xt @ y0[train] / (xt @ xt))) * X[:, 0]
+    assert float(xt @ y[train] / (xt @ xt)) == pytest.approx(c)
+    snapped = snap_constants(sympy.Float(c) * x, [x], X[val], y[val], refit_on=(X[train], y[train]), noise=noise)
+    assert snapped == sympy.Rational(3, 10) * x, snapped

@@ -93,18 +93,20 @@ def _value_bits(value: float, error: float) -> float:
     return math.log2(1.0 + abs(value) / error)
 
 
-def _description_bits(number: sympy.Expr) -> float:
+def _description_bits(number: sympy.Expr, decimals: bool = False) -> float:
     """About how many bits name a nice number: log2 of its numerator and denominator, plus three for
     a factor pi or 1/pi (rarer in laws than a fraction), five for pi^2 or 1/pi^2 (rarer still), and
-    two for a square root. pi/2 (5 bits) is plainer than 11/7 (6.4), 7/10 (6.3) than 2*pi/9 (7.8),
-    1 (1 bit) than 13/12 (7.4), 10 (3.5) than pi^2 (5) and 1/10 (4.3) than 1/pi^2; the tree size
+    two for a square root; with ``decimals``, a terminating decimal costs its digits when that is
+    shorter (:func:`_rational_bits`). pi/2 (5 bits) is plainer than 11/7 (6.4), 7/10 (6.3; 4 as a
+    decimal) than 2*pi/9 (7.8), 1 (1 bit) than 13/12 (7.4), 10 (3.5) than pi^2 (5) and 1/10 (4.3;
+    2 as a decimal) than 1/pi^2; the tree size
     cannot tell them apart. (At three bits for pi^2, 1% noisy trajectories of the Lorenz system gave
     ``pi**2*(y - x)`` for ``10*(y - x)`` and SIR's recovery rate ``i/pi**2`` for ``i/10``.)"""
     bits = 0.0
     rest = sympy.Integer(1)
     for factor in sympy.Mul.make_args(number):
         if factor.is_Rational:
-            bits += math.log2(1 + abs(int(factor.p))) + math.log2(int(factor.q))
+            bits += _rational_bits(factor, decimals)
         elif factor.has(sympy.pi) and not factor.is_Pow:
             bits += 3.0
         elif factor.is_Pow and factor.base == sympy.pi and factor.exp.is_Integer:
@@ -112,7 +114,21 @@ def _description_bits(number: sympy.Expr) -> float:
         else:
             rest *= factor
     if rest != 1:  # square roots (of rationals, of pi): their radicands' bits and two more
-        bits += 2.0 + sum(_description_bits(f.base) for f in sympy.Mul.make_args(rest) if f.is_Pow)
+        bits += 2.0 + sum(_description_bits(f.base, decimals) for f in sympy.Mul.make_args(rest) if f.is_Pow)
+    return bits
+
+
+def _rational_bits(r: sympy.Rational, decimals: bool = False) -> float:
+    """Bits of p/q: log2(1 + |p|) + log2(q); with ``decimals``, for a terminating decimal m/10^k (k
+    places) the shorter log2(1 + |m|) + k, the way rates and coefficients are written: 3/10 costs 3
+    bits as 0.3 (5.3 as a fraction), 1/5 2.6, 0.6 3.8, while 1/2 (2), 1/3 (2.6) and 3/4 (4) keep
+    their fraction's. Noisy snapping uses it (its budget of bits would refuse 0.3 +- 2% as 3/10:
+    1% noisy trajectories' damping rates stayed floats); exact snapping keeps the fraction order."""
+    p, q = abs(int(r.p)), int(r.q)
+    bits = math.log2(1 + p) + math.log2(q)
+    places = next((k for k in range(1, 4) if 10**k % q == 0), None) if decimals and q > 1 else None
+    if places is not None:
+        bits = min(bits, math.log2(1 + p * 10**places // q) + places)
     return bits
 
 
@@ -290,10 +306,10 @@ def _snap_passes(
                 # and a nice number must name the constant in fewer bits than its value at the precision the
                 # data give it (minimum description length): 70 +- 0.7 stays a float, 1.0105 +- 0.005 is 1
                 budget = min(MAX_NOISY_BITS, _value_bits(v, errors.get(f, 0.0)) - MDL_MARGIN_BITS)
-                offered = sorted((c for c in offered if c == 0 or _description_bits(c) <= budget),
-                                 key=lambda c: (_description_bits(c), abs(float(c) - v)))[:MAX_WIDE_CANDIDATES]
+                offered = sorted((c for c in offered if c == 0 or _description_bits(c, decimals=True) <= budget),
+                                 key=lambda c: (_description_bits(c, decimals=True), abs(float(c) - v)))[:MAX_WIDE_CANDIDATES]
             for cand in offered:  # plainest by the bits that name it: pi/2 (5 bits) before 11/7 (6.4)
-                pairs.append((_description_bits(cand), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
+                pairs.append((_description_bits(cand, decimals=statistical is not None), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
         for *_, f, cand in sorted(pairs, key=lambda t: t[:5]):
             tried.add((float(f), str(cand)))
             trial = current.xreplace({f: cand})
