@@ -309,7 +309,8 @@ def _snap_passes(
                 offered = sorted((c for c in offered if c == 0 or _description_bits(c, decimals=True) <= budget),
                                  key=lambda c: (_description_bits(c, decimals=True), abs(float(c) - v)))[:MAX_WIDE_CANDIDATES]
             for cand in offered:  # plainest by the bits that name it: pi/2 (5 bits) before 11/7 (6.4)
-                pairs.append((_description_bits(cand, decimals=statistical is not None), not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
+                bits = _description_bits(cand, decimals=statistical is not None)
+                pairs.append((bits, not cand.is_Integer, -abs(v), abs(float(cand) - v), str(cand), f, cand))
         for *_, f, cand in sorted(pairs, key=lambda t: t[:5]):
             tried.add((float(f), str(cand)))
             trial = current.xreplace({f: cand})
