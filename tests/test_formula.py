@@ -280,3 +280,17 @@ def test_a_form_run_into_its_large_scale_corner_drops_the_negligible_constant_te
     assert negligible_constant_terms(sympy.Float(2e4) * x + 1, [x], rows, threshold=1e-5) is None
     # a sum of constants alone is no sum to shorten
     assert negligible_constant_terms(sympy.Float(3.0) * x, [x], np.array([[1.0]])) is None
+
+
+def test_planck_in_h_and_omega_snaps_its_one_over_two_pi_cubed():
+    """I.41.16 with units came out as 0.0161257672165997*h*omega**3/(c**2*(exp(h*omega/(2*pi*T*kb)) - 1)):
+    1/(2 pi^3) was no candidate while the bases stopped at pi^2."""
+    om, T, h, kb, c = syms = sympy.symbols("omega T h kb c", positive=True)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (400, 5))
+    truth = h * om**3 / (2 * sympy.pi**3 * c**2 * (sympy.exp(h * om / (2 * sympy.pi * T * kb)) - 1))
+    y = sympy.lambdify(syms, truth)(*X.T)
+    F = sympy.Float
+    found = F(0.0161257672165997) * h * om**3 / (c**2 * (sympy.exp(F(0.159154943091895) * h * om / (T * kb)) - F(1.0)))
+    snapped = snap_constants(found, list(syms), X[200:], y[200:], refit_on=(X[:200], y[:200]))
+    assert sympy.simplify(snapped - truth) == 0, snapped

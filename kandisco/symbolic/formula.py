@@ -95,7 +95,8 @@ def _value_bits(value: float, error: float) -> float:
 
 def _description_bits(number: sympy.Expr, decimals: bool = False) -> float:
     """About how many bits name a nice number: log2 of its numerator and denominator, plus three for
-    a factor pi or 1/pi (rarer in laws than a fraction), five for pi^2 or 1/pi^2 (rarer still), and
+    a factor pi or 1/pi (rarer in laws than a fraction), five for pi^2 or 1/pi^2 (rarer still), seven
+    for pi^3 or 1/pi^3 (beyond what noisy snapping offers), and
     two for a square root; with ``decimals``, a terminating decimal costs its digits when that is
     shorter (:func:`_rational_bits`). pi/2 (5 bits) is plainer than 11/7 (6.4), 7/10 (6.3; 4 as a
     decimal) than 2*pi/9 (7.8), 1 (1 bit) than 13/12 (7.4), 10 (3.5) than pi^2 (5) and 1/10 (4.3;
@@ -110,7 +111,7 @@ def _description_bits(number: sympy.Expr, decimals: bool = False) -> float:
         elif factor.has(sympy.pi) and not factor.is_Pow:
             bits += 3.0
         elif factor.is_Pow and factor.base == sympy.pi and factor.exp.is_Integer:
-            bits += 3.0 if abs(int(factor.exp)) == 1 else 5.0
+            bits += {1: 3.0, 2: 5.0}.get(abs(int(factor.exp)), 7.0)
         else:
             rest *= factor
     if rest != 1:  # square roots (of rationals, of pi): their radicands' bits and two more
@@ -163,7 +164,8 @@ def to_latex(expr: sympy.Expr) -> str:
 # -------------------------------------------------------------------------- snapping
 def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 100, width: float | None = None) -> list[sympy.Expr]:
     """Nice numbers for ``v``, simplest first: 0 (always), integers, p/q, p/q times pi, 1/pi, pi^2
-    or 1/pi^2 (as in h^2/(8 pi^2 m)), +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
+    or 1/pi^2 (as in h^2/(8 pi^2 m)), pi^3 or 1/pi^3 (Planck's law in h and omega: h omega^3 /
+    (2 pi^3 c^2 ...)), +-sqrt(p/q), +-sqrt(p/q times pi or 1/pi).
 
     "Nice" bounds both parts (``q <= max_denominator``, ``|p| <= max_numerator``; ``|p| <= 12`` next
     to pi), so 4558.797 is not snapped to sqrt(2514698549)/11. Integers up to 1e9 are offered only
@@ -175,7 +177,8 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     # past 1e9 every float is within 1e-9 of an integer: c**2 = 8.987551787e16 is no integer to snap to
     if v != 0 and abs(v) < 1e9 and abs(round(v) - v) <= 1e-9 * abs(v):
         out.append(sympy.Integer(round(v)))
-    bases = ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12))
+    bases = ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12),
+             (sympy.pi**3, 12), (1 / sympy.pi**3, 12))
     for base, p_max in bases:
         r = sympy.Rational(v / float(base)).limit_denominator(max_denominator)
         if r != 0 and abs(r.p) <= p_max:
