@@ -294,3 +294,20 @@ def test_planck_in_h_and_omega_snaps_its_one_over_two_pi_cubed():
     found = F(0.0161257672165997) * h * om**3 / (c**2 * (sympy.exp(F(0.159154943091895) * h * om / (T * kb)) - F(1.0)))
     snapped = snap_constants(found, list(syms), X[200:], y[200:], refit_on=(X[:200], y[:200]))
     assert sympy.simplify(snapped - truth) == 0, snapped
+
+
+def test_decimal_rates_of_an_exact_fit_snap_beyond_the_fraction_denominators():
+    """FitzHugh-Nagumo's w' = 0.08 v - 0.064 w + 0.056 from clean trajectories: 2/25, 8/125 and 7/125
+    have denominators past 12, and the fit stayed at 0.0800000000221534*v - 0.0640000000588405*w + ..."""
+    v, w = syms = sympy.symbols("v w", real=True)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, (300, 2))
+    y = 0.08 * X[:, 0] - 0.064 * X[:, 1] + 0.056
+    F = sympy.Float
+    found = F(0.0800000000221534) * v - F(0.0640000000588405) * w + F(0.0560000000251855)
+    snapped = snap_constants(found, list(syms), X[150:], y[150:], refit_on=(X[:150], y[:150]))
+    R = sympy.Rational
+    assert snapped == R(2, 25) * v - R(8, 125) * w + R(7, 125), snapped
+    from kandisco.symbolic.formula import _near_decimals
+
+    assert _near_decimals(float(1 / (4 * sympy.pi))) == []  # 0.0796: no decimal of three places within 1e-6, so 1/(4 pi) keeps its turn

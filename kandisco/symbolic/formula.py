@@ -177,6 +177,7 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     # past 1e9 every float is within 1e-9 of an integer: c**2 = 8.987551787e16 is no integer to snap to
     if v != 0 and abs(v) < 1e9 and abs(round(v) - v) <= 1e-9 * abs(v):
         out.append(sympy.Integer(round(v)))
+    out.extend(_near_decimals(v))
     bases = ((sympy.Integer(1), max_numerator), (sympy.pi, 12), (1 / sympy.pi, 12), (sympy.pi**2, 12), (1 / sympy.pi**2, 12),
              (sympy.pi**3, 12), (1 / sympy.pi**3, 12))
     for base, p_max in bases:
@@ -198,6 +199,18 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     unique = list(dict.fromkeys(out))
     unique.sort(key=lambda e: (_tree_size(e), abs(float(e) - v)))  # plainest first: 1 before 0.99998
     return unique
+
+
+def _near_decimals(v: float) -> list[sympy.Rational]:
+    """The decimal of at most ``DECIMAL_PLACES`` places and two significant digits within
+    ``NEAR_INTEGER`` (relative) of ``v``: rates like 0.08 and 0.064 (FitzHugh-Nagumo) are 2/25 and
+    8/125, beyond the denominators :func:`nice_candidates` tries, and an exact fit gives them to
+    1e-9. Three digits (1.37) are a measured value, not a nice number: they stay a float."""
+    for places in range(1, DECIMAL_PLACES + 1):
+        m = round(v * 10**places)
+        if m != 0 and abs(m) < 100 and abs(m / 10**places - v) <= NEAR_INTEGER * abs(v):
+            return [sympy.Rational(m, 10**places)]
+    return []
 
 
 def snap_constants(
@@ -330,6 +343,8 @@ def _snap_passes(
 EXACT_FLOOR = 1e-10
 # a float this close to an integer (relative), or this small, is tried as that integer or 0 first
 NEAR_INTEGER = 1e-6
+# a float that close to a decimal of at most this many places (and two significant digits) is offered it
+DECIMAL_PLACES = 3
 NEAR_ZERO = 1e-10
 # statistical snapping (``noise`` given): it starts once the held-out error is at least this
 # fraction of the noise (far below it, the noise estimate is wrong); a constant may move by
