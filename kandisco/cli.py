@@ -384,9 +384,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quiet", action="store_true", help="no line per finished job")
     bench.set_defaults(func=_cmd_bench)
 
-    from .dynamics.cli import add_ode_parser  # kandisco ode: its options and its run live with the dynamics package
+    from .dynamics.cli import add_ode_parser, add_potential_parser  # kandisco ode and potential live with the dynamics package
 
     add_ode_parser(sub)
+    add_potential_parser(sub)
     return parser
 
 

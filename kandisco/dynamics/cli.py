@@ -1,6 +1,7 @@
-"""``kandisco ode``: laws of motion from a table of trajectories (see :func:`kandisco.dynamics.discover_ode`).
+"""``kandisco ode``: laws of motion from a table of trajectories (see :func:`kandisco.dynamics.discover_ode`);
+``kandisco potential``: a potential V with F = -grad V from positions and forces (:func:`kandisco.dynamics.discover_potential`).
 
-:func:`add_ode_parser` adds the subcommand to the ``kandisco`` parser; :func:`run_ode` runs it.
+:func:`add_ode_parser` and :func:`add_potential_parser` add the subcommands to the ``kandisco`` parser.
 ``--json`` prints one object: ``laws`` maps each state to its derivative's formula (sympy-parsable,
 in the column names), with per-law R^2 and the simulation check; ``--out DIR`` writes
 ``result.json``, ``trajectories.png`` (data against the simulated system) and ``phase.png``.
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..arg_types import positive_int, positive_seconds
 
-__all__ = ["add_ode_parser", "run_ode"]
+__all__ = ["add_ode_parser", "add_potential_parser", "run_ode", "run_potential"]
 
 
 def add_ode_parser(sub: Any) -> argparse.ArgumentParser:
@@ -41,6 +42,57 @@ def add_ode_parser(sub: Any) -> argparse.ArgumentParser:
     ode.add_argument("-v", "--verbose", action="count", default=0, help="-v: info messages on stderr; -vv: debug messages too")
     ode.set_defaults(func=run_ode)
     return ode
+
+
+def _columns(text: str, option: str) -> list[str]:
+    from ..data import DataError
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise DataError(f"{option} needs comma-separated column names, got {text!r}")
+    return names
+
+
+def add_potential_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``potential`` to the ``kandisco`` subparsers ``sub``; its ``func`` is :func:`run_potential`."""
+    pot = sub.add_parser("potential", help="find a potential V(positions) with forces = -grad V from a CSV of positions and forces",
+                         description="Test whether the force field is conservative (curl of a local linear fit), train a KAN "
+                         "potential whose negative gradient matches the forces, and read V as a formula whose constants are "
+                         "fitted on the forces. Accelerations work as forces per unit mass.")
+    pot.add_argument("data", help="CSV file, one row per sample")
+    pot.add_argument("--positions", required=True, help="comma-separated position columns, e.g. x,y")
+    pot.add_argument("--forces", required=True, help="comma-separated force (or acceleration) columns, one per position, e.g. Fx,Fy")
+    pot.add_argument("--budget", type=positive_seconds, default=60.0, help="seconds in all (default 60)")
+    pot.add_argument("--jobs", type=positive_int, help="worker processes for the discovery (default: every core)")
+    pot.add_argument("--seed", type=int, default=0)
+    pot.add_argument("--curl-tolerance", type=float, default=0.2,
+                     help="largest median ||J - J^T|| / ||J|| of the force's Jacobian still called conservative (default 0.2)")
+    pot.add_argument("--force", action="store_true", help="look for a potential even when the curl test says there is none")
+    pot.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    pot.set_defaults(func=run_potential)
+    return pot
+
+
+def run_potential(args: argparse.Namespace) -> int:
+    """Run ``kandisco potential``; a field that is not conservative is an answer (exit 0), not an error."""
+    from .potential import discover_potential
+
+    result = discover_potential(args.data, _columns(args.positions, "--positions"), _columns(args.forces, "--forces"),
+                                budget_seconds=args.budget, seed=args.seed, n_jobs=args.jobs, curl_tolerance=args.curl_tolerance,
+                                force=args.force)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    elif result.formula is None:
+        print(f"no potential: the force field is not conservative (curl ratio {result.curl.ratio:.3g}, "
+              f"tolerance {result.curl.tolerance:g})")
+    else:
+        print(f"V = {result.formula}")
+        print(f"-grad V against the forces: R^2 = {result.force_r2:.9g}   (the KAN's: {result.kan_force_r2:.6g}; "
+              f"curl ratio {result.curl.ratio:.3g}; {result.seconds:.1f} s)")
+    if not args.json:
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+    return 0
 
 
 def run_ode(args: argparse.Namespace) -> int:

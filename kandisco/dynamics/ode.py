@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -28,6 +27,7 @@ from ..data import DataError
 from ..discovery import DiscoveryResult, discover
 from .derivatives import DerivativeEstimate, estimate_derivative
 from .simulate import SimulationReport, simulate_laws
+from .table import numeric_column, read_frame, row_name
 
 __all__ = ["ODELaw", "ODEResult", "PreparedTrajectories", "Trajectory", "discover_ode", "prepare_trajectories", "MIN_SAMPLES"]
 
@@ -182,36 +182,6 @@ def _names_in(formula: str) -> set[str]:
                                                                     "asin", "acos", "atan", "sinh", "cosh", "sign", "erf", "erfc"}
 
 
-def _read(data: Any) -> tuple[pd.DataFrame, str, bool]:
-    """(frame, source name, rows are file lines)."""
-    if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), "<frame>", False
-    if isinstance(data, (str, Path)):
-        path = Path(data)
-        if not path.exists():
-            raise DataError(f"{path}: no such file")
-        try:
-            frame = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: cannot be read as CSV ({exc})") from None
-        return frame, str(path), True
-    raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}")
-
-
-def _where(source: str, lines: bool, row: int) -> str:
-    return f"{source} line {row + 2}" if lines else f"{source} row {row}"
-
-
-def _numeric(frame: pd.DataFrame, column: str, source: str, lines: bool) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    bad = np.nonzero(~np.isfinite(values))[0]
-    if len(bad):
-        raw = frame[column].iloc[bad[0]]
-        raise DataError(f"{_where(source, lines, int(bad[0]))}: column {column!r} is {raw!r}, not a finite number "
-                        f"({len(bad)} such cells in the column)")
-    return values
-
-
 def _check_times(t: np.ndarray, rows: np.ndarray, time: str, label: str, source: str, lines: bool) -> None:
     steps = np.diff(t)
     back = np.nonzero(steps <= 0)[0]
@@ -219,18 +189,18 @@ def _check_times(t: np.ndarray, rows: np.ndarray, time: str, label: str, source:
         i = int(back[0])
         what = "repeats" if steps[i] == 0 else "decreases"
         hint = "" if label else " (several trajectories in one file? name the column that tells them apart: group=/--group)"
-        raise DataError(f"{_where(source, lines, int(rows[i + 1]))}: time {time!r} {what} ({t[i]:g} then {t[i + 1]:g}){_in(label)}; "
+        raise DataError(f"{row_name(source, lines, int(rows[i + 1]))}: time {time!r} {what} ({t[i]:g} then {t[i + 1]:g}){_in(label)}; "
                         f"time must increase strictly within a trajectory{hint}")
     median = float(np.median(steps))
     gaps = np.nonzero(steps > GAP_FACTOR * median)[0]
     if len(gaps):
         i = int(gaps[0])
-        raise DataError(f"{_where(source, lines, int(rows[i + 1]))}: gap in time {time!r}{_in(label)}: {t[i]:g} to {t[i + 1]:g} "
+        raise DataError(f"{row_name(source, lines, int(rows[i + 1]))}: gap in time {time!r}{_in(label)}: {t[i]:g} to {t[i + 1]:g} "
                         f"(the usual step is {median:g}); split the trajectory there (a new group value) or resample it")
     uneven = np.nonzero(np.abs(steps - median) > EVEN_RTOL * median)[0]
     if len(uneven):
         i = int(uneven[0])
-        raise DataError(f"{_where(source, lines, int(rows[i + 1]))}: uneven time steps in {time!r}{_in(label)}: {steps[i]:g} "
+        raise DataError(f"{row_name(source, lines, int(rows[i + 1]))}: uneven time steps in {time!r}{_in(label)}: {steps[i]:g} "
                         f"against the usual {median:g}; derivatives need evenly sampled trajectories (resample them)")
 
 
@@ -253,7 +223,7 @@ def prepare_trajectories(
     fraction of samples left out at each end of a trajectory whose series needed smoothing (default
     2%, at least 2 samples; clean series keep every sample).
     """
-    frame, source, lines = _read(data)
+    frame, source, lines = read_frame(data)
     for name, col in (("time", time), ("group", group)):
         if col is not None and col not in frame.columns:
             raise DataError(f"{source}: no {name} column {col!r}; columns: {', '.join(map(str, frame.columns))}")
@@ -273,9 +243,9 @@ def prepare_trajectories(
         raise DataError(f"{source}: a state is listed twice: {', '.join(states)}")
     if group is not None and frame[group].isna().any():
         row = int(np.nonzero(frame[group].isna().to_numpy())[0][0])
-        raise DataError(f"{_where(source, lines, row)}: group column {group!r} is empty")
-    t_all = _numeric(frame, time, source, lines)
-    X_all = np.column_stack([_numeric(frame, s, source, lines) for s in states])
+        raise DataError(f"{row_name(source, lines, row)}: group column {group!r} is empty")
+    t_all = numeric_column(frame, time, source, lines)
+    X_all = np.column_stack([numeric_column(frame, s, source, lines) for s in states])
     taken = set(frame.columns)
     targets = []
     for s in states:

@@ -5,12 +5,16 @@ Jacobian ``J = dF/dx`` is estimated by a local linear fit over its nearest neigh
 field is conservative when the antisymmetric part is small against the whole,
 ``median ||J - J^T|| / ||J|| < tolerance`` (0 for a gradient field, 2 for a pure rotation).
 
-:func:`discover_potential` then trains a KAN ``V(x)`` (torch) whose negative gradient, taken by
-autograd (``create_graph=True``, so the loss on the forces trains V), matches the forces; positions
-and forces are scaled inside and V written back in the user's units. V's values on the samples
-(fixed up to a constant, set to mean 0) go to :func:`kandisco.discover`, and the formula found has
-its constants refitted on the *forces* (scipy least squares on ``-grad V``), then snapped to simple
-numbers where the force fit stays as good (within 1e-9 of the forces' scale, or 1% of the RMSE).
+:func:`discover_potential` then trains a KAN ``V(z)`` whose negative gradient, taken by autograd
+(``create_graph=True``, so the loss on the forces trains V), matches the forces: LBFGS through
+:func:`kandisco.kan.train.fit` on a grid-extension schedule, first ``[d, 1, 1]`` (sums of
+one-variable potentials, radial ones), then ``[d, 2d + 1, 1]`` when that is not enough. Positions and
+forces are scaled inside and V written back in the user's units. V's values on the samples go to
+:func:`kandisco.discover`; the formulas it offers have their constants refitted on the *forces*
+(scipy least squares on ``-grad V``), their degenerate corners tried (a phase at pi/2, a small-argument
+limit, a negligible constant), and the simplest that fits the forces as well as the best is kept. A
+second discovery on that law's values (free of the KAN's approximation error: ``-k/r`` is steep where
+r is small) offers more; last, floats near simple fractions snap where the force fit stays as good.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ import sympy
 from ..data import DataError
 from ..discovery import DiscoveryResult, discover
 from ..symbolic.equivalence import snap_floats
+from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, nice_candidates
+from ..symbolic.limits import negligible_constant_terms, small_argument_limit
+from .table import numeric_column, read_frame
 
 __all__ = ["CurlTest", "PotentialResult", "curl_test", "discover_potential"]
 
@@ -93,55 +100,62 @@ def curl_test(P: np.ndarray, F: np.ndarray, tolerance: float = 0.2, neighbours: 
     return CurlTest(ratio=float(np.median(ratios)), tolerance=tolerance, neighbours=k)
 
 
-def _train_potential(Z: np.ndarray, G: np.ndarray, hidden: int, grid: int, steps: int, seed: int, deadline: float) -> Any:
-    """A KAN V(z) with -grad V = G on the scaled samples (Adam, then LBFGS), by autograd through the network."""
+def _train_width(Z: np.ndarray, G: np.ndarray, width: list[int], grids: Sequence[int], steps: int, seed: int,
+                 deadline: float) -> tuple[Any, float]:
+    """One KAN ``V(z)`` of ``width`` with ``-grad V = G``: LBFGS through :func:`kandisco.kan.train.fit` on a grid schedule.
+
+    The loss differentiates the network by autograd (``create_graph=True``, so training moves V through
+    its gradient). A stage ends at ``steps``, the deadline, or when ten steps gained less than 1%.
+    Returns the model and its loss (mean squared force error; G has unit RMS, so about 1 - R^2).
+    """
     import torch
 
     from ..kan import KAN
+    from ..kan.train import fit
 
-    torch.manual_seed(seed)
-    model = KAN([Z.shape[1], hidden, 1], grid=grid, seed=seed)
+    model = KAN(width, grid=int(grids[0]), seed=seed)
     dtype = next(model.parameters()).dtype
     z = torch.as_tensor(Z, dtype=dtype)
     g = torch.as_tensor(G, dtype=dtype)
 
-    def loss() -> torch.Tensor:
-        x = z.clone().requires_grad_(True)
-        grad_v, = torch.autograd.grad(model(x).sum(), x, create_graph=True)
-        return torch.mean((grad_v + g) ** 2)
+    def force_loss(m: Any, zb: torch.Tensor, gb: torch.Tensor) -> torch.Tensor:
+        x = zb.clone().requires_grad_(True)
+        grad_v, = torch.autograd.grad(m(x).sum(), x, create_graph=True)
+        return torch.mean((grad_v + gb) ** 2)
 
     model.initialize_grids(z)  # knots on the range of the data that reaches each layer, as the KAN's own fit does
-    adam = torch.optim.Adam(model.parameters(), lr=0.02)
-    for step in range(steps):
+    for stage, size in enumerate(grids):
         if time.perf_counter() > deadline:
             break
-        if step and step % 50 == 0 and step <= steps // 2:
-            model.update_grid(z)
-        adam.zero_grad()
-        value = loss()
-        value.backward()
-        adam.step()
-    lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=10, line_search_fn="strong_wolfe")
+        if stage:
+            model.refine(int(size), x=z)
+        losses: list[float] = []
 
-    def closure() -> torch.Tensor:
-        lbfgs.zero_grad()
-        value = loss()
-        value.backward()
-        return value
+        def stop(step: int, value: float, losses: list[float] = losses) -> bool:
+            losses.append(value)
+            stalled = len(losses) > 10 and value > 0.99 * losses[-11]
+            return stalled or time.perf_counter() > deadline
 
-    for _ in range(max(1, steps // 40)):
-        if time.perf_counter() > deadline:
-            break
-        before = [p.detach().clone() for p in model.parameters()]
-        start_loss = float(loss().detach())
-        lbfgs.step(closure)
-        after = float(loss().detach())
-        if not math.isfinite(after) or after > start_loss:  # a step that made it worse is undone, and training ends
-            with torch.no_grad():
-                for p, b in zip(model.parameters(), before):
-                    p.copy_(b)
-            break
-    return model
+        fit(model, z, g, loss_fn=force_loss, steps=steps, update_grid=True, grid_update_num=5, stop_grid_update_step=steps // 2,
+            seed=seed + stage, verbose=False, callback=stop)
+    return model, float(force_loss(model, z, g).detach())
+
+
+def _train_potential(Z: np.ndarray, G: np.ndarray, grids: Sequence[int], steps: int, seed: int, deadline: float) -> tuple[Any, float]:
+    """The smallest KAN whose gradient matches the scaled forces: ``[d, 1, 1]``, then ``[d, 2d + 1, 1]`` if needed.
+
+    ``[d, 1, 1]`` is ``V = g(f_1(z_1) + ... + f_d(z_d))``: sums of one-variable potentials and radial
+    ones (``g(r^2)``) are of this shape and train in seconds. The wider network is trained when the small
+    one's loss is above 1e-7 and time is left, and kept only when its loss is under 70% of the small one's
+    (on noisy forces both stop at the noise, and the smaller network reads as the simpler formula).
+    """
+    d = Z.shape[1]
+    best = _train_width(Z, G, [d, 1, 1], grids, steps, seed, deadline)
+    if best[1] > 1e-7 and time.perf_counter() < deadline:
+        wide = _train_width(Z, G, [d, 2 * d + 1, 1], grids, steps, seed, deadline)
+        if math.isfinite(wide[1]) and wide[1] < 0.7 * best[1]:
+            best = wide
+    return best
 
 
 def _force_fit(expr: sympy.Expr, symbols: list[sympy.Symbol], P: np.ndarray, F: np.ndarray) -> tuple[sympy.Expr, float]:
@@ -182,6 +196,87 @@ def _without_constant(expr: sympy.Expr) -> sympy.Expr:
     return sympy.expand(expr) - const if const.is_number else expr
 
 
+def _discover_values(P: np.ndarray, V: np.ndarray, positions: list[str], budget: float, seed: int, n_jobs: int | None,
+                     options: dict[str, Any]) -> DiscoveryResult:
+    """:func:`kandisco.discover` on a table of positions and potential values (mean 0)."""
+    import pandas as pd
+
+    table = pd.DataFrame(P, columns=positions)
+    table["V"] = V - V.mean()
+    return discover(table, target="V", features=positions, budget_seconds=budget, seed=seed, n_jobs=n_jobs, **options)
+
+
+class _ForceFits:
+    """Formulas for V with their constants refitted on the *forces*, and the rule that picks one.
+
+    The KAN's V values carry its approximation error (steep potentials such as -k/r most), so the
+    formula that fits them best can be an approximant; the forces are the measurements. Each formula
+    added has its numbers freed (:func:`~kandisco.symbolic.formula.freed_constants`) and refitted so
+    that -grad V matches the forces. :meth:`choose` takes the simplest formula whose force RMSE is
+    within ``3/sqrt(2 n)`` of the best (an RMSE's relative standard error over n force values), or
+    within 1e-9 of the forces' scale on exact data.
+    """
+
+    def __init__(self, symbols: list[sympy.Symbol], P: np.ndarray, F: np.ndarray) -> None:
+        self.symbols, self.P, self.F = symbols, P, F
+        self.fits: dict[str, tuple[sympy.Expr, float, int]] = {}  # by the formula as given: (refitted, force RMSE, complexity)
+
+    def add(self, expr: sympy.Expr) -> None:
+        expr = self._named(expr)
+        key = sympy.srepr(expr)
+        if key in self.fits or not expr.free_symbols:
+            return
+        fitted, rmse = _force_fit(_without_constant(freed_constants(expr)), self.symbols, self.P, self.F)
+        if math.isfinite(rmse):
+            self.fits[key] = (fitted, rmse, complexity(fitted))
+
+    def add_discovered(self, found: DiscoveryResult, limit: int = 25) -> None:
+        """The Pareto front and the ``limit`` best candidates by loss of a discovery on V's values."""
+        for candidate in [*found.pareto, *sorted(found.candidates, key=lambda c: c.loss)[:limit]]:
+            self.add(candidate.expr(found.features))
+
+    def choose(self) -> tuple[sympy.Expr, float]:
+        if not self.fits:
+            raise DataError("no formula found for the potential has a finite gradient on the samples")
+        best = min(rmse for _, rmse, _ in self.fits.values())
+        window = max(best * (1 + 3 / math.sqrt(2 * self.F.size)), 1e-9 * (float(np.sqrt(np.mean(self.F**2))) or 1.0))
+        fitted, rmse, _ = min((f for f in self.fits.values() if f[1] <= window), key=lambda f: (f[2], f[1]))
+        return fitted, rmse
+
+    def values(self, expr: sympy.Expr) -> np.ndarray | None:
+        """V of ``expr`` on the samples, or None where it is not finite."""
+        with np.errstate(all="ignore"):
+            V = np.asarray(sympy.lambdify(self.symbols, expr, modules="numpy")(*self.P.T), dtype=complex) * np.ones(len(self.P))
+        return V.real if np.all(np.isfinite(V)) and not np.any(V.imag) else None
+
+    def polish(self, expr: sympy.Expr, rounds: int = 3) -> None:
+        """Add the degenerate corners of ``expr`` that the forces may accept: a fit can run ``a -> 0`` in
+        ``c*sin(a*x + 1.5707963)``, which is ``c - c*a**2*x**2/2`` on the samples, and ``-k/sqrt(u + 3e-13)``
+        is ``-k/sqrt(u)``. Each round snaps the floats within 1e-8 of a nice number (the phase to pi/2),
+        takes the small-argument limit and drops negligible constant terms
+        (:mod:`kandisco.symbolic.limits`); every form is refitted on the forces, and :meth:`choose` judges."""
+        for _ in range(rounds):
+            near = {f: c for f in expr.atoms(sympy.Float)
+                    for c in nice_candidates(float(f))[:8] if abs(float(c) - float(f)) <= 1e-8 * abs(float(f))}
+            expr = expr.xreplace(near)
+            changed = bool(near)
+            for corner in (small_argument_limit, negligible_constant_terms):
+                limited = corner(expr, self.symbols, self.P)
+                if limited is not None:
+                    expr, changed = merge_numeric_factors(factor_powered_sums(limited)), True
+            if not changed:
+                return
+            self.add(expr)
+            refitted = self.fits.get(sympy.srepr(self._named(expr)))
+            if refitted is None:
+                return
+            expr = refitted[0]
+
+    def _named(self, expr: sympy.Expr) -> sympy.Expr:
+        by_name = {x.name: x for x in self.symbols}
+        return expr.xreplace({a: by_name[a.name] for a in expr.free_symbols if a.name in by_name})
+
+
 def discover_potential(
     data: Any,
     positions: Sequence[str],
@@ -190,9 +285,8 @@ def discover_potential(
     budget_seconds: float = 60.0,
     seed: int = 0,
     n_jobs: int | None = None,
-    hidden: int = 5,
-    grid: int = 5,
-    steps: int = 400,
+    grids: Sequence[int] = (5, 10, 20),
+    steps: int = 50,
     curl_tolerance: float = 0.2,
     force: bool = False,
     **discover_options: Any,
@@ -202,22 +296,16 @@ def discover_potential(
     Runs the curl test first; a non-conservative field returns without a potential unless
     ``force=True``. ``budget_seconds`` covers training the KAN (60% at most) and the discovery.
     """
-    import pandas as pd
-
     start = time.perf_counter()
-    frame = data if isinstance(data, pd.DataFrame) else pd.read_csv(data)
+    frame, source, lines = read_frame(data)
     positions, forces = list(positions), list(forces)
     if len(positions) != len(forces) or not positions:
         raise DataError(f"one force column per position column: got positions {positions} and forces {forces}")
     for col in [*positions, *forces]:
         if col not in frame.columns:
-            raise DataError(f"no column {col!r}; columns: {', '.join(map(str, frame.columns))}")
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-        if not np.all(np.isfinite(values)):
-            row = int(np.nonzero(~np.isfinite(values))[0][0])
-            raise DataError(f"row {row}: column {col!r} is {frame[col].iloc[row]!r}, not a finite number")
-    P = frame[positions].to_numpy(float)
-    F = frame[forces].to_numpy(float)
+            raise DataError(f"{source}: no column {col!r}; columns: {', '.join(map(str, frame.columns))}")
+    P = np.column_stack([numeric_column(frame, col, source, lines) for col in positions])
+    F = np.column_stack([numeric_column(frame, col, source, lines) for col in forces])
     curl = curl_test(P, F, curl_tolerance)
     result = PotentialResult(positions=positions, forces=forces, curl=curl)
     if not curl.conservative and not force:
@@ -229,7 +317,7 @@ def discover_potential(
     s = np.where(s > 0, s, 1.0)
     G = F * s  # -dV/dz with z = (x - mu) / s
     vscale = float(np.sqrt(np.mean(G**2))) or 1.0
-    model = _train_potential((P - mu) / s, G / vscale, hidden, grid, steps, seed, start + 0.6 * budget_seconds)
+    model, _ = _train_potential((P - mu) / s, G / vscale, grids, steps, seed, start + 0.5 * budget_seconds)
     import torch
 
     dtype = next(model.parameters()).dtype
@@ -240,16 +328,21 @@ def discover_potential(
     sst = float(np.sum((F - F.mean(axis=0)) ** 2))
     result.kan_force_r2 = 1 - float(np.sum((kan_forces - F) ** 2)) / sst if sst > 0 else None
     V = v.detach().numpy().ravel() * vscale
-    V = V - V.mean()
-    table = pd.DataFrame(P, columns=positions)
-    table["V"] = V
-    remaining = max(5.0, budget_seconds - (time.perf_counter() - start))
-    found = discover(table, target="V", features=positions, budget_seconds=remaining, seed=seed, n_jobs=n_jobs, **discover_options)
     symbols = [sympy.Symbol(n, real=True) for n in positions]
-    by_name = {x.name: x for x in symbols}
-    expr = found.expr.xreplace({a: by_name[a.name] for a in found.expr.free_symbols if a.name in by_name})
-    expr = _without_constant(expr)
-    fitted, rmse = _force_fit(expr, symbols, P, F)
+    end = start + budget_seconds
+    fits = _ForceFits(symbols, P, F)
+    results = [_discover_values(P, V, positions, max(5.0, (end - time.perf_counter()) / 2), seed, n_jobs, discover_options)]
+    fits.add_discovered(results[0])
+    fitted, rmse = fits.choose()
+    fits.polish(fitted)
+    fitted, rmse = fits.choose()
+    V_law = fits.values(fitted)
+    if end - time.perf_counter() > 5.0 and V_law is not None:  # once more on the chosen law's values: free of the KAN's error
+        results.append(_discover_values(P, V_law, positions, end - time.perf_counter(), seed, n_jobs, discover_options))
+        fits.add_discovered(results[-1])
+        fitted, rmse = fits.choose()
+        fits.polish(fitted)
+        fitted, rmse = fits.choose()
     snapped = _without_constant(_snap_rationals(fitted, rtol=1e-3))
     snapped_fit, snapped_rmse = _force_fit(snapped, symbols, P, F) if snapped != fitted else (fitted, rmse)
     scale = float(np.sqrt(np.mean(F**2))) or 1.0
@@ -257,8 +350,9 @@ def discover_potential(
         fitted, rmse = _without_constant(snap_floats(snapped_fit)), snapped_rmse
     result.formula = str(fitted)
     result.force_r2 = 1 - (rmse**2 * F.size) / sst if sst > 0 else None
-    result.discovery = found
-    result.notes.append(f"KAN potential: force R^2 {result.kan_force_r2:.6g}; V from discover: {found.formula}; "
-                        f"constants refitted on the forces")
+    result.discovery = results[-1]
+    result.notes.append(f"KAN potential: force R^2 {result.kan_force_r2:.6g}; V from discover: "
+                        f"{'; then, on the refitted law: '.join(r.formula for r in results)}; {len(fits.fits)} formulas refitted on the forces, "
+                        "the simplest of those that fit them as well as the best kept")
     result.seconds = time.perf_counter() - start
     return result
