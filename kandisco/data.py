@@ -111,11 +111,11 @@ def load_dataset(
     """
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
-    header_units: dict[str, str] = {}
+    in_header: dict[str, str] = {}
     given = read_units_file(units) if isinstance(units, (str, Path)) else dict(units or {})
     if isinstance(data, (str, Path)):
         header, columns, lines, source = _read_csv(Path(data))
-        header, header_units = _header_units(header, source)
+        header, in_header = header_units(header, source)
     elif _is_dataframe(data):
         header, columns, lines, source = _from_frame(data)
     elif isinstance(data, tuple) and len(data) == 2:
@@ -124,7 +124,7 @@ def load_dataset(
     else:
         raise DataError(f"cannot read data of type {type(data).__name__}: pass a CSV path, a DataFrame or (X, y)")
     dataset = _select(header, columns, lines, source, target, features, dropna, min_rows)
-    known = {n: u for n, u in header_units.items() if n in (dataset.target_name, *dataset.feature_names)}
+    known = {n: u for n, u in in_header.items() if n in (dataset.target_name, *dataset.feature_names)}
     unknown = [n for n in given if n not in header]
     if unknown:
         raise DataError(f"{source}: units given for {', '.join(map(repr, unknown))}, which the table does not have "
@@ -134,8 +134,8 @@ def load_dataset(
 
 
 # ----------------------------------------------------------------------------- units
-def _header_units(header: list[str], source: str) -> tuple[list[str], dict[str, str]]:
-    """Column names without their ``[unit]`` and the units, each checked (a DataError names the column)."""
+def header_units(header: Sequence[str], source: str) -> tuple[list[str], dict[str, str]]:
+    """Column names without their ``[unit]`` (``v [m/s]`` -> ``v``) and the units, each checked (a DataError names the column)."""
     names, units = [], {}
     for cell in header:
         name, unit = split_header(cell)
@@ -433,6 +433,13 @@ def _handle_nonfinite(X, y, labels, names, source, dropna, notes):
 def row_word(source: str) -> str:
     """``line`` for a file's rows (1-based line numbers, the header being line 1), ``row`` for a frame's or arrays' (0-based positions)."""
     return "row" if source in ("arrays", "DataFrame") else "line"
+
+
+def name_rows(labels: Sequence[int], word: str, shown: int = 12) -> str:
+    """``lines 4, 17, 30`` (``word`` is ``line`` or ``row``, the labels as the user knows them); at most ``shown`` named."""
+    labels = [int(r) for r in labels]
+    text = ", ".join(str(r) for r in labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
+    return f"{word}{'s' if len(labels) != 1 else ''} {text}"
 
 
 def _finish(X, y, features, target, source, notes, labels, min_rows) -> Dataset:

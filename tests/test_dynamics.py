@@ -197,6 +197,16 @@ def test_blow_ups_and_non_finite_laws_are_reported_not_raised():
     assert json.dumps({"e": bad.error if np.isfinite(bad.error) else None})
 
 
+def test_a_law_singular_on_the_path_stalls_instead_of_hanging():
+    """x' = -1/x from x = 1 reaches x = 0 at t = 1/2 with an infinite speed: the solver's steps shrink
+    without end there (a found law such as c*v**2/x did that, and kandisco ode never returned)."""
+    t = np.linspace(0, 1, 50)
+    runs = [("0", t, np.sqrt(np.clip(1 - 2 * t, 1e-9, None))[:, None])]
+    (x,) = _sym("x")
+    check = simulate_laws({"x": -1 / x}, ["x"], runs, max_evaluations=2000).trajectories[0]
+    assert check.status.startswith("stalled: 2000 evaluations") and check.error == float("inf")
+
+
 # --- discovery --------------------------------------------------------------------------------------
 
 def test_discover_ode_finds_exponential_decay():
@@ -237,17 +247,25 @@ def test_kandisco_ode_prints_json_and_writes_plots(tmp_path, capsys):
     from kandisco.cli import main
 
     path = tmp_path / "traj.csv"
-    simulate_system(get_system("decay"), 3, 100).drop(columns=["dx"]).to_csv(path, index=False)
+    table = simulate_system(get_system("decay"), 3, 100).drop(columns=["dx"]).rename(columns={"t": "t [s]", "x": "x [mol/L]"})
+    table.to_csv(path, index=False)
     rc = main(["ode", str(path), "--time", "t", "--group", "run", "--budget", "5", "--jobs", "1", "--json", "--out", str(tmp_path / "o")])
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
     assert set(payload["laws"]) == {"x"} and payload["r2"]["x"] > 0.99
+    assert payload["units"] == {"t": "s", "x": "mol/L", "dx": "(mol/L)/s"}  # carried from the header, the derivative's derived
     assert len(payload["simulation"]["trajectories"]) == 3
     assert (tmp_path / "o" / "trajectories.png").stat().st_size > 0 and (tmp_path / "o" / "phase.png").exists()
 
 
 def test_kandisco_ode_bad_input_exits_2(tmp_path, capsys):
     from kandisco.cli import main
+
+    bad_unit = tmp_path / "unit.csv"
+    simulate_system(get_system("decay"), 1, 40).drop(columns=["dx", "run"]).rename(columns={"x": "x [blorps]"}).to_csv(
+        bad_unit, index=False)
+    assert main(["ode", str(bad_unit), "--time", "t"]) == 2
+    assert "column 'x'" in capsys.readouterr().err
 
     path = tmp_path / "two.csv"
     _frame().to_csv(path, index=False)

@@ -12,7 +12,7 @@ the errors are absolute (scipy's ``absolute_sigma=True``) and the reduced chi-sq
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy
@@ -99,10 +99,7 @@ def fit_law(
         outliers = _outliers(fitted, symbols, X, y, relative, sigma)[0] or outliers
         inliers = np.setdiff1d(train_rows, outliers)
     errors = constant_errors(fitted, symbols, X[inliers], y[inliers], relative=relative,
-                             sigma=None if sigma is None else sigma[inliers])
-    if correlated_rows > 1:
-        inflation = float(np.sqrt(correlated_rows))
-        errors = replace(errors, constants=tuple(ConstantFit(c.value, c.error * inflation) for c in errors.constants))
+                             sigma=None if sigma is None else sigma[inliers], correlated_rows=correlated_rows)
     return LawFit(fitted, errors, outliers, robust=bool(outliers), weighted=sigma is not None)
 
 

@@ -46,7 +46,7 @@ from typing import Any, overload
 import numpy as np
 import sympy
 
-from ..data import Dataset, load_dataset, read_units_file, row_word, with_constants, with_sigma, with_units
+from ..data import Dataset, load_dataset, name_rows, read_units_file, row_word, with_constants, with_sigma, with_units
 from ..kan import native
 from ..kan.attribution import importance_table, input_importance
 from ..kan.constraints import Constraint
@@ -525,8 +525,7 @@ def _equal_loss(front: list[Candidate], info: NoiseEstimate, n_val: int, exact_l
         return exact_loss
     lowest = min(c.loss for c in front)
     level = lowest if lowest <= NOISE_ESTIMATE_SLACK * info.sigma else info.sigma  # (lowest > sigma there)
-    return max(exact_loss, NoiseEstimate(level, info.source, info.relative, 0.0, info.kind,
-                                                   correlated_rows=info.correlated_rows).floor(n_val))
+    return max(exact_loss, replace(info, sigma=level, fraction_of_spread=0.0).floor(n_val))
 
 
 def _sane_front(candidates: list[Candidate], eligible: Callable[[list[Candidate]], list[Candidate]], unfit: set[int],
@@ -591,9 +590,7 @@ def _row_names(dataset: Dataset, rows: Any) -> str:
     """``lines 4, 17, 30`` for a file (its line numbers), ``rows 2, 15`` otherwise; at most 12 named."""
     rows = [int(r) for r in rows]
     names = [int(dataset.row_labels[r]) for r in rows] if dataset.row_labels is not None else rows
-    word = "line" if _rows_are_lines(dataset) else "row"
-    shown = ", ".join(str(n) for n in names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-    return f"{word}{'s' if len(names) != 1 else ''} {shown}"
+    return name_rows(names, "line" if _rows_are_lines(dataset) else "row")
 
 
 def _problem_units(dataset: Dataset, notes: list[str]) -> ProblemUnits | None:

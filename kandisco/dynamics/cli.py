@@ -35,6 +35,7 @@ def add_ode_parser(sub: Any) -> argparse.ArgumentParser:
     ode.add_argument("--seed", type=int, default=0)
     ode.add_argument("--derivative", default="auto", choices=["auto", "spline", "savitzky_golay", "finite_difference"],
                      help="how derivatives are estimated (default auto: interpolating or smoothing spline by the noise)")
+    ode.add_argument("--units", help="a name,unit CSV of units for the states and time (or give them in the header: 'x [m]', 't [s]')")
     ode.add_argument("--tolerance", type=float, default=0.1,
                      help="the simulation's drift tolerance, relative to each state's spread (default 0.1)")
     ode.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -97,10 +98,12 @@ def run_potential(args: argparse.Namespace) -> int:
 
 def run_ode(args: argparse.Namespace) -> int:
     """Run ``kandisco ode``; user errors raise KandiscoError (the CLI prints them and exits 2)."""
+    from ..data import read_units_file
     from .ode import discover_ode
 
     result = discover_ode(args.data, time=args.time, states=args.states, group=args.group, budget_seconds=args.budget,
-                          seed=args.seed, n_jobs=args.jobs, derivative=args.derivative, tolerance=args.tolerance)
+                          seed=args.seed, n_jobs=args.jobs, derivative=args.derivative, tolerance=args.tolerance,
+                          units=read_units_file(args.units) if args.units else None)
     payload = result.to_dict()
     if args.out:
         _write(result, payload, Path(args.out))
@@ -109,6 +112,8 @@ def run_ode(args: argparse.Namespace) -> int:
         return 0
     for state, law in result.laws.items():
         print(f"d{state}/d{result.time} = {law.formula}    (R^2 = {law.r2_test:.6g} held out, {law.r2:.6g} all samples, {law.seconds:.1f} s)")
+    if result.units:
+        print("units: " + ", ".join(f"{c} [{u}]" for c, u in result.units.items()) + " (the laws' constants carry the units between)")
     if result.simulation is not None:
         print(f"simulation from each trajectory's first state (drift: error past {result.simulation.tolerance:g} of a state's spread):")
         for check in result.simulation.trajectories:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import sympy
 
-from ..data import DataError
+from ..data import DataError, name_rows
 from ..discovery import DiscoveryResult, discover
 from .derivatives import DerivativeEstimate, estimate_derivative
 from .simulate import SimulationReport, simulate_laws
@@ -64,6 +64,7 @@ class PreparedTrajectories:
     targets: list[str]  # derivative column names, one per state
     notes: list[str] = field(default_factory=list)
     rows_are_lines: bool = False  # Trajectory.lines are a file's line numbers (else a frame's row positions)
+    units: dict[str, str] = field(default_factory=dict)  # from the table's header (``x [m]``), by column
 
     def table(self) -> pd.DataFrame:
         """Kept samples of every trajectory: the states and each state's estimated derivative."""
@@ -81,10 +82,7 @@ class PreparedTrajectories:
 
     def describe_rows(self, rows: Sequence[int]) -> str:
         """``lines 14, 15`` (a file) or ``rows 12, 13`` (a frame) for rows of :meth:`table`; at most 12 named."""
-        where = self.source_rows()[np.asarray(rows, dtype=int)].tolist()
-        word = "line" if self.rows_are_lines else "row"
-        shown = ", ".join(str(int(r)) for r in where[:12]) + (f" and {len(where) - 12} more" if len(where) > 12 else "")
-        return f"{word}{'s' if len(where) != 1 else ''} {shown}"
+        return name_rows(self.source_rows()[np.asarray(rows, dtype=int)].tolist(), "line" if self.rows_are_lines else "row")
 
     def sigma(self, k: int) -> np.ndarray | None:
         """Per kept sample, the estimated error std of state ``k``'s derivative; None when every series was clean."""
@@ -139,6 +137,7 @@ class ODEResult:
     prepared: PreparedTrajectories
     seconds: float
     notes: list[str] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)  # of the states, the time and each derivative column, where given
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``laws`` maps each state to its derivative's formula; R^2 and the simulation beside."""
@@ -152,6 +151,7 @@ class ODEResult:
             "seconds": {s: law.seconds for s, law in self.laws.items()},
             "outliers": {s: law.outliers for s, law in self.laws.items()},
             "outlier_rows_are": "line numbers" if self.prepared.rows_are_lines else "row indices",
+            "units": self.units,
             "simulation": _clean(self.simulation.to_dict()) if self.simulation is not None else None,
             "derivatives": {tr.label: tr.methods for tr in self.prepared.trajectories},
             "trajectories": len(self.prepared.trajectories),
@@ -223,7 +223,7 @@ def prepare_trajectories(
     fraction of samples left out at each end of a trajectory whose series needed smoothing (default
     2%, at least 2 samples; clean series keep every sample).
     """
-    frame, source, lines = read_frame(data)
+    frame, source, lines, units = read_frame(data)
     for name, col in (("time", time), ("group", group)):
         if col is not None and col not in frame.columns:
             raise DataError(f"{source}: no {name} column {col!r}; columns: {', '.join(map(str, frame.columns))}")
@@ -285,7 +285,7 @@ def prepare_trajectories(
     notes.append(f"{len(trajectories)} trajectories, {sum(len(tr.t) for tr in trajectories)} samples; derivatives: "
                  + ", ".join(sorted({m for tr in trajectories for m in tr.methods})))
     return PreparedTrajectories(time=time, states=states, group=group, trajectories=trajectories, targets=targets, notes=notes,
-                                rows_are_lines=lines)
+                                rows_are_lines=lines, units=units)
 
 
 def r2(expr: sympy.Expr, states: Sequence[str], X: np.ndarray, y: np.ndarray) -> float:
@@ -326,7 +326,9 @@ def discover_ode(
 
     ``data``: a CSV path or DataFrame in long format; ``group``: the column telling trajectories
     apart (default: one trajectory). ``budget_seconds`` is per law. ``units``: ``{column: unit}``
-    for the states and the time; each derivative's unit is the state's over the time's.
+    for the states and the time, on top of those in the table's header (``x [m]``, ``t [s]``); they
+    are checked and reported with each derivative's (``result.units``), not imposed on the search
+    (see :func:`_derivative_units`).
     ``discover_options`` go to :func:`kandisco.discover` (``config``, ``max_strategies``, ...).
     ``simulate``: integrate the found system from each trajectory's start (:mod:`.simulate`).
     ``derivative_sigma``: give the discovery each smoothed derivative's estimated error
@@ -340,6 +342,7 @@ def discover_ode(
 
     start = _time.perf_counter()
     prep = prepared if prepared is not None else prepare_trajectories(data, time, states, group, derivative=derivative)
+    all_units = _derivative_units(prep, {**prep.units, **dict(units or {})})
     table = prep.table()
     X = table[prep.states].to_numpy(float)
     laws: dict[str, ODELaw] = {}
@@ -351,14 +354,8 @@ def discover_ode(
         sigma = prep.sigma(k) if derivative_sigma and not given else None
         # the smoothed derivative's errors run along the trajectory: the tests count its independent samples
         correlated = user_correlated or (prep.correlated_rows(k) if sigma is not None else 1.0)
-        law_units = None
-        if units:
-            law_units = {s: units[s] for s in prep.states if s in units}
-            if state in units and prep.time in units:
-                law_units[target] = f"({units[state]})/({units[prep.time]})"
         result = discover(table[[*prep.states, target]], target=target, features=list(prep.states), budget_seconds=budget_seconds,
-                          seed=seed, n_jobs=n_jobs, units=law_units or None, sigma=sigma, correlated_rows=correlated,
-                          **discover_options)
+                          seed=seed, n_jobs=n_jobs, sigma=sigma, correlated_rows=correlated, **discover_options)
         expr = result.expr
         # the discovery saw the derivative table (its rows are positions in it): name the samples in the user's data
         outliers = prep.source_rows()[np.asarray(result.outliers, dtype=int)].astype(int).tolist() if result.outliers else []
@@ -370,4 +367,25 @@ def discover_ode(
                              outliers=outliers)
     report = simulate_laws({s: law.expr for s, law in laws.items()}, prep.states, prep.for_simulation(), tolerance=tolerance) if simulate else None
     return ODEResult(states=prep.states, time=prep.time, laws=laws, simulation=report, prepared=prep,
-                     seconds=_time.perf_counter() - start, notes=notes)
+                     seconds=_time.perf_counter() - start, notes=notes, units=all_units)
+
+
+def _derivative_units(prep: PreparedTrajectories, units: Mapping[str, str]) -> dict[str, str]:
+    """The given units of the states and time, checked, with each derivative's (the state's over the time's).
+
+    They are carried, not imposed on the search: a law of motion's constants carry units (a rate in
+    1/s, k/m in 1/s^2), so requiring dimensionless constants (what the discovery's dimensional analysis
+    does) would make ``-2*x - 3*v/10`` inconsistent and let ``c*v**2/x`` win for a damped oscillator."""
+    from ..units import UnitError, parse_unit
+
+    known = {c: u for c, u in units.items() if c in (*prep.states, prep.time)}
+    for column, unit in known.items():
+        try:
+            parse_unit(unit)
+        except UnitError as exc:
+            raise DataError(f"column {column!r}: {exc}") from None
+    out = dict(known)
+    for state, target in zip(prep.states, prep.targets):
+        if state in known and prep.time in known:
+            out[target] = "/".join(u if u.replace("_", "").isalnum() else f"({u})" for u in (known[state], known[prep.time]))
+    return out

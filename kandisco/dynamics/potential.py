@@ -297,7 +297,7 @@ def discover_potential(
     ``force=True``. ``budget_seconds`` covers training the KAN (60% at most) and the discovery.
     """
     start = time.perf_counter()
-    frame, source, lines = read_frame(data)
+    frame, source, lines, _ = read_frame(data)
     positions, forces = list(positions), list(forces)
     if len(positions) != len(forces) or not positions:
         raise DataError(f"one force column per position column: got positions {positions} and forces {forces}")

@@ -30,7 +30,7 @@ class TrajectoryCheck:
     label: str
     t_start: float
     t_end: float
-    status: str  # ok | blew up | non-finite | failed: <message>
+    status: str  # ok | blew up | non-finite | stalled: <why> | failed: <message>
     error: float  # RMSE over the simulated span, per state relative to its std, the largest state's (inf if none)
     errors: dict[str, float] = field(default_factory=dict)  # per state
     drift_time: float | None = None  # time since t_start at which the relative error first passes the tolerance
@@ -67,6 +67,10 @@ class _NonFinite(Exception):
     pass
 
 
+class _Stalled(Exception):
+    """The solver spent its evaluations: a law singular on the path (``v**2/x`` as x crosses 0) shrinks its steps to nothing."""
+
+
 def simulate_laws(
     laws: Mapping[str, sympy.Expr],
     states: Sequence[str],
@@ -76,10 +80,13 @@ def simulate_laws(
     blowup: float = 100.0,
     rtol: float = 1e-8,
     atol: float = 1e-10,
+    max_evaluations: int = 200_000,
 ) -> SimulationReport:
     """Integrate ``d state/dt = laws[state]`` on each ``(label, t, X)`` (``X``: (n, n_states)) and compare.
 
-    ``X[0]`` is the initial state; the comparison is on ``t``. See the module docstring.
+    ``X[0]`` is the initial state; the comparison is on ``t``. See the module docstring. A trajectory
+    whose integration needs more than ``max_evaluations`` evaluations of the laws stops there with the
+    status ``stalled`` (a count, not a clock, so that the report does not depend on the machine).
     """
     symbols = [sympy.Symbol(s, real=True) for s in states]
     by_name = {s.name: s for s in symbols}
@@ -96,7 +103,12 @@ def simulate_laws(
     low, high = stacked.min(axis=0), stacked.max(axis=0)
     box = blowup * np.maximum(high - low, scale)
 
+    evaluations = [0]
+
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
+        evaluations[0] += 1
+        if evaluations[0] > max_evaluations:
+            raise _Stalled
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = np.array(np.broadcast_arrays(*fn(*y)), dtype=float).reshape(len(states))
@@ -115,6 +127,7 @@ def simulate_laws(
         span = (float(t[0]), float(t[-1]))
         status = "ok"
         sol_t, sol_y = np.array([t[0]]), X[:1].T
+        evaluations[0] = 0
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -127,6 +140,8 @@ def simulate_laws(
                 status = f"failed: {sol.message}"
         except _NonFinite:
             status = "non-finite"
+        except _Stalled:
+            status = f"stalled: {max_evaluations} evaluations of the laws without reaching the end (a singular law?)"
         except Exception as exc:  # noqa: BLE001 - a found law may break the integrator in many ways; report, never crash
             status = f"failed: {type(exc).__name__}: {exc}"[:200]
         n = len(sol_t)

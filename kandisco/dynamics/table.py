@@ -4,21 +4,31 @@ DataFrame, numeric columns, and errors that name the file, the column and the li
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ..data import DataError
+from ..data import DataError, header_units
 
-__all__ = ["numeric_column", "read_frame", "row_name"]
+__all__ = ["Table", "numeric_column", "read_frame", "row_name"]
 
 
-def read_frame(data: Any) -> tuple[pd.DataFrame, str, bool]:
-    """(frame, source name, whether its rows are file lines): a CSV path or a DataFrame, with errors that name the file."""
+class Table(NamedTuple):
+    """A table as read: the frame (column names without their units), where it came from, and the units."""
+
+    frame: pd.DataFrame
+    source: str  # the file's path, or "<frame>"
+    lines: bool  # whether the frame's rows are a file's lines (errors then name line numbers)
+    units: dict[str, str]  # from headers such as ``x [m]``, checked by pint; {} when none
+
+
+def read_frame(data: Any) -> Table:
+    """A CSV path or a DataFrame as a :class:`Table`; errors name the file, and a header's ``[unit]``
+    (``x [m]``, ``t [s]``) becomes the column's unit."""
     if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), "<frame>", False
-    if isinstance(data, (str, Path)):
+        frame, source, lines = data.reset_index(drop=True), "<frame>", False
+    elif isinstance(data, (str, Path)):
         path = Path(data)
         if not path.exists():
             raise DataError(f"{path}: no such file")
@@ -26,8 +36,13 @@ def read_frame(data: Any) -> tuple[pd.DataFrame, str, bool]:
             frame = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: cannot be read as CSV ({exc})") from None
-        return frame, str(path), True
-    raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}")
+        source, lines = str(path), True
+    else:
+        raise DataError(f"data must be a CSV path or a pandas DataFrame, got {type(data).__name__}")
+    names, units = header_units([str(c) for c in frame.columns], source)
+    if units:
+        frame = frame.set_axis(names, axis=1)
+    return Table(frame, source, lines, units)
 
 
 def row_name(source: str, lines: bool, row: int) -> str:

@@ -392,9 +392,8 @@ class NoisySnap:
         """The standard error of each float (those the data determine) on the fit's rows."""
         from .uncertainty import constant_errors, constant_order
 
-        fit = constant_errors(expr, self.symbols, *self.rows, relative=self.relative)
-        inflation = math.sqrt(self.correlated_rows)  # n / L independent rows: errors sqrt(L) times the white-noise ones
-        return {f: c.error * inflation for f, c in zip(constant_order(expr), fit.constants) if math.isfinite(c.error)}
+        fit = constant_errors(expr, self.symbols, *self.rows, relative=self.relative, correlated_rows=self.correlated_rows)
+        return {f: c.error for f, c in zip(constant_order(expr), fit.constants) if math.isfinite(c.error)}
 
     def accepts(self, trial: sympy.Expr) -> bool:
         """The F test of ``trial`` (fewer free constants) against the all-free reference."""

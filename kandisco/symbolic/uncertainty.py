@@ -72,11 +72,14 @@ def constant_errors(
     *,
     relative: bool = False,
     sigma: np.ndarray | None = None,
+    correlated_rows: float = 1.0,
 ) -> FitErrors:
     """Standard errors of the floats of ``expr`` (taken as fitted to ``(X, y)``); see the module.
 
     ``relative``: residuals relative to ``|y|`` (the loss used for targets spanning decades);
-    ``sigma``: per-row one-sigma uncertainties of ``y`` (weighted fit, absolute errors).
+    ``sigma``: per-row one-sigma uncertainties of ``y`` (weighted fit, absolute errors);
+    ``correlated_rows``: errors correlated over about this many rows (a smoothed derivative along a
+    trajectory): ``n / correlated_rows`` independent rows, so every error grows by its square root.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -101,7 +104,7 @@ def constant_errors(
         jac[:, j] = column * weight
     if not np.all(np.isfinite(jac)):
         return FitErrors(tuple(ConstantFit(v, math.inf) for v in values), dof, rss, chi2)
-    scale = 1.0 if sigma is not None else rss / dof
+    scale = (1.0 if sigma is not None else rss / dof) * max(float(correlated_rows), 1.0)
     errors = _standard_errors(jac, scale)
     return FitErrors(tuple(ConstantFit(v, e) for v, e in zip(values, errors)), dof, rss, chi2)
 
