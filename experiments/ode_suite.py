@@ -31,8 +31,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from _sequential import run_sequentially  # experiments/_sequential.py: this folder is on sys.path when a script runs
 
-from kandisco.bench.provenance import end_session, output_dir, start_session
+from kandisco.bench.provenance import output_dir, start_session
 from kandisco.bench.runner import RESULTS_FILE, latest_rows, load_results
 from kandisco.dynamics import SYSTEMS, discover_ode, prepare_trajectories, simulate_system
 from kandisco.dynamics.sindy import sindy_ode, unavailable
@@ -140,23 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         SimpleNamespace(method=m, task=task, noise=0.0, seed=args.seed, budget=args.budget, limit=args.budget, n_train=1200, n_test=0)
         for m in methods]
     session = start_session(out, jobs, argv=[sys.argv[0], *(argv if argv is not None else sys.argv[1:])], workers=1, todo=len(todo))
-    status, ran = "complete", 0
-    try:
-        with (out / RESULTS_FILE).open("a") as fh:
-            for system, method, noise in todo:
-                row = run_one(system, method, noise, args.budget, args.seed)
-                row["commit"] = session.get("commit")
-                fh.write(json.dumps(row, default=str) + "\n")
-                fh.flush()
-                ran += 1
-                mark = "OK " if row["recovered"] else "-- "
-                print(f"{mark}{system.name:>18} {method:<9} noise={noise:<5g} {row['seconds']:6.1f}s sim={_fmt(row['sim_error'])}  "
-                      f"{row['formula'][:110]}",
-                      file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
-        end_session(out, session, status, ran)
+    status = run_sequentially(out, session, todo, lambda job: run_one(job[0], job[1], job[2], args.budget, args.seed),
+                              lambda job, row: f"{job[0].name:>18} {job[1]:<9} noise={job[2]:<5g} {row['seconds']:6.1f}s "
+                                               f"sim={_fmt(row['sim_error'])}  {row['formula'][:110]}")
     rows = latest_rows(load_results(out / RESULTS_FILE))
     lines = table_lines(rows)
     summary = summary_lines(rows)

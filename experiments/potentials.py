@@ -19,7 +19,6 @@ Writes results.jsonl (one row per potential and noise), manifest.json and report
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -31,8 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sympy
+from _sequential import run_sequentially  # experiments/_sequential.py: this folder is on sys.path when a script runs
 
-from kandisco.bench.provenance import end_session, output_dir, start_session
+from kandisco.bench.provenance import output_dir, start_session
 from kandisco.bench.runner import RESULTS_FILE, latest_rows, load_results
 from kandisco.dynamics import discover_potential
 from kandisco.symbolic.equivalence import check_equivalence
@@ -158,22 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         SimpleNamespace(method="kandisco", task=SimpleNamespace(suite=SUITE, id=""), noise=0.0, seed=args.seed, budget=args.budget,
                         limit=args.budget, n_train=args.samples, n_test=0)]
     session = start_session(out, jobs, argv=[sys.argv[0], *(argv if argv is not None else sys.argv[1:])], workers=1, todo=len(todo))
-    status, ran = "complete", 0
-    try:
-        with (out / RESULTS_FILE).open("a") as fh:
-            for field, noise in todo:
-                row = run_one(field, noise, args.budget, args.seed, args.samples)
-                row["commit"] = session.get("commit")
-                fh.write(json.dumps(row, default=str) + "\n")
-                fh.flush()
-                ran += 1
-                mark = "OK " if row["recovered"] else "-- "
-                print(f"{mark}{field.name:>16} noise={noise:<5g} {row['seconds']:6.1f}s {row['verdict']:<10} {row['formula'][:100]}",
-                      file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
-        end_session(out, session, status, ran)
+    status = run_sequentially(out, session, todo, lambda job: run_one(job[0], job[1], args.budget, args.seed, args.samples),
+                              lambda job, row: f"{job[0].name:>16} noise={job[1]:<5g} {row['seconds']:6.1f}s {row['verdict']:<10} "
+                                               f"{row['formula'][:100]}")
     rows = latest_rows(load_results(out / RESULTS_FILE))
     lines, summary = table_lines(rows), summary_lines(rows)
     report = ["# Potentials from forces (issue 20 item 3)", "",

@@ -14,7 +14,8 @@ forces are scaled inside and V written back in the user's units. V's values on t
 (scipy least squares on ``-grad V``), their degenerate corners tried (a phase at pi/2, a small-argument
 limit, a negligible constant), and the simplest that fits the forces as well as the best is kept. A
 second discovery on that law's values (free of the KAN's approximation error: ``-k/r`` is steep where
-r is small) offers more; last, floats near simple fractions snap where the force fit stays as good.
+r is small) offers more; last, floats within 1% of a nice number snap one at a time, the others
+refitted on the forces, while the force fit stays in the same window.
 """
 
 from __future__ import annotations
@@ -181,16 +182,6 @@ def _force_fit(expr: sympy.Expr, symbols: list[sympy.Symbol], P: np.ndarray, F: 
     return fitted, float(np.sqrt(np.mean(residual(c0) ** 2)))
 
 
-def _snap_rationals(expr: sympy.Expr, rtol: float) -> sympy.Expr:
-    """Each float within ``rtol`` of p/q (q <= 12) becomes it; the force fit decides whether that stays."""
-    reps = {}
-    for f in expr.atoms(sympy.Float):
-        r = sympy.Rational(float(f)).limit_denominator(12)
-        if abs(float(r) - float(f)) <= rtol * abs(float(f)):
-            reps[f] = r
-    return expr.xreplace(reps)
-
-
 def _without_constant(expr: sympy.Expr) -> sympy.Expr:
     const, _ = sympy.expand(expr).as_coeff_Add()
     return sympy.expand(expr) - const if const.is_number else expr
@@ -214,34 +205,70 @@ class _ForceFits:
     added has its numbers freed (:func:`~kandisco.symbolic.formula.freed_constants`) and refitted so
     that -grad V matches the forces. :meth:`choose` takes the simplest formula whose force RMSE is
     within ``3/sqrt(2 n)`` of the best (an RMSE's relative standard error over n force values), or
-    within 1e-9 of the forces' scale on exact data.
+    within 1e-9 of the forces' scale on exact data. Refits stop at ``deadline`` (a refit of a long
+    formula's many constants costs seconds), but for the formulas added with ``always=True``.
     """
 
-    def __init__(self, symbols: list[sympy.Symbol], P: np.ndarray, F: np.ndarray) -> None:
-        self.symbols, self.P, self.F = symbols, P, F
+    MAX_FLOATS = 12  # a formula with more constants is no law to read, and its refit is slow
+
+    def __init__(self, symbols: list[sympy.Symbol], P: np.ndarray, F: np.ndarray, deadline: float = math.inf) -> None:
+        self.symbols, self.P, self.F, self.deadline = symbols, P, F, deadline
+        self.exact = 1e-9 * (float(np.sqrt(np.mean(F**2))) or 1.0)  # a force RMSE this small is a law fitting exactly
         self.fits: dict[str, tuple[sympy.Expr, float, int]] = {}  # by the formula as given: (refitted, force RMSE, complexity)
 
-    def add(self, expr: sympy.Expr) -> None:
+    def add(self, expr: sympy.Expr, always: bool = False) -> None:
         expr = self._named(expr)
         key = sympy.srepr(expr)
-        if key in self.fits or not expr.free_symbols:
+        if key in self.fits or not expr.free_symbols or (not always and time.perf_counter() > self.deadline):
             return
-        fitted, rmse = _force_fit(_without_constant(freed_constants(expr)), self.symbols, self.P, self.F)
+        freed = _without_constant(freed_constants(expr))
+        if len(freed.atoms(sympy.Float)) > self.MAX_FLOATS:
+            return
+        fitted, rmse = _force_fit(freed, self.symbols, self.P, self.F)
         if math.isfinite(rmse):
             self.fits[key] = (fitted, rmse, complexity(fitted))
 
     def add_discovered(self, found: DiscoveryResult, limit: int = 25) -> None:
-        """The Pareto front and the ``limit`` best candidates by loss of a discovery on V's values."""
-        for candidate in [*found.pareto, *sorted(found.candidates, key=lambda c: c.loss)[:limit]]:
+        """The discovery's law, then its Pareto front and ``limit`` best candidates by loss, simplest first,
+        until a formula fits the forces exactly (a more complex one cannot be chosen then)."""
+        self.add(found.expr, always=True)
+        pool = sorted([*found.pareto, *sorted(found.candidates, key=lambda c: c.loss)[:limit]], key=lambda c: c.complexity)
+        for candidate in pool:
+            exact = [c for _, rmse, c in self.fits.values() if rmse <= self.exact]
+            if exact and candidate.complexity > min(exact):
+                break
             self.add(candidate.expr(found.features))
 
     def choose(self) -> tuple[sympy.Expr, float]:
         if not self.fits:
             raise DataError("no formula found for the potential has a finite gradient on the samples")
         best = min(rmse for _, rmse, _ in self.fits.values())
-        window = max(best * (1 + 3 / math.sqrt(2 * self.F.size)), 1e-9 * (float(np.sqrt(np.mean(self.F**2))) or 1.0))
+        window = max(best * (1 + 3 / math.sqrt(2 * self.F.size)), self.exact)
         fitted, rmse, _ = min((f for f in self.fits.values() if f[1] <= window), key=lambda f: (f[2], f[1]))
         return fitted, rmse
+
+    def snap(self, expr: sympy.Expr, rmse: float, reach: float = 0.01) -> tuple[sympy.Expr, float]:
+        """Snap ``expr``'s floats to nice numbers (:func:`~kandisco.symbolic.formula.nice_candidates`, within
+        ``reach`` relative) one at a time, the others refitted on the forces, while the force RMSE stays in
+        the window of :meth:`choose` around ``rmse`` (only exact snaps pass on exact data). Largest float first."""
+        limit = max(rmse * (1 + 3 / math.sqrt(2 * self.F.size)), self.exact)
+        tried: set[tuple[float, str]] = set()
+        changed = True
+        while changed:
+            changed = False
+            for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))):
+                v = float(f)
+                for nice in nice_candidates(v)[:8]:
+                    if nice == 0 or abs(float(nice) - v) > reach * abs(v) or (v, str(nice)) in tried:
+                        continue
+                    tried.add((v, str(nice)))
+                    trial, trial_rmse = _force_fit(expr.xreplace({f: nice}), self.symbols, self.P, self.F)
+                    if trial_rmse <= limit:
+                        expr, rmse, changed = trial, trial_rmse, True
+                        break
+                if changed:
+                    break
+        return expr, rmse
 
     def values(self, expr: sympy.Expr) -> np.ndarray | None:
         """V of ``expr`` on the samples, or None where it is not finite."""
@@ -252,12 +279,13 @@ class _ForceFits:
     def polish(self, expr: sympy.Expr, rounds: int = 3) -> None:
         """Add the degenerate corners of ``expr`` that the forces may accept: a fit can run ``a -> 0`` in
         ``c*sin(a*x + 1.5707963)``, which is ``c - c*a**2*x**2/2`` on the samples, and ``-k/sqrt(u + 3e-13)``
-        is ``-k/sqrt(u)``. Each round snaps the floats within 1e-8 of a nice number (the phase to pi/2),
+        is ``-k/sqrt(u)``. Each round snaps the floats within 1e-4 of a nice number (the phase to pi/2),
         takes the small-argument limit and drops negligible constant terms
-        (:mod:`kandisco.symbolic.limits`); every form is refitted on the forces, and :meth:`choose` judges."""
+        (:mod:`kandisco.symbolic.limits`); every form is refitted on the forces, and :meth:`choose` judges
+        (a snap that costs force accuracy beyond the window is not chosen)."""
         for _ in range(rounds):
             near = {f: c for f in expr.atoms(sympy.Float)
-                    for c in nice_candidates(float(f))[:8] if abs(float(c) - float(f)) <= 1e-8 * abs(float(f))}
+                    for c in nice_candidates(float(f))[:8] if abs(float(c) - float(f)) <= 1e-4 * abs(float(f))}
             expr = expr.xreplace(near)
             changed = bool(near)
             for corner in (small_argument_limit, negligible_constant_terms):
@@ -266,7 +294,7 @@ class _ForceFits:
                     expr, changed = merge_numeric_factors(factor_powered_sums(limited)), True
             if not changed:
                 return
-            self.add(expr)
+            self.add(expr, always=True)
             refitted = self.fits.get(sympy.srepr(self._named(expr)))
             if refitted is None:
                 return
@@ -330,7 +358,7 @@ def discover_potential(
     V = v.detach().numpy().ravel() * vscale
     symbols = [sympy.Symbol(n, real=True) for n in positions]
     end = start + budget_seconds
-    fits = _ForceFits(symbols, P, F)
+    fits = _ForceFits(symbols, P, F, deadline=end)
     results = [_discover_values(P, V, positions, max(5.0, (end - time.perf_counter()) / 2), seed, n_jobs, discover_options)]
     fits.add_discovered(results[0])
     fitted, rmse = fits.choose()
@@ -343,11 +371,8 @@ def discover_potential(
         fitted, rmse = fits.choose()
         fits.polish(fitted)
         fitted, rmse = fits.choose()
-    snapped = _without_constant(_snap_rationals(fitted, rtol=1e-3))
-    snapped_fit, snapped_rmse = _force_fit(snapped, symbols, P, F) if snapped != fitted else (fitted, rmse)
-    scale = float(np.sqrt(np.mean(F**2))) or 1.0
-    if snapped_rmse <= max(1.01 * rmse, 1e-9 * scale):
-        fitted, rmse = _without_constant(snap_floats(snapped_fit)), snapped_rmse
+    fitted, rmse = fits.snap(fitted, rmse)
+    fitted = _without_constant(snap_floats(fitted))
     result.formula = str(fitted)
     result.force_r2 = 1 - (rmse**2 * F.size) / sst if sst > 0 else None
     result.discovery = results[-1]
