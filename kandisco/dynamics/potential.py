@@ -258,8 +258,8 @@ class _ForceFits:
             changed = False
             for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))):
                 v = float(f)
-                for nice in nice_candidates(v)[:8]:
-                    if nice == 0 or abs(float(nice) - v) > reach * abs(v) or (v, str(nice)) in tried:
+                for nice in nice_candidates(v)[:8]:  # 0 always: a term the forces do not need goes
+                    if (nice != 0 and abs(float(nice) - v) > reach * abs(v)) or (v, str(nice)) in tried:
                         continue
                     tried.add((v, str(nice)))
                     trial, trial_rmse = _force_fit(expr.xreplace({f: nice}), self.symbols, self.P, self.F)
