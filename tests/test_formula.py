@@ -311,3 +311,13 @@ def test_decimal_rates_of_an_exact_fit_snap_beyond_the_fraction_denominators():
     from kandisco.symbolic.formula import _near_decimals
 
     assert _near_decimals(float(1 / (4 * sympy.pi))) == []  # 0.0796: no decimal of three places within 1e-6, so 1/(4 pi) keeps its turn
+
+
+def test_plainest_nice_numbers_name_pi_over_2_before_11_over_7():
+    """Within 1% of 1.5712 lie pi/2 (5 bits to name) and 11/7 (6.4), 14/9, 19/12...: the plainest comes first, 0 before all."""
+    from kandisco.symbolic.formula import plainest_nice_numbers
+
+    offered = plainest_nice_numbers(1.5712, 0.01)
+    assert offered[:3] == [0, sympy.pi / 2, sympy.Rational(11, 7)]
+    assert all(abs(float(c) - 1.5712) <= 0.01 * 1.5712 for c in offered[1:])
+    assert plainest_nice_numbers(0.99944, 0.01)[1] == 1 and sympy.Rational(5, 2) in plainest_nice_numbers(2.4989, 0.001)

@@ -31,7 +31,7 @@ import sympy
 from ..data import DataError
 from ..discovery import DiscoveryResult, discover
 from ..symbolic.equivalence import snap_floats
-from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, nice_candidates
+from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, nice_candidates, plainest_nice_numbers
 from ..symbolic.limits import negligible_constant_terms, small_argument_limit
 from .table import numeric_column, read_frame
 
@@ -254,8 +254,8 @@ class _ForceFits:
         return fitted, rmse
 
     def snap(self, expr: sympy.Expr, rmse: float, reach: float = 0.01) -> tuple[sympy.Expr, float]:
-        """Snap ``expr``'s floats to nice numbers (:func:`~kandisco.symbolic.formula.nice_candidates`, within
-        ``reach`` relative) one at a time, the others refitted on the forces, while the force RMSE stays in
+        """Snap ``expr``'s floats to nice numbers (:func:`~kandisco.symbolic.formula.plainest_nice_numbers`: within
+        ``reach`` relative, pi/2 before 11/7) one at a time, the others refitted on the forces, while the force RMSE stays in
         the window of :meth:`choose` around ``rmse`` (only exact snaps pass on exact data). Largest float first."""
         limit = max(rmse * (1 + 3 / math.sqrt(2 * self.F.size)), self.exact)
         tried: set[tuple[float, str]] = set()
@@ -264,8 +264,8 @@ class _ForceFits:
             changed = False
             for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))):
                 v = float(f)
-                for nice in nice_candidates(v)[:8]:  # 0 always: a term the forces do not need goes
-                    if (nice != 0 and abs(float(nice) - v) > reach * abs(v)) or (v, str(nice)) in tried:
+                for nice in plainest_nice_numbers(v, reach)[:8]:  # 0 first: a term the forces do not need goes
+                    if (v, str(nice)) in tried:
                         continue
                     tried.add((v, str(nice)))
                     trial, trial_rmse = _force_fit(expr.xreplace({f: nice}), self.symbols, self.P, self.F)

@@ -31,6 +31,7 @@ __all__ = [
     "factor_powered_sums",
     "float_constants",
     "freed_constants",
+    "plainest_nice_numbers",
     "formula_rmse",
     "merge_numeric_factors",
     "nice_candidates",
@@ -199,6 +200,14 @@ def nice_candidates(v: float, max_denominator: int = 12, max_numerator: int = 10
     unique = list(dict.fromkeys(out))
     unique.sort(key=lambda e: (_tree_size(e), abs(float(e) - v)))  # plainest first: 1 before 0.99998
     return unique
+
+
+def plainest_nice_numbers(v: float, reach: float) -> list[sympy.Expr]:
+    """The nice numbers within ``reach`` (relative) of ``v``, plainest first by the bits that name them
+    (:func:`_description_bits`: pi/2 before 11/7), then nearest; 0 first, always (a term dropped)."""
+    width = reach * max(abs(v), 1e-300)
+    near = [c for c in nice_candidates(v, width=width) if c != 0 and abs(float(c) - v) <= width]
+    return [sympy.Integer(0), *sorted(near, key=lambda c: (_description_bits(c), abs(float(c) - v)))]
 
 
 def _near_decimals(v: float) -> list[sympy.Rational]:
