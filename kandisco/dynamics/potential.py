@@ -31,7 +31,7 @@ import sympy
 from ..data import DataError
 from ..discovery import DiscoveryResult, discover
 from ..symbolic.equivalence import snap_floats
-from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, nice_candidates, plainest_nice_numbers
+from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, plainest_nice_numbers
 from ..symbolic.limits import negligible_constant_terms, small_argument_limit
 from .table import numeric_column, read_frame
 
@@ -248,16 +248,19 @@ class _ForceFits:
     def choose(self) -> tuple[sympy.Expr, float]:
         if not self.fits:
             raise DataError("no formula found for the potential has a finite gradient on the samples")
-        best = min(rmse for _, rmse, _ in self.fits.values())
-        window = max(best * (1 + 3 / math.sqrt(2 * self.F.size)), self.exact)
+        window = self._window(min(rmse for _, rmse, _ in self.fits.values()))
         fitted, rmse, _ = min((f for f in self.fits.values() if f[1] <= window), key=lambda f: (f[2], f[1]))
         return fitted, rmse
+
+    def _window(self, rmse: float) -> float:
+        """The force RMSE still as good as ``rmse``: its relative standard error over n values, 3/sqrt(2n), above it."""
+        return max(rmse * (1 + 3 / math.sqrt(2 * self.F.size)), self.exact)
 
     def snap(self, expr: sympy.Expr, rmse: float, reach: float = 0.01) -> tuple[sympy.Expr, float]:
         """Snap ``expr``'s floats to nice numbers (:func:`~kandisco.symbolic.formula.plainest_nice_numbers`: within
         ``reach`` relative, pi/2 before 11/7) one at a time, the others refitted on the forces, while the force RMSE stays in
         the window of :meth:`choose` around ``rmse`` (only exact snaps pass on exact data). Largest float first."""
-        limit = max(rmse * (1 + 3 / math.sqrt(2 * self.F.size)), self.exact)
+        limit = self._window(rmse)
         tried: set[tuple[float, str]] = set()
         changed = True
         while changed:
@@ -290,8 +293,7 @@ class _ForceFits:
         (:mod:`kandisco.symbolic.limits`); every form is refitted on the forces, and :meth:`choose` judges
         (a snap that costs force accuracy beyond the window is not chosen)."""
         for _ in range(rounds):
-            near = {f: c for f in expr.atoms(sympy.Float)
-                    for c in nice_candidates(float(f))[:8] if abs(float(c) - float(f)) <= 1e-4 * abs(float(f))}
+            near = {f: nice[1] for f in expr.atoms(sympy.Float) if len(nice := plainest_nice_numbers(float(f), 1e-4)) > 1}
             expr = expr.xreplace(near)
             changed = bool(near)
             for corner in (small_argument_limit, negligible_constant_terms):
@@ -382,6 +384,9 @@ def discover_potential(
     result.formula = str(fitted)
     result.force_r2 = 1 - (rmse**2 * F.size) / sst if sst > 0 else None
     result.discovery = results[-1]
+    if result.force_r2 is not None and result.kan_force_r2 is not None and 1 - result.force_r2 > 10 * (1 - result.kan_force_r2):
+        result.notes.append(f"the formula fits the forces far worse than the KAN potential (force R^2 {result.force_r2:.4g} against "
+                            f"{result.kan_force_r2:.6g}): it is not the law; a larger budget may find it")
     result.notes.append(f"KAN potential: force R^2 {result.kan_force_r2:.6g}; V from discover: "
                         f"{'; then, on the refitted law: '.join(r.formula for r in results)}; {len(fits.fits)} formulas refitted on the forces, "
                         "the simplest of those that fit them as well as the best kept")
