@@ -187,7 +187,9 @@ def test_ctrl_c_with_workers_returns_the_best_so_far(tmp_path):
         "import numpy as np, kandisco\n"
         "rng = np.random.default_rng(0)\n"
         "X = rng.uniform(-1, 1, size=(600, 3))\n"
-        "y = np.sin(3 * X[:, 0]) * np.exp(X[:, 1]) + np.tanh(X[:, 2])\n"
+        # a law no strategy finds in seconds (the search must still be running when the signal comes: a law found
+        # within the sleep ends the search first, and nothing is interrupted)
+        "y = np.sin(3 * X[:, 0]) * np.exp(X[:, 1]) + np.tanh(X[:, 2]) + 0.4 * np.sin(7 * X[:, 0] * X[:, 1] * X[:, 2])\n"
         "import kandisco.discovery\n"  # torch and the compiled kernel loaded before the clock: on a busy machine
         "from kandisco.kan import native\n"  # they take seconds, and the interrupt is for the search, not the imports
         "native.kernel()\n"
