@@ -32,3 +32,12 @@ def run_sequentially(out: Path, session: dict[str, Any], todo: Sequence[Any], ru
     finally:
         end_session(out, session, status, ran)
     return status
+
+
+def write_report(out: Path, title: str, setup: str, summary: Sequence[str], table: Sequence[str]) -> None:
+    """``report.md`` (title, the run's setup, the summary lines as a list, the table), printed too."""
+    report = [f"# {title}", "", setup, "", *[f"- {s}" for s in summary], "", *table, ""]
+    (out / "report.md").write_text("\n".join(report))
+    print("\n".join(table))
+    print("\n" + "\n".join(summary))
+    print(f"\nresults: {out}/; then run python experiments/results_index.py")

@@ -31,7 +31,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from _sequential import run_sequentially  # experiments/_sequential.py: this folder is on sys.path when a script runs
+from _sequential import run_sequentially, write_report  # experiments/_sequential.py: this folder is on sys.path when a script runs
 
 from kandisco.bench.provenance import output_dir, start_session
 from kandisco.bench.runner import RESULTS_FILE, latest_rows, load_results
@@ -145,16 +145,10 @@ def main(argv: list[str] | None = None) -> int:
                               lambda job, row: f"{job[0].name:>18} {job[1]:<9} noise={job[2]:<5g} {row['seconds']:6.1f}s "
                                                f"sim={_fmt(row['sim_error'])}  {row['formula'][:110]}")
     rows = latest_rows(load_results(out / RESULTS_FILE))
-    lines = table_lines(rows)
-    summary = summary_lines(rows)
-    report = ["# ODE suite: laws of motion from trajectories, kandisco and SINDy (issue 20)", "",
-              f"{len(systems)} systems, 3 trajectories x 400 samples each, state noise {', '.join(f'{n:g}' for n in noises)} "
-              f"(fraction of each state's std), {args.budget:g} s per law, one process. Written by experiments/ode_suite.py.", "",
-              *[f"- {s}" for s in summary], "", *lines, ""]
-    (out / "report.md").write_text("\n".join(report))
-    print("\n".join(lines))
-    print("\n" + "\n".join(summary))
-    print(f"\nresults: {out}/; then run python experiments/results_index.py")
+    write_report(out, "ODE suite: laws of motion from trajectories, kandisco and SINDy (issue 20)",
+                 f"{len(systems)} systems, 3 trajectories x 400 samples each, state noise {', '.join(f'{n:g}' for n in noises)} "
+                 f"(fraction of each state's std), {args.budget:g} s per law, one process. Written by experiments/ode_suite.py.",
+                 summary_lines(rows), table_lines(rows))
     return 0 if status == "complete" else 130
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sympy
-from _sequential import run_sequentially  # experiments/_sequential.py: this folder is on sys.path when a script runs
+from _sequential import run_sequentially, write_report  # experiments/_sequential.py: this folder is on sys.path when a script runs
 
 from kandisco.bench.provenance import output_dir, start_session
 from kandisco.bench.runner import RESULTS_FILE, latest_rows, load_results
@@ -162,15 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                               lambda job, row: f"{job[0].name:>16} noise={job[1]:<5g} {row['seconds']:6.1f}s {row['verdict']:<10} "
                                                f"{row['formula'][:100]}")
     rows = latest_rows(load_results(out / RESULTS_FILE))
-    lines, summary = table_lines(rows), summary_lines(rows)
-    report = ["# Potentials from forces (issue 20 item 3)", "",
-              f"{len(fields)} fields, {args.samples} samples each, force noise {', '.join(f'{n:g}' for n in noises)} (fraction of each "
-              f"component's std), {args.budget:g} s each, one process. Written by experiments/potentials.py.", "",
-              *[f"- {s}" for s in summary], "", *lines, ""]
-    (out / "report.md").write_text("\n".join(report))
-    print("\n".join(lines))
-    print("\n" + "\n".join(summary))
-    print(f"\nresults: {out}/; then run python experiments/results_index.py")
+    write_report(out, "Potentials from forces (issue 20 item 3)",
+                 f"{len(fields)} fields, {args.samples} samples each, force noise {', '.join(f'{n:g}' for n in noises)} (fraction of each "
+                 f"component's std), {args.budget:g} s each, one process. Written by experiments/potentials.py.",
+                 summary_lines(rows), table_lines(rows))
     return 0 if status == "complete" else 130
 
 
