@@ -31,7 +31,7 @@ import sympy
 from ..data import DataError
 from ..discovery import DiscoveryResult, discover
 from ..symbolic.equivalence import snap_floats
-from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, plainest_nice_numbers
+from ..symbolic.formula import complexity, factor_powered_sums, freed_constants, merge_numeric_factors, plainest_nice_numbers, to_callable
 from ..symbolic.limits import negligible_constant_terms, small_argument_limit
 from .table import numeric_column, read_frame
 
@@ -281,9 +281,8 @@ class _ForceFits:
 
     def values(self, expr: sympy.Expr) -> np.ndarray | None:
         """V of ``expr`` on the samples, or None where it is not finite."""
-        with np.errstate(all="ignore"):
-            V = np.asarray(sympy.lambdify(self.symbols, expr, modules="numpy")(*self.P.T), dtype=complex) * np.ones(len(self.P))
-        return V.real if np.all(np.isfinite(V)) and not np.any(V.imag) else None
+        V = to_callable(expr, self.symbols)(self.P)  # NaN where not real
+        return V if np.all(np.isfinite(V)) else None
 
     def polish(self, expr: sympy.Expr, rounds: int = 3) -> None:
         """Add the degenerate corners of ``expr`` that the forces may accept: a fit can run ``a -> 0`` in
@@ -368,17 +367,16 @@ def discover_potential(
     end = start + budget_seconds
     fits = _ForceFits(symbols, P, F, deadline=end)
     results = [_discover_values(P, V, positions, max(5.0, (end - time.perf_counter()) / 2), seed, n_jobs, discover_options)]
-    fits.add_discovered(results[0])
-    fitted, rmse = fits.choose()
-    fits.polish(fitted)
-    fitted, rmse = fits.choose()
-    V_law = fits.values(fitted)
-    if end - time.perf_counter() > 5.0 and V_law is not None:  # once more on the chosen law's values: free of the KAN's error
-        results.append(_discover_values(P, V_law, positions, end - time.perf_counter(), seed, n_jobs, discover_options))
+    while True:
         fits.add_discovered(results[-1])
         fitted, rmse = fits.choose()
         fits.polish(fitted)
         fitted, rmse = fits.choose()
+        V_law = fits.values(fitted)
+        if len(results) == 2 or end - time.perf_counter() <= 5.0 or V_law is None:
+            break
+        # once more on the chosen law's values: free of the KAN's error
+        results.append(_discover_values(P, V_law, positions, end - time.perf_counter(), seed, n_jobs, discover_options))
     fitted, rmse = fits.snap(fitted, rmse)
     fitted = _without_constant(snap_floats(fitted))
     result.formula = str(fitted)
