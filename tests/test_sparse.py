@@ -10,7 +10,7 @@ import sympy
 from kandisco.data import load_dataset
 from kandisco.discovery import discover
 from kandisco.discovery.problem import NothingToPropose, Problem
-from kandisco.discovery.sparse import build_library, forward_path, select_supports
+from kandisco.discovery.sparse import build_library, forward_path, monomial_factor, monomial_values, select_supports
 from kandisco.discovery.strategies.sparse import SparseStrategy, law_expr
 from kandisco.symbolic.equivalence import snap_floats
 
@@ -172,3 +172,42 @@ def test_nested_tiers_find_a_polynomial_law_along_a_limit_cycle():
     path = nested_paths(lib.columns(X), dy, lib)
     exact = next(f for f in path if f.train_rmse < 1e-9)
     assert {str(lib.exprs[k]) for k in exact.support} == {"x0", "x0**2*x1"}
+
+
+def _decades(rng, n, signed=False):
+    """Magnitudes log-uniform over two decades (1 to 100), of random sign when ``signed``."""
+    values = 10 ** rng.uniform(0, 2, n)
+    return values * rng.choice([-1, 1], n) if signed else values
+
+
+def test_monomial_factor_finds_the_whole_power_inputs_of_a_product_law():
+    rng = np.random.default_rng(11)
+    G, m1, m2, r1, r2 = (_decades(rng, 800, signed=(k == 1)) for k in range(5))
+    X = np.column_stack([G, m1, m2, r1, r2])
+    y = G * m1 * m2 * (1 / r2 - 1 / r1)  # m1 signed: the factor keeps its sign, r1 and r2 are no factor
+    assert monomial_factor(X, y) == ((0, 1), (1, 1), (2, 1))
+    assert np.allclose(monomial_values(monomial_factor(X, y), X), G * m1 * m2)
+    # a law with no whole-power input has no factor
+    a, b = _decades(rng, 800), _decades(rng, 800)
+    assert monomial_factor(np.column_stack([a, b]), np.sqrt(a + b)) == ()
+
+
+def test_factored_strategy_finds_a_short_sum_behind_a_factor_spanning_decades():
+    rng = np.random.default_rng(12)
+    G, m1, m2, r1, r2 = (_decades(rng, 1000) for _ in range(5))
+    X = np.column_stack([G, m1, m2, r1, r2])
+    y = G * m1 * m2 * (1 / r2 - 1 / r1)  # signed, 1e-4 .. 1e6 in magnitude
+    problem = _problem(X, y, positive=True)
+    with pytest.raises(NothingToPropose):  # the plain library's degree cannot hold G*m1*m2/r1
+        SparseStrategy().propose(problem, None)
+    proposal = SparseStrategy("sparse_factored", factored=True).propose(problem, None)
+    s = _symbols(5, positive=True)
+    assert any(equivalent(f, s[0] * s[1] * s[2] * (1 / s[4] - 1 / s[3]), s) for f in proposal.formulas), proposal.formulas
+    assert "times x0*x1*x2" in proposal.notes[0]
+
+
+def test_factored_strategy_declines_without_a_factor():
+    rng = np.random.default_rng(13)
+    a, b = _decades(rng, 500), _decades(rng, 500)
+    with pytest.raises(NothingToPropose, match="whole-power factor"):
+        SparseStrategy("sparse_factored", factored=True).propose(_problem(np.column_stack([a, b]), np.sqrt(a + b)), None)

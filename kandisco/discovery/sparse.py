@@ -12,6 +12,10 @@ linear combination of candidate terms:
 * for the **rational** form, the target times the monomials: ``y = P + y*Q`` is linear in the
   coefficients, and is the law ``y = P / (1 - Q)``.
 
+A target spanning decades is often a **monomial factor times a short sum** (``G*m1*m2*(1/r2 - 1/r1)``):
+:func:`monomial_factor` finds the factor from the log-magnitude fit, and the sum is sought for
+``y / factor`` with the library unchanged, so the factor's degree does not count against the terms'.
+
 Terms are chosen on nested libraries (polynomials, then with negative powers, then with functions)
 by forward orthogonal least squares (each step adds the term that lowers the
 residual most once the terms already in are projected out) with a swap pass after each step (a term
@@ -30,7 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-__all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "nested_paths", "select_supports"]
+__all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "monomial_expr", "monomial_factor", "monomial_values",
+           "nested_paths", "select_supports"]
+
+# an input's exponent in the log-magnitude fit is taken as a factor when it is this close to a nonzero integer
+FACTOR_EXPONENT_TOLERANCE = 0.15
 
 # one-variable functions beyond the monomials: name -> (sympy, numpy, whether the column allows it)
 _Unary = tuple[Callable[[sympy.Expr], sympy.Expr], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]
@@ -84,6 +92,37 @@ class FeatureLibrary:
         return out
 
 
+def monomial_factor(X: np.ndarray, y: np.ndarray, tolerance: float = FACTOR_EXPONENT_TOLERANCE) -> tuple[tuple[int, int], ...]:
+    """The inputs that look like a whole-power factor of ``y``: ``((input, power), ...)``, maybe empty.
+
+    ``log|y|`` is fitted on ``log|x_i|`` by least squares (rows with ``y = 0`` left out; inputs that
+    are ever zero never factor). An input that enters the law only as ``x**k`` gets the exponent
+    ``k``; one that enters through a sum or a function of several inputs gets a fraction in between
+    (``G*m1*m2*(1/r2 - 1/r1)``: 1, 1, 1 and about -0.5, -0.5). The inputs whose exponent lies within
+    ``tolerance`` of a nonzero integer are the factor, with that integer as the power.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    rows = np.abs(y) > 0
+    usable = [i for i in range(X.shape[1]) if np.all(X[:, i] != 0) and np.all(np.isfinite(X[:, i]))]
+    if not usable or rows.sum() <= len(usable) + 1:
+        return ()
+    design = np.column_stack([np.ones(int(rows.sum())), np.log(np.abs(X[rows][:, usable]))])
+    sol = np.linalg.lstsq(design, np.log(np.abs(y[rows])), rcond=None)[0][1:]
+    if not np.all(np.isfinite(sol)):
+        return ()
+    powers = np.round(sol)
+    return tuple((i, int(k)) for i, p, k in zip(usable, sol, powers) if k != 0 and abs(p - k) <= tolerance)
+
+
+def monomial_values(powers: Sequence[tuple[int, int]], X: np.ndarray) -> np.ndarray:
+    """``prod x_i**k_i`` on rows ``X`` (ones for no factor)."""
+    out = np.ones(X.shape[0])
+    for i, k in powers:
+        out = out * X[:, i] ** float(k)
+    return out
+
+
 def _monomials(d: int, degree: int, negative: Sequence[bool], skip: int | None = None) -> list[tuple[tuple[int, int], ...]]:
     """Exponent tuples of total degree 1..``degree`` (by absolute value) over inputs ``0..d-1``,
     negative powers only where ``negative[i]``; input ``skip`` left out."""
@@ -101,7 +140,8 @@ def _monomials(d: int, degree: int, negative: Sequence[bool], skip: int | None =
     return out
 
 
-def _monomial_expr(powers: tuple[tuple[int, int], ...], symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+def monomial_expr(powers: Sequence[tuple[int, int]], symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+    """``prod symbols[i]**k`` for ``(i, k)`` in ``powers``."""
     return sympy.Mul(*[symbols[i] ** p for i, p in powers])
 
 
@@ -137,7 +177,7 @@ def _library(terms: list, symbols: Sequence[sympy.Symbol]) -> FeatureLibrary:
     exprs, cost = [], []
     y = sympy.Symbol("y")
     for powers, fn, yp in terms:
-        e = _monomial_expr(powers, symbols)
+        e = monomial_expr(powers, symbols)
         if fn is not None:
             e = e * UNARY[fn[0]][0](symbols[fn[1]])
         if yp:

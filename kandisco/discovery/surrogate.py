@@ -1,8 +1,11 @@
 """A smooth stand-in for the data's law, for structure tests that need f at points not measured.
 
 A KAN is fitted on the data in the view where laws are simplest: ``log x`` for positive inputs and
-``log|y|`` for targets of one sign (products become sums there), standardised. The surrogate is a
-vectorised numpy callable in the original units.
+``log|y|`` for targets of one sign (products become sums there), standardised. A signed input whose
+magnitudes span decades (a charge or a field from 1e-2 to 1e2, of either sign) is seen as
+``asinh(x / s)``, ``s`` its small magnitudes' scale: that is ``sign(x) log|x|`` away from zero and
+smooth through it, where the raw values would crowd most rows into one spline interval. The
+surrogate is a vectorised numpy callable in the original units.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import torch
 
 from ..kan import KAN
 
-__all__ = ["Surrogate", "fit_surrogate"]
+__all__ = ["Surrogate", "fit_surrogate", "signed_decade_scales"]
+
+SIGNED_DECADES_RATIO = 30.0  # a signed input "spans decades" when its 95th |x| percentile is this many times its 5th
 
 
 @dataclass
@@ -24,6 +29,7 @@ class Surrogate:
 
     model: KAN
     log_inputs: np.ndarray  # (d,) bool
+    asinh_scales: np.ndarray  # (d,) the scale s of asinh(x / s) for signed inputs over decades; 0 elsewhere
     log_target: bool
     sign: float
     x_mean: np.ndarray
@@ -58,6 +64,9 @@ class Surrogate:
         Z = X.copy()
         if self.log_inputs.any():
             Z[:, self.log_inputs] = np.log(np.clip(Z[:, self.log_inputs], 1e-300, None))
+        signed = self.asinh_scales > 0
+        if signed.any():
+            Z[:, signed] = np.arcsinh(Z[:, signed] / self.asinh_scales[signed])
         return (Z - self.x_mean) / self.x_std
 
 
@@ -88,12 +97,29 @@ def fit_surrogate(
     return best
 
 
+def signed_decade_scales(X: np.ndarray, log_inputs: np.ndarray) -> np.ndarray:
+    """Per input, the scale ``s`` of ``asinh(x / s)`` for a signed input whose magnitudes span decades, else 0.
+
+    "Spans decades": its 95th magnitude percentile is over :data:`SIGNED_DECADES_RATIO` times its 5th;
+    ``s`` is that 5th percentile, so the bulk of the rows sits on ``asinh``'s logarithmic arms.
+    """
+    scales = np.zeros(X.shape[1])
+    for j in np.flatnonzero(~log_inputs):
+        low, high = np.quantile(np.abs(X[:, j]), [0.05, 0.95])
+        if low > 0 and high > SIGNED_DECADES_RATIO * low:
+            scales[j] = low
+    return scales
+
+
 def _fit_view(X, y, Xe, ye, log_target: bool, seed: int, steps: int, deadline: float | None) -> Surrogate:
     d = X.shape[1]
     log_inputs = np.all(X > 0, axis=0) & np.all(Xe > 0, axis=0)
+    asinh_scales = signed_decade_scales(X, log_inputs)
     sign = float(np.sign(y[0])) if log_target else 1.0
     Z = X.copy()
     Z[:, log_inputs] = np.log(Z[:, log_inputs])
+    signed = asinh_scales > 0
+    Z[:, signed] = np.arcsinh(Z[:, signed] / asinh_scales[signed])
     x_mean, x_std = Z.mean(0), Z.std(0)
     x_std[x_std == 0] = 1.0
     t = np.log(np.abs(y)) if log_target else y
@@ -103,7 +129,7 @@ def _fit_view(X, y, Xe, ye, log_target: bool, seed: int, steps: int, deadline: f
     model = KAN([d, min(2 * d + 1, 10), 1], grid=3, seed=seed)
     stop = (lambda step, loss: time.perf_counter() > deadline) if deadline is not None else None
     model.fit(Zt, tt, steps=steps, verbose=False, seed=seed, callback=stop)
-    sur = Surrogate(model, log_inputs, log_target, sign, x_mean, x_std, y_mean, y_std, float("nan"), float(np.std(y)) or 1.0)
+    sur = Surrogate(model, log_inputs, asinh_scales, log_target, sign, x_mean, x_std, y_mean, y_std, float("nan"), float(np.std(y)) or 1.0)
     scale = np.abs(ye) if log_target else sur.spread
     sur.val_error = float(np.sqrt(np.mean(((sur(Xe) - ye) / scale) ** 2)))
     return sur
