@@ -211,3 +211,41 @@ def test_factored_strategy_declines_without_a_factor():
     a, b = _decades(rng, 500), _decades(rng, 500)
     with pytest.raises(NothingToPropose, match="whole-power factor"):
         SparseStrategy("sparse_factored", factored=True).propose(_problem(np.column_stack([a, b]), np.sqrt(a + b)), None)
+
+
+def test_inverse_target_is_a_short_sum():
+    """``1/(1/d1 + n/d2)`` (lenses in series): no short sum, but its inverse is ``1/d1 + n/d2``."""
+    rng = np.random.default_rng(14)
+    d1, n, d2 = _decades(rng, 800), _decades(rng, 800), _decades(rng, 800)
+    X = np.column_stack([d1, n, d2])
+    problem = _problem(X, 1 / (1 / d1 + n / d2), positive=True)
+    proposal = SparseStrategy("sparse_inverse", target_power=-1, max_degree=4).propose(problem, None)
+    s = _symbols(3, positive=True)
+    assert any(equivalent(f, 1 / (1 / s[0] + s[1] / s[2]), s) for f in proposal.formulas), proposal.formulas
+    assert proposal.notes[0].endswith("for y**-1")
+
+
+def test_factored_inverse_square_is_the_relativistic_mass_with_signed_velocities():
+    """``m0/sqrt(1 - v**2/c**2)`` with ``v`` of either sign and ``|v| < c``: ``y**-2 = m0**-2 (1 - v**2/c**2)``."""
+    rng = np.random.default_rng(15)
+    m0, c = _decades(rng, 3000), 3 * _decades(rng, 3000)
+    v = _decades(rng, 3000, signed=True)
+    keep = np.abs(v) < 0.99 * c
+    X = np.column_stack([m0, v, c])[keep][:1000]
+    y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    problem = _problem(X, y)
+    assert monomial_factor(X, y**-2.0)[0] == (0, -2)
+    proposal = SparseStrategy("sparse_factored_inverse_square", factored=True, target_power=-2, max_degree=4).propose(problem, None)
+    s = _symbols(3)
+
+    def exact(f: sympy.Expr) -> bool:  # no fitted float left, and the truth's values on the rows
+        return not f.atoms(sympy.Float) and np.allclose(sympy.lambdify(s, f)(*X.T), y, rtol=1e-9)
+
+    assert any(exact(f) for f in proposal.formulas), proposal.formulas
+
+
+def test_even_power_of_a_signed_target_is_declined():
+    rng = np.random.default_rng(16)
+    X = rng.uniform(-2, 2, (300, 2))
+    with pytest.raises(NothingToPropose, match="one sign"):
+        SparseStrategy("sparse_square", target_power=2).propose(_problem(X, X[:, 0] * X[:, 1]), None)

@@ -38,7 +38,7 @@ __all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "mono
            "nested_paths", "select_supports"]
 
 # an input's exponent in the log-magnitude fit is taken as a factor when it is this close to a nonzero integer
-FACTOR_EXPONENT_TOLERANCE = 0.15
+FACTOR_EXPONENT_TOLERANCE = 0.25
 
 # one-variable functions beyond the monomials: name -> (sympy, numpy, whether the column allows it)
 _Unary = tuple[Callable[[sympy.Expr], sympy.Expr], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]

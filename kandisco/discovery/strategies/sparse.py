@@ -11,6 +11,11 @@ groups than inputs, both come after the strategies on the groups, at 33 and 34):
   (``G*m1*m2*(1/r2 - 1/r1)``: a sum of two terms of degree four, beyond the plain library's degree);
   the sum is fitted to ``y / M`` weighted by ``|M|`` (by ``1/|y/M|`` under relative error), which is
   the plain strategy's least squares on ``y``;
+* ``sparse_inverse``, ``sparse_square``, ``sparse_inverse_square`` [7.1-7.3] and, for a target over
+  decades, their factored forms: the sum for ``1/y``, ``y**2`` or ``y**-2`` (``1/(1/d1 + n/d2)``,
+  ``sqrt((x2 - x1)**2 + (y2 - y1)**2)``, ``m0/sqrt(1 - v**2/c**2)``), monomials up to degree
+  :data:`POWER_MAX_DEGREE`, weighted by ``1/|p y**(p-1)|`` so that the fit is, to first order, the
+  least squares on ``y`` (even powers need a target of one sign);
 * ``sparse_rational`` [32]: ``y = P / (1 - Q)`` through the linear form ``y = P + y*Q``
   (Michaelis-Menten's ``a*x/(b + x)``, a predator's ``a*x*y/(b + x)``).
 
@@ -52,6 +57,10 @@ __all__ = ["SparseStrategy", "plan_sparse_strategies"]
 SMALL_TABLE_TERMS = 3
 # the factored form is planned when the target's 95th magnitude percentile is over this many times its 5th
 FACTOR_DECADES_RATIO = 100.0
+# powers of the target whose law may be a short sum, with the strategies' name parts
+TARGET_POWERS = ((-1, "inverse"), (2, "square"), (-2, "inverse_square"))
+# the highest total degree of a monomial for the powered targets (1 - v**2/c**2 has degree 4; lowered to fit max_features)
+POWER_MAX_DEGREE = 4
 
 
 @dataclass
@@ -62,6 +71,7 @@ class SparseStrategy:
     seed: int = 0
     rational: bool = False
     factored: bool = False
+    target_power: int = 1
     max_terms: int = 10
     max_degree: int = 3
     function_degree: int = 3
@@ -71,7 +81,7 @@ class SparseStrategy:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "sparse", "seed": self.seed, "rational": self.rational,
-                "factored": self.factored, "max_terms": self.max_terms,
+                "factored": self.factored, "target_power": self.target_power, "max_terms": self.max_terms,
                 "max_degree": self.max_degree, "function_degree": self.function_degree, "max_features": self.max_features,
                 "rows": self.rows}
 
@@ -82,17 +92,27 @@ class SparseStrategy:
             X, y = X[rows], y[rows]
         if self.rational and not np.all(np.abs(y) > 0):
             raise NothingToPropose("the rational form needs a target that is never zero")
-        factor = monomial_factor(X, y) if self.factored else ()
+        p = self.target_power
+        sign = _target_sign(y, p)
+        with np.errstate(all="ignore"):
+            u = (sign * y) ** float(p)  # the sum's target before any factor: y, 1/y, y**2 or y**-2
+        if not np.all(np.isfinite(u)):
+            raise NothingToPropose(f"y**{p} is not finite on every row")
+        factor = monomial_factor(X, u) if self.factored else ()
         if self.factored and not factor:
-            raise NothingToPropose("no input is a whole-power factor of the target")
+            raise NothingToPropose(f"no input is a whole-power factor of y**{p}")
         M = monomial_values(factor, X)
-        t = y / M  # the sum's target (y itself without a factor)
+        t = u / M  # what the sum fits
         library = build_library(X, problem.symbols, max_degree=self.max_degree, function_degree=self.function_degree,
                                 max_features=self.max_features, rational=self.rational)
         A = library.columns(X, t)
         usable = np.all(np.isfinite(A), axis=0)
-        # residuals in y's units (or relative to y), whatever the factor: |M| (t - sum) = |y - M sum|
-        weights = 1 / np.abs(t) if problem.relative else (np.abs(M) if factor else None)
+        # residuals in y's units (or relative to y), to first order, whatever the factor and power:
+        # |M| |t - sum| / |p y**(p-1)| = |y - law| (and / |y| under relative error)
+        with np.errstate(all="ignore"):
+            weights = 1 / np.abs(p * t) if problem.relative else np.abs(M) / np.abs(p * y ** float(p - 1))
+        if not np.all(np.isfinite(weights)):
+            raise NothingToPropose("the weights of the sum's fit are not finite on every row")
         library.cost = library.cost * np.where(usable, 1, np.inf)  # a term not finite on some row is never the tie-break's pick
         # past the noise (in the weighted units of the fit) more terms only fit the noise
         path = nested_paths(np.where(usable, A, 0.0), t, library, max_terms=self.max_terms, weights=weights,
@@ -101,7 +121,7 @@ class SparseStrategy:
         Bv = library.columns(Xv, np.ones(len(yv)))
         Mv = monomial_values(factor, Xv)
         for fit in path:
-            fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative, Mv)
+            fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative, Mv, p, sign)
         # a sum that misses the data by more than the noise is an approximation the KAN strategies
         # make better: only laws that fit to the noise (or to the stopping tolerance) are polished
         # (on a small table the noise is unknown and cross-validation judges: every support may be offered)
@@ -118,13 +138,30 @@ class SparseStrategy:
         for fit in chosen:
             if deadline is not None and time.perf_counter() > deadline and formulas:
                 break
-            expr = law_expr(fit, library) * monomial_expr(factor, problem.symbols)
+            expr = _undo_power(law_expr(fit, library) * monomial_expr(factor, problem.symbols), p, sign)
             formulas += polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
                                        noise=problem.noise, correlated_rows=problem.correlated_rows)
         terms = ", ".join(str(len(f.support)) for f in chosen)
         named = [sympy.Symbol(n) for n in problem.names]
         times = f" times {monomial_expr(factor, named)}" if factor else ""
-        return Proposal(formulas, notes=[f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s){times}"])
+        of = f" for y**{p}" if p != 1 else ""
+        return Proposal(formulas, notes=[f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s){times}{of}"])
+
+
+def _target_sign(y: np.ndarray, power: int) -> float:
+    """The sign the target is divided by before an even power (``y = sign * u**(1/p)`` after), 1 otherwise."""
+    if power % 2:
+        return 1.0
+    if np.all(y > 0) or np.all(y < 0):
+        return float(np.sign(y[0]))
+    raise NothingToPropose(f"y**{power} needs a target of one sign")
+
+
+def _undo_power(u: sympy.Expr, power: int, sign: float) -> sympy.Expr:
+    """The law for ``y`` from the law ``u`` for ``(sign * y)**power`` (``power`` one of 1, -1, 2, -2)."""
+    if power == 1:
+        return u
+    return sympy.Integer(int(sign)) * u ** sympy.Rational(1, power)
 
 
 def law_expr(fit: SparseFit, library: FeatureLibrary) -> sympy.Expr:
@@ -142,9 +179,10 @@ def law_expr(fit: SparseFit, library: FeatureLibrary) -> sympy.Expr:
 
 
 def _val_loss(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndarray, relative: bool,
-              factor: np.ndarray | None = None) -> float:
+              factor: np.ndarray | None = None, power: int = 1, sign: float = 1.0) -> float:
     """The support's RMSE (relative under relative error) on the validation rows ``B`` (terms' values, ``y`` = 1),
-    the sum times ``factor`` (the monomial factor's values there) when the law has one."""
+    the sum times ``factor`` (the monomial factor's values there) when the law has one, and the law
+    for ``y`` from that for ``(sign * y)**power`` (not finite where an even root meets a negative sum)."""
     ytag = np.asarray([library.y_power[k] for k in fit.support], dtype=bool)
     cols = B[:, list(fit.support)]
     with np.errstate(all="ignore"):
@@ -152,6 +190,10 @@ def _val_loss(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndar
         pred = top / (1 - cols[:, ytag] @ fit.coef[ytag])
         if factor is not None:
             pred = pred * factor
+        if power % 2 == 0:  # an even root: no real law where the sum is not positive
+            pred = sign * np.where(pred > 0, pred, np.nan) ** (1 / power)
+        elif power == -1:
+            pred = 1 / pred
         err = (pred - y) / np.abs(y) if relative else pred - y
         loss = float(np.sqrt(np.mean(err**2)))
     return loss if np.isfinite(loss) else float("inf")
@@ -163,9 +205,10 @@ def plan_sparse_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     if not cfg.sparse:
         return []
 
-    def make(name: str, rational: bool, factored: bool = False) -> SparseStrategy:
-        return SparseStrategy(name, seed=problem.seed, rational=rational, factored=factored, max_terms=cfg.sparse_max_terms,
-                              max_degree=cfg.sparse_max_degree, function_degree=cfg.sparse_function_degree,
+    def make(name: str, rational: bool = False, factored: bool = False, power: int = 1) -> SparseStrategy:
+        degree = cfg.sparse_max_degree if power == 1 else max(cfg.sparse_max_degree, POWER_MAX_DEGREE)
+        return SparseStrategy(name, seed=problem.seed, rational=rational, factored=factored, target_power=power,
+                              max_terms=cfg.sparse_max_terms, max_degree=degree, function_degree=cfg.sparse_function_degree,
                               max_features=cfg.sparse_max_features, rows=cfg.sparse_rows, simplify_seconds=cfg.simplify_seconds)
 
     low, high = np.quantile(np.abs(problem.train[1]), [0.05, 0.95])
@@ -174,10 +217,14 @@ def plan_sparse_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     # dimensional analysis is the stronger prior: with fewer pi groups than inputs, the strategies on
     # the groups (priority <= 30) go first
     after_groups = units is not None and units.pi is not None and units.pi.n_groups < problem.n_inputs
-    plain, factored, rational = (33.0, 33.5, 34.0) if after_groups else (5.0, 6.0, 32.0)
-    plan: list[tuple[float, Strategy]] = [(plain, make("sparse", False)), (rational, make("sparse_rational", True))]
-    if decades:
-        plan.append((factored, make("sparse_factored", False, True)))
+    first = 33.0 if after_groups else 5.0
+    plan: list[tuple[float, Strategy]] = [(first, make("sparse")), (34.0 if after_groups else 32.0, make("sparse_rational", rational=True))]
+    for k, (power, label) in enumerate(((1, ""), *TARGET_POWERS)):
+        if power != 1:
+            plan.append((first + 2 + 0.1 * k, make(f"sparse_{label}", power=power)))
+        if decades:
+            plan.append((first + 1 + (1.05 + 0.1 * k if power != 1 else 0), make(f"sparse_factored{'_' + label if label else ''}",
+                                                                             factored=True, power=power)))
     return plan
 
 
