@@ -12,10 +12,11 @@ groups than inputs, both come after the strategies on the groups, at 33 and 34):
   the sum is fitted to ``y / M`` weighted by ``|M|`` (by ``1/|y/M|`` under relative error), which is
   the plain strategy's least squares on ``y``;
 * ``sparse_inverse``, ``sparse_square``, ``sparse_inverse_square`` [7.1-7.3] and, for a target over
-  decades, their factored forms: the sum for ``1/y``, ``y**2`` or ``y**-2`` (``1/(1/d1 + n/d2)``,
-  ``sqrt((x2 - x1)**2 + (y2 - y1)**2)``, ``m0/sqrt(1 - v**2/c**2)``), monomials up to degree
-  :data:`POWER_MAX_DEGREE`, weighted by ``1/|p y**(p-1)|`` so that the fit is, to first order, the
-  least squares on ``y`` (even powers need a target of one sign);
+  decades, their factored forms ``y = M * g``: the sum for ``1/g``, ``g**2`` or ``g**-2``
+  (``1/(1/d1 + n/d2)``, ``sqrt((x2 - x1)**2 + (y2 - y1)**2)``; ``m0*v/sqrt(1 - v**2/c**2)`` with
+  ``M = m0*v``, of either sign, and ``g**-2 = 1 - v**2/c**2``), monomials up to degree
+  :data:`POWER_MAX_DEGREE`, weighted by ``|M|/|p g**(p-1)|`` so that the fit is, to first order, the
+  least squares on ``y`` (an even power needs ``g`` of one sign);
 * ``sparse_rational`` [32]: ``y = P / (1 - Q)`` through the linear form ``y = P + y*Q``
   (Michaelis-Menten's ``a*x/(b + x)``, a predator's ``a*x*y/(b + x)``).
 
@@ -93,29 +94,29 @@ class SparseStrategy:
         if self.rational and not np.all(np.abs(y) > 0):
             raise NothingToPropose("the rational form needs a target that is never zero")
         p = self.target_power
-        sign = _target_sign(y, p)
-        with np.errstate(all="ignore"):
-            u = (sign * y) ** float(p)  # the sum's target before any factor: y, 1/y, y**2 or y**-2
-        if not np.all(np.isfinite(u)):
-            raise NothingToPropose(f"y**{p} is not finite on every row")
-        factor = monomial_factor(X, u) if self.factored else ()
+        factor = monomial_factor(X, y) if self.factored else ()
         if self.factored and not factor:
-            raise NothingToPropose(f"no input is a whole-power factor of y**{p}")
+            raise NothingToPropose("no input is a whole-power factor of the target")
         M = monomial_values(factor, X)
-        t = u / M  # what the sum fits
+        g = y / M  # y = M * g, and the sum fits g, 1/g, g**2 or g**-2
+        sign = _target_sign(g, p)
+        with np.errstate(all="ignore"):
+            u = (sign * g) ** float(p)
+        if not np.all(np.isfinite(u)):
+            raise NothingToPropose(f"the target's part to sum is not finite on every row to the power {p}")
         library = build_library(X, problem.symbols, max_degree=self.max_degree, function_degree=self.function_degree,
                                 max_features=self.max_features, rational=self.rational)
-        A = library.columns(X, t)
+        A = library.columns(X, u)
         usable = np.all(np.isfinite(A), axis=0)
         # residuals in y's units (or relative to y), to first order, whatever the factor and power:
-        # |M| |t - sum| / |p y**(p-1)| = |y - law| (and / |y| under relative error)
+        # |M| |u - sum| / |p g**(p-1)| = |y - law| (and / |y| under relative error)
         with np.errstate(all="ignore"):
-            weights = 1 / np.abs(p * t) if problem.relative else np.abs(M) / np.abs(p * y ** float(p - 1))
+            weights = 1 / np.abs(p * u) if problem.relative else np.abs(M) / np.abs(p * g ** float(p - 1))
         if not np.all(np.isfinite(weights)):
             raise NothingToPropose("the weights of the sum's fit are not finite on every row")
         library.cost = library.cost * np.where(usable, 1, np.inf)  # a term not finite on some row is never the tie-break's pick
         # past the noise (in the weighted units of the fit) more terms only fit the noise
-        path = nested_paths(np.where(usable, A, 0.0), t, library, max_terms=self.max_terms, weights=weights,
+        path = nested_paths(np.where(usable, A, 0.0), u, library, max_terms=self.max_terms, weights=weights,
                             target=problem.noise, deadline=deadline)
         Xv, yv = problem.val
         Bv = library.columns(Xv, np.ones(len(yv)))
@@ -138,27 +139,27 @@ class SparseStrategy:
         for fit in chosen:
             if deadline is not None and time.perf_counter() > deadline and formulas:
                 break
-            expr = _undo_power(law_expr(fit, library) * monomial_expr(factor, problem.symbols), p, sign)
+            expr = monomial_expr(factor, problem.symbols) * _undo_power(law_expr(fit, library), p, sign)
             formulas += polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
                                        noise=problem.noise, correlated_rows=problem.correlated_rows)
         terms = ", ".join(str(len(f.support)) for f in chosen)
         named = [sympy.Symbol(n) for n in problem.names]
         times = f" times {monomial_expr(factor, named)}" if factor else ""
-        of = f" for y**{p}" if p != 1 else ""
+        of = f" for the power {p}" if p != 1 else ""
         return Proposal(formulas, notes=[f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s){times}{of}"])
 
 
-def _target_sign(y: np.ndarray, power: int) -> float:
-    """The sign the target is divided by before an even power (``y = sign * u**(1/p)`` after), 1 otherwise."""
+def _target_sign(g: np.ndarray, power: int) -> float:
+    """The sign ``g`` is divided by before an even power (``g = sign * u**(1/p)`` after), 1 otherwise."""
     if power % 2:
         return 1.0
-    if np.all(y > 0) or np.all(y < 0):
-        return float(np.sign(y[0]))
-    raise NothingToPropose(f"y**{power} needs a target of one sign")
+    if np.all(g > 0) or np.all(g < 0):
+        return float(np.sign(g[0]))
+    raise NothingToPropose(f"an even power ({power}) needs a target (after its factor) of one sign")
 
 
 def _undo_power(u: sympy.Expr, power: int, sign: float) -> sympy.Expr:
-    """The law for ``y`` from the law ``u`` for ``(sign * y)**power`` (``power`` one of 1, -1, 2, -2)."""
+    """The law for ``g`` from the law ``u`` for ``(sign * g)**power`` (``power`` one of 1, -1, 2, -2)."""
     if power == 1:
         return u
     return sympy.Integer(int(sign)) * u ** sympy.Rational(1, power)
@@ -180,20 +181,20 @@ def law_expr(fit: SparseFit, library: FeatureLibrary) -> sympy.Expr:
 
 def _val_loss(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndarray, relative: bool,
               factor: np.ndarray | None = None, power: int = 1, sign: float = 1.0) -> float:
-    """The support's RMSE (relative under relative error) on the validation rows ``B`` (terms' values, ``y`` = 1),
-    the sum times ``factor`` (the monomial factor's values there) when the law has one, and the law
-    for ``y`` from that for ``(sign * y)**power`` (not finite where an even root meets a negative sum)."""
+    """The support's RMSE (relative under relative error) on the validation rows ``B`` (terms' values, ``y`` = 1)
+    of the law ``factor * g``, the sum being ``(sign * g)**power`` (no real ``g`` where an even root
+    meets a sum that is not positive); ``factor``: the monomial factor's values there, when there is one."""
     ytag = np.asarray([library.y_power[k] for k in fit.support], dtype=bool)
     cols = B[:, list(fit.support)]
     with np.errstate(all="ignore"):
         top = fit.intercept + cols[:, ~ytag] @ fit.coef[~ytag]
         pred = top / (1 - cols[:, ytag] @ fit.coef[ytag])
-        if factor is not None:
-            pred = pred * factor
         if power % 2 == 0:  # an even root: no real law where the sum is not positive
             pred = sign * np.where(pred > 0, pred, np.nan) ** (1 / power)
         elif power == -1:
             pred = 1 / pred
+        if factor is not None:
+            pred = pred * factor
         err = (pred - y) / np.abs(y) if relative else pred - y
         loss = float(np.sqrt(np.mean(err**2)))
     return loss if np.isfinite(loss) else float("inf")
