@@ -251,3 +251,13 @@ def test_even_power_of_a_signed_target_is_declined():
     X = rng.uniform(-2, 2, (300, 2))
     with pytest.raises(NothingToPropose, match="one sign"):
         SparseStrategy("sparse_square", target_power=2).propose(_problem(X, X[:, 0] * X[:, 1]), None)
+
+
+def test_powered_sums_are_offered_only_when_exact_on_noiseless_data():
+    """``asin(l/(d*n))``: ten terms for ``1/y`` imitate it to about 4e-5 of its spread (a series of
+    ``1/asin``), within the plain sum's 1e-3 tolerance; a powered form must be exact to be offered."""
+    rng = np.random.default_rng(17)
+    X = np.column_stack([rng.uniform(1, 2, 1000), rng.uniform(2, 5, 1000), rng.uniform(1, 5, 1000)])
+    y = np.arcsin(X[:, 0] / (X[:, 1] * X[:, 2]))
+    with pytest.raises(NothingToPropose, match="fits to the noise"):
+        SparseStrategy("sparse_inverse", target_power=-1, max_degree=4).propose(_problem(X, y, positive=True), None)

@@ -60,6 +60,8 @@ SMALL_TABLE_TERMS = 3
 FACTOR_DECADES_RATIO = 100.0
 # powers of the target whose law may be a short sum, with the strategies' name parts
 TARGET_POWERS = ((-1, "inverse"), (2, "square"), (-2, "inverse_square"))
+# without noise, a factored or powered sum is offered only within this relative RMSE (the plain sum: found_relative_rmse)
+EXACT_SUM_RMSE = 1e-6
 # the highest total degree of a monomial for the powered targets (1 - v**2/c**2 has degree 4; lowered to fit max_features)
 POWER_MAX_DEGREE = 4
 
@@ -126,7 +128,10 @@ class SparseStrategy:
         # a sum that misses the data by more than the noise is an approximation the KAN strategies
         # make better: only laws that fit to the noise (or to the stopping tolerance) are polished
         # (on a small table the noise is unknown and cross-validation judges: every support may be offered)
-        gate = math.inf if problem.small_table else max(3 * problem.noise, problem.config.found_relative_rmse * problem.y_spread)
+        # a factor or a power widens what ten terms can imitate (asin(u) as 1/(1/u - u/6 ...) to 4e-5 of the
+        # spread): those forms are offered only as exact laws on noiseless data
+        tolerance = EXACT_SUM_RMSE if (self.factored or p != 1) else problem.config.found_relative_rmse
+        gate = math.inf if problem.small_table else max(3 * problem.noise, tolerance * problem.y_spread)
         chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
         if problem.small_table:  # the short sums of every tier, too: the plainest terms may lose on a few training rows
             chosen = sorted({f.support: f for f in [*chosen, *(f for f in path if len(f.support) <= SMALL_TABLE_TERMS)]}.values(),
