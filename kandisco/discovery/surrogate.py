@@ -61,13 +61,7 @@ class Surrogate:
         return float(np.sqrt(max(residual_ms - noise_ms, resolvable, 0.0)))
 
     def _inputs(self, X: np.ndarray) -> np.ndarray:
-        Z = X.copy()
-        if self.log_inputs.any():
-            Z[:, self.log_inputs] = np.log(np.clip(Z[:, self.log_inputs], 1e-300, None))
-        signed = self.asinh_scales > 0
-        if signed.any():
-            Z[:, signed] = np.arcsinh(Z[:, signed] / self.asinh_scales[signed])
-        return (Z - self.x_mean) / self.x_std
+        return (_view_inputs(X, self.log_inputs, self.asinh_scales) - self.x_mean) / self.x_std
 
 
 def fit_surrogate(
@@ -111,15 +105,21 @@ def signed_decade_scales(X: np.ndarray, log_inputs: np.ndarray) -> np.ndarray:
     return scales
 
 
+def _view_inputs(X: np.ndarray, log_inputs: np.ndarray, asinh_scales: np.ndarray) -> np.ndarray:
+    """The inputs as the surrogate's network sees them, before standardising: log, asinh(x/s) or raw."""
+    Z = np.array(X, dtype=float)
+    Z[:, log_inputs] = np.log(np.clip(Z[:, log_inputs], 1e-300, None))
+    signed = asinh_scales > 0
+    Z[:, signed] = np.arcsinh(Z[:, signed] / asinh_scales[signed])
+    return Z
+
+
 def _fit_view(X, y, Xe, ye, log_target: bool, seed: int, steps: int, deadline: float | None) -> Surrogate:
     d = X.shape[1]
     log_inputs = np.all(X > 0, axis=0) & np.all(Xe > 0, axis=0)
     asinh_scales = signed_decade_scales(X, log_inputs)
     sign = float(np.sign(y[0])) if log_target else 1.0
-    Z = X.copy()
-    Z[:, log_inputs] = np.log(Z[:, log_inputs])
-    signed = asinh_scales > 0
-    Z[:, signed] = np.arcsinh(Z[:, signed] / asinh_scales[signed])
+    Z = _view_inputs(X, log_inputs, asinh_scales)
     x_mean, x_std = Z.mean(0), Z.std(0)
     x_std[x_std == 0] = 1.0
     t = np.log(np.abs(y)) if log_target else y

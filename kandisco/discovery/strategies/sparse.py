@@ -225,12 +225,11 @@ def plan_sparse_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     after_groups = units is not None and units.pi is not None and units.pi.n_groups < problem.n_inputs
     first = 33.0 if after_groups else 5.0
     plan: list[tuple[float, Strategy]] = [(first, make("sparse")), (34.0 if after_groups else 32.0, make("sparse_rational", rational=True))]
-    for k, (power, label) in enumerate(((1, ""), *TARGET_POWERS)):
-        if power != 1:
-            plan.append((first + 2 + 0.1 * k, make(f"sparse_{label}", power=power)))
-        if decades:
-            plan.append((first + 1 + (1.05 + 0.1 * k if power != 1 else 0), make(f"sparse_factored{'_' + label if label else ''}",
-                                                                             factored=True, power=power)))
+    powers = list(enumerate(TARGET_POWERS, start=1))
+    plan += [(first + 2 + 0.1 * k, make(f"sparse_{label}", power=power)) for k, (power, label) in powers]
+    if decades:  # each factored form just after its plain one
+        plan.append((first + 1, make("sparse_factored", factored=True)))
+        plan += [(first + 2.05 + 0.1 * k, make(f"sparse_factored_{label}", factored=True, power=power)) for k, (power, label) in powers]
     return plan
 
 
