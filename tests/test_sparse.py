@@ -10,7 +10,7 @@ import sympy
 from kandisco.data import load_dataset
 from kandisco.discovery import discover
 from kandisco.discovery.problem import NothingToPropose, Problem
-from kandisco.discovery.sparse import build_library, forward_path, monomial_factor, monomial_values, select_supports
+from kandisco.discovery.sparse import build_library, forward_path, monomial_factor, monomial_values, nested_paths, select_supports
 from kandisco.discovery.strategies.sparse import SparseStrategy, law_expr
 from kandisco.symbolic.equivalence import snap_floats
 
@@ -71,6 +71,23 @@ def test_rational_form_is_michaelis_menten():
     path = forward_path(lib.columns(X, y), y, lib.cost)
     exact = next(f for f in path if f.train_rmse < 1e-9 * np.std(y))
     assert equivalent(law_expr(exact, lib), 3 * syms[0] * syms[1] / (2 + syms[0]), syms)
+
+
+def test_rational_denominator_has_the_full_degree_on_few_inputs_only():
+    """``(u + v)/(1 + u*v*w/50)`` needs ``y*u*v*w`` (degree 3) in the denominator: in the library for
+    three inputs, found exactly; for four the denominator keeps degree 2 (the library stays small)."""
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 5, size=(300, 3))
+    u, v, w = X.T
+    y = (u + v) / (1 + u * v * w / 50)
+    syms = _symbols(3, positive=True)
+    lib = build_library(X, syms, rational=True)
+    assert sympy.Symbol("y") * syms[0] * syms[1] * syms[2] in lib.exprs
+    path = nested_paths(lib.columns(X, y), y, lib, max_terms=10, weights=np.ones_like(y))
+    exact = next(f for f in path if f.train_rmse < 1e-9 * np.std(y))
+    assert equivalent(law_expr(exact, lib), (syms[0] + syms[1]) / (1 + syms[0] * syms[1] * syms[2] / 50), syms)
+    four = build_library(np.column_stack([X, X[:, 0]]), _symbols(4, positive=True), rational=True)
+    assert max(sum(abs(k) for _, k in powers) for powers, yp in zip(four.exponents, four.y_power) if yp) == 2
 
 
 def test_select_keeps_the_best_and_smaller_near_ones():

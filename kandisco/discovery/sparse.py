@@ -10,7 +10,9 @@ linear combination of candidate terms:
 * **one-variable functions** (sin, cos, exp, log, sqrt, where the data allow) of each input, alone
   and times the monomials of the other inputs of degree up to ``function_degree``;
 * for the **rational** form, the target times the monomials: ``y = P + y*Q`` is linear in the
-  coefficients, and is the law ``y = P / (1 - Q)``.
+  coefficients, and is the law ``y = P / (1 - Q)``; ``Q`` of degree 2, or up to the library's
+  degree for up to :data:`FULL_DENOMINATOR_INPUTS` inputs, where that stays small (velocity
+  addition on its groups ``a = u/v``, ``b = u/c``: ``(1 + 1/a)/(1 + b**2/a)``).
 
 A target spanning decades is often a **monomial factor times a short sum** (``G*m1*m2*(1/r2 - 1/r1)``):
 :func:`monomial_factor` finds the factor from the log-magnitude fit, and the sum is sought for
@@ -37,6 +39,8 @@ import sympy
 __all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "monomial_expr", "monomial_factor", "monomial_values",
            "nested_paths", "select_supports"]
 
+# up to this many inputs the rational form's denominator has the monomials' full degree (else degree 2)
+FULL_DENOMINATOR_INPUTS = 3
 # an input's exponent in the log-magnitude fit is taken as a factor when it is this close to a nonzero integer
 FACTOR_EXPONENT_TOLERANCE = 0.25
 
@@ -167,7 +171,7 @@ def build_library(
                 others = [()] + (_monomials(d, fdeg, negative, skip=i) if fdeg else [])
                 terms += [(m, (f, i), 0) for f in allowed[i] for m in others]
             if rational:
-                terms += [(m, None, 1) for m in _monomials(d, min(degree, 2), negative)]
+                terms += [(m, None, 1) for m in _monomials(d, degree if d <= FULL_DENOMINATOR_INPUTS else min(degree, 2), negative)]
             if len(terms) <= max_features:
                 return _library(terms, symbols)
     return _library([(((i, 1),), None, 0) for i in range(d)], symbols)
@@ -289,8 +293,10 @@ def forward_path(A: np.ndarray, y: np.ndarray, cost: np.ndarray, *, max_terms: i
 def nested_paths(A: np.ndarray, y: np.ndarray, library: FeatureLibrary, *, max_terms: int = 10,
                  weights: np.ndarray | None = None, target: float = 0.0, deadline: float | None = None) -> list[SparseFit]:
     """:func:`forward_path` on the library's tiers 0, 0-1 and 0-2 (see :attr:`FeatureLibrary.tiers`),
-    every support once (indices into the whole library), plainest tier first; a tier whose path
-    reaches ``target`` (or rounding) ends it: the plainer library holds the law."""
+    every support once (indices into the whole library), plainest tier first. A tier whose path is
+    exact (rounding level) ends it: the plainer library holds the law. One that reaches only
+    ``target`` (the noise) ends it with a single term; with more, the next tier may say it in fewer
+    (``1 - 1/z**2`` is two terms of its second tier and three polynomial ones within 1% noise)."""
     tiers = library.tiers
     out: dict[tuple[int, ...], SparseFit] = {}
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
@@ -304,7 +310,8 @@ def nested_paths(A: np.ndarray, y: np.ndarray, library: FeatureLibrary, *, max_t
             key = tuple(support[k] for k in order)
             if key not in out:
                 out[key] = SparseFit(key, fit.coef[order], fit.intercept, fit.train_rmse)
-        if any(f.train_rmse <= max(target, 1e-10 * scale) for f in fits):
+        exact = any(f.train_rmse <= 1e-10 * scale for f in fits)
+        if exact or any(f.train_rmse <= target and len(f.support) <= 1 for f in fits):
             break
     return sorted(out.values(), key=lambda f: (len(f.support), f.train_rmse))
 
