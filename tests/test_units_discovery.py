@@ -5,13 +5,16 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 import sympy
 
 from kandisco.cli import main
 from kandisco.data import load_dataset
 from kandisco.discovery import DiscoveryResult, discover, get_view
 from kandisco.discovery.problem import Problem, ProblemUnits, Proposal
-from kandisco.discovery.strategies.units import MonomialStrategy, plan_unit_strategies
+from kandisco.discovery.strategies.kan import KANStrategy
+from kandisco.discovery.strategies.sparse import SparseStrategy
+from kandisco.discovery.strategies.units import MonomialStrategy, OnGroups, groups_problem, plan_unit_strategies
 from kandisco.discovery.views import LogLogView, PiGroupView
 from kandisco.units import buckingham, parse_unit
 
@@ -76,10 +79,15 @@ def _problem(X, y, pi, dims, target):
 def test_the_units_planner_proposes_the_flat_strategies_on_the_groups():
     X, F = _drag()
     pi = _drag_pi()
-    plan = plan_unit_strategies(_problem(X, F, pi, [parse_unit(u) for u in DRAG.values()], parse_unit("N")))
+    everything = plan_unit_strategies(_problem(X, F, pi, [parse_unit(u) for u in DRAG.values()], parse_unit("N")))
+    plan = [(p, s) for p, s in everything if isinstance(s, KANStrategy)]
     names = [s.name for _, s in plan]
     main = [n for n in names if n.startswith("pi_")]
     assert main[:2] == ["pi_power_law", "pi_additive"] and "pi_general" in main
+    # the sparse strategies on the groups come first (a second or two each), in their own order
+    grouped = sorted(((p, s) for p, s in everything if isinstance(s, OnGroups)), key=lambda e: e[0])
+    assert [s.name for _, s in grouped][:2] == ["pi_sparse", "pi_sparse_inverse"]
+    assert max(p for p, s in grouped if isinstance(s.inner, SparseStrategy) and not s.inner.rational) < plan[0][0]
     assert all(isinstance(s.view, PiGroupView) and s.width[0] == 1 for _, s in plan)  # one group, one network input
     assert plan[0][0] == 2.5  # a quarter of the flat power law's priority: the groups go first
     assert max(p for p, s in plan if len(s.width) == 2) < 20 < min(p for p, s in plan if len(s.width) > 2)
@@ -88,6 +96,43 @@ def test_the_units_planner_proposes_the_flat_strategies_on_the_groups():
     assert {s.name for s in others} >= {"pi2_power_law", "pi2_additive", "pi3_additive"}
     assert all(len(s.width) == 2 for s in others)
     assert {s.view.target_exponents for s in others} == {tuple(str(e) for e in a) for a in pi.alternatives}
+
+
+def _velocity_addition(n=400, seed=0, noise=0.0):
+    """w = (u + v) / (1 + u v / c**2): one ratio of two short sums in the groups u/c and v/c."""
+    rng = np.random.default_rng(seed)
+    u, v, c = rng.uniform(1, 5, n), rng.uniform(1, 5, n), rng.uniform(3, 10, n)
+    w = (u + v) / (1 + u * v / c**2)
+    X = np.column_stack([u, v, c])
+    dims = [parse_unit("m/s")] * 3
+    pi = buckingham([(n, d) for n, d in zip("uvc", dims)], ("w", parse_unit("m/s")))
+    return X, w * (1 + noise * rng.standard_normal(n)), pi, dims
+
+
+def test_groups_problem_is_the_target_group_on_the_groups_with_the_noise_carried():
+    X, w, pi, dims = _velocity_addition()
+    problem = _problem(X, w, pi, dims, parse_unit("m/s"))
+    problem.noise = 0.5
+    proxy = groups_problem(problem, pi)
+    M = pi.monomial_values(X)
+    np.testing.assert_allclose(proxy.train[1], w / M)
+    np.testing.assert_allclose(proxy.train[0], pi.group_values(X))
+    assert [s.name for s in proxy.symbols] == ["p0", "p1"] and proxy.units is None
+    # absolute noise sigma on y is sigma/|M| on y/M: the inner level is its root mean square
+    assert proxy.noise == pytest.approx(0.5 * np.sqrt(np.mean(1 / M**2)))
+    problem.relative = True
+    assert groups_problem(problem, pi).noise == 0.5  # relative errors of y/M are those of y
+
+
+def test_the_rational_sparse_strategy_on_the_groups_finds_velocity_addition():
+    X, w, pi, dims = _velocity_addition()
+    problem = _problem(X, w, pi, dims, parse_unit("m/s"))
+    strategy = OnGroups(SparseStrategy("sparse_rational", rational=True), pi)
+    assert strategy.name == "pi_sparse_rational" and strategy.describe()["on_groups"] == pi.to_dict()
+    formulas = strategy.propose(problem, None).formulas
+    u, v, c = problem.symbols
+    truth = (u + v) / (1 + u * v / c**2)
+    assert any(sympy.simplify(f - truth) == 0 for f in formulas), formulas  # in the data's symbols, exact
 
 
 def test_no_group_plans_the_monomial_and_no_reduction_plans_nothing():

@@ -75,6 +75,7 @@ class SparseStrategy:
     rational: bool = False
     factored: bool = False
     target_power: int = 1
+    exact_only: bool = False  # without noise, offer only exact sums (EXACT_SUM_RMSE), as for factored or powered ones
     max_terms: int = 10
     max_degree: int = 3
     function_degree: int = 3
@@ -84,7 +85,7 @@ class SparseStrategy:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "sparse", "seed": self.seed, "rational": self.rational,
-                "factored": self.factored, "target_power": self.target_power, "max_terms": self.max_terms,
+                "factored": self.factored, "target_power": self.target_power, "exact_only": self.exact_only, "max_terms": self.max_terms,
                 "max_degree": self.max_degree, "function_degree": self.function_degree, "max_features": self.max_features,
                 "rows": self.rows}
 
@@ -130,7 +131,7 @@ class SparseStrategy:
         # (on a small table the noise is unknown and cross-validation judges: every support may be offered)
         # a factor or a power widens what ten terms can imitate (asin(u) as 1/(1/u - u/6 ...) to 4e-5 of the
         # spread): those forms are offered only as exact laws on noiseless data
-        tolerance = EXACT_SUM_RMSE if (self.factored or p != 1) else problem.config.found_relative_rmse
+        tolerance = EXACT_SUM_RMSE if (self.factored or p != 1 or self.exact_only) else problem.config.found_relative_rmse
         gate = math.inf if problem.small_table else max(3 * problem.noise, tolerance * problem.y_spread)
         chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
         if problem.small_table:  # the short sums of every tier, too: the plainest terms may lose on a few training rows

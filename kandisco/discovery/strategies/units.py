@@ -10,6 +10,13 @@ are known and the groups are fewer than the inputs.
 * ``pi2_<flat>``, ``pi3_<flat>`` [just after]: the one-layer flat strategies with the target made
   dimensionless by the alternative monomials (:attr:`~kandisco.units.PiGroups.alternatives`): the
   groups are the same, but ``E/(m c^2) = 1/sqrt(1 - (v/c)^2)`` is one edge where ``E/(m v^2)`` is not.
+* ``pi_sparse``, ``pi_sparse_inverse``, ... [0.5-0.74], ``pi_sparse_rational`` [3.2] and
+  ``pi_structured`` [19]: the sparse and structured strategies themselves on the groups
+  (:class:`OnGroups`; sums of up to :data:`GROUP_MAX_TERMS` terms, and on noiseless data only exact
+  ones): a law that is a short sum, a power of one or a ratio of two in the groups
+  (``x*m*omega_0**2/(q*Ef) = 1/(1 - (omega/omega_0)**2)``, ``(a + b)/(1 + a*b)`` for velocity addition),
+  or a product of functions of single groups (``(1 - a)/sqrt(1 - b**2)`` for the Lorentz
+  transformation), is then a problem in two or three variables instead of five or six.
 
 The formulas come back in the data's symbols (``monomial * f(groups)``), so they are judged, and
 checked for consistency, like every other candidate.
@@ -17,19 +24,32 @@ checked for consistency, like every other candidate.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import sympy
 
+from ...units import PiGroups
 from ..polish import polish_formula
 from ..problem import NothingToPropose, Problem, Proposal
 from ..views import PiGroupView
 from .base import Strategy, register_planner
 from .kan import KANStrategy, plan_kan_strategies
+from .sparse import SparseStrategy, plan_sparse_strategies
+from .structured import plan_structured
 
-__all__ = ["MonomialStrategy", "plan_unit_strategies"]
+__all__ = ["MonomialStrategy", "OnGroups", "plan_unit_strategies"]
+
+# the sparse strategies on the groups keep their order at a tenth of their priorities (plain [5] at 0.5,
+# rational [32] at 3.2): before the KAN strategies, since they take a second or two each
+GROUP_SPARSE_SCALE = 0.1
+# ... with few terms, and exact ones only on noiseless data: a function of one or two groups is what a
+# ten-term sum imitates best (Planck's x**3/(exp(x) - 1) as a ratio of two quartics to 4e-11)
+GROUP_MAX_TERMS = 5
+# the structured strategy on the groups: just before the structured strategy on the inputs [20]
+GROUP_STRUCTURED = 19.0
 
 
 @dataclass
@@ -58,6 +78,54 @@ class MonomialStrategy:
                                  noise=problem.noise, correlated_rows=problem.correlated_rows))
 
 
+@dataclass
+class OnGroups:
+    """Another strategy run on the pi groups: it sees ``Z = groups(X)`` and ``g = y / M(X)``, ``M``
+    the monomial with the target's units, and its laws come back as ``M * f(groups)`` in the data's
+    symbols, refitted there (the inner strategy fitted ``g``, not ``y``).
+
+    The inner problem keeps the error model: relative errors of ``g`` are those of ``y``; an absolute
+    noise ``sigma`` on ``y`` is ``sigma / |M|`` on ``g``, whose root mean square over the rows is the
+    inner noise level (what the expected RMSE of the true law on ``g`` is).
+    """
+
+    inner: Any
+    pi: PiGroups
+    name: str = ""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"pi_{self.inner.name}"
+        self.seed = self.inner.seed
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "name": self.name, "on_groups": self.pi.to_dict()}
+
+    def propose(self, problem: Problem, deadline: float | None) -> Proposal:
+        proxy = groups_problem(problem, self.pi)
+        proposal = self.inner.propose(proxy, deadline)
+        back = {s.name: e for s, e in zip(proxy.symbols, self.pi.group_exprs(problem.symbols))}
+        monomial = self.pi.monomial(problem.symbols)
+        formulas: list[sympy.Expr] = []
+        for f in proposal.formulas:
+            if deadline is not None and time.perf_counter() > deadline and formulas:
+                break
+            expr = monomial * f.xreplace({s: back[s.name] for s in f.free_symbols if s.name in back})
+            formulas += polish_formula(expr, problem.symbols, problem.train, problem.val, problem.config.simplify_seconds,
+                                       problem.relative, noise=problem.noise, correlated_rows=problem.correlated_rows)
+        return Proposal(formulas, notes=[f"{self.name}: on {self.pi.describe()['law']}", *proposal.notes])
+
+
+def groups_problem(problem: Problem, pi: PiGroups) -> Problem:
+    """``problem`` on the pi groups (:class:`OnGroups`): symbols ``p0, p1, ...``, no units."""
+    (X, y), (Xv, yv) = problem.train, problem.val
+    M = pi.monomial_values(X)
+    noise = problem.noise if problem.relative else problem.noise * float(np.sqrt(np.mean(1 / M**2)))
+    return replace(problem, train=(pi.group_values(X), y / M), val=(pi.group_values(Xv), yv / pi.monomial_values(Xv)),
+                   symbols=[sympy.Symbol(f"p{k}", positive=True) for k in range(pi.n_groups)],
+                   names=[f"p{k}" for k in range(pi.n_groups)], units=None, noise=noise)
+
+
 def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     """The strategies on the pi groups (module docstring); none without units or without a reduction."""
     units = problem.units
@@ -69,9 +137,11 @@ def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     base = PiGroupView.of(pi, problem.symbols)
     if not problem.admits(base):
         return []
-    proxy = replace(problem, train=base.transform(*problem.train), val=base.transform(*problem.val),
-                    symbols=[sympy.Symbol(f"p{k}", positive=True) for k in range(pi.n_groups)], units=None)
-    out: list[tuple[float, Strategy]] = []
+    proxy = groups_problem(problem, pi)
+    out: list[tuple[float, Strategy]] = [
+        (priority * GROUP_SPARSE_SCALE, OnGroups(replace(strategy, max_terms=min(strategy.max_terms, GROUP_MAX_TERMS), exact_only=True), pi))
+        for priority, strategy in plan_sparse_strategies(proxy) if isinstance(strategy, SparseStrategy)]
+    out += [(GROUP_STRUCTURED, OnGroups(strategy, pi)) for _, strategy in plan_structured(proxy)]
     flat = [(p, s) for p, s in plan_kan_strategies(proxy) if isinstance(s, KANStrategy)]
     for priority, strategy in flat:
         view = PiGroupView.of(pi, problem.symbols, strategy.view)
