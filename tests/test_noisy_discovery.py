@@ -13,6 +13,7 @@ import sympy
 from kandisco import DataError, discover
 from kandisco.cli import main
 from kandisco.discovery.law_fit import fit_law
+from kandisco.discovery.outlier_repick import refit_without_rows
 from kandisco.discovery.pipeline import _sane_front
 from kandisco.discovery.result import Candidate, DiscoveryResult
 
@@ -155,3 +156,20 @@ def test_json_output_carries_constants_and_noise(tmp_path, capsys):
     assert payload["noise"]["source"] == "given fraction 0.05"
     assert isinstance(payload["constants"], list) and "fit" in payload and isinstance(payload["outliers"], list)
     assert all(math.isfinite(c["value"]) for c in payload["constants"])
+
+
+def test_refit_without_rows_gives_the_closed_form_constant_and_snaps_it():
+    """A constant fitted with an outlier row (0.9 for 2) is refitted on the clean rows: the closed-form
+    least squares, then snapped to 2 at that noise; its loss is on the clean validation rows."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(1, 3, 300)
+    y = 2 * x**2 * (1 + 0.001 * rng.normal(size=300))
+    x0 = sympy.Symbol("x0", positive=True)
+    train, val = (x[:200, None], y[:200]), (x[200:, None], y[200:])
+    ((law, loss),) = refit_without_rows([sympy.Float(0.9) * x0**2], [x0], train, val, relative=False, noise=0.001 * np.std(y))
+    assert law == 2 * x0**2
+    assert loss == pytest.approx(float(np.sqrt(np.mean((2 * x[200:] ** 2 - y[200:]) ** 2))))
+    # without snapping (no noise known and a constant away from a nice number) it is the closed form
+    exact = (x[:200, None], 2.05 * x[:200] ** 2), (x[200:, None], 2.05 * x[200:] ** 2)
+    ((law, _),) = refit_without_rows([sympy.Float(0.9) * x0**2], [x0], *exact, relative=False)
+    assert float(law / x0**2) == pytest.approx(2.05, rel=1e-9) or law == 41 * x0**2 / 20

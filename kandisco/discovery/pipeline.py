@@ -60,6 +60,7 @@ from .constrained import LawConstraints
 from .cross_validation import cross_validate, is_small_table
 from .law_fit import LawFit, finite_on, fit_law
 from .noise import NoiseEstimate, estimate_noise, given_noise
+from .outlier_repick import refit_without_rows
 from .polish import resnap_noisy, uses_relative_error
 from .problem import Problem, ProblemUnits
 from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_candidate
@@ -344,6 +345,17 @@ def discover(  # type: ignore[misc]
             front[chosen] = best
     law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative, sigma=sigma_all,
                       refit=cv is not None, correlated_rows=noise_info.correlated_rows)
+    missed = np.intersect1d(law_fit.outliers, np.concatenate([train_rows, val_rows]))
+    if len(missed) and cv is None and sigma_all is None:
+        clean_train, clean_val = np.setdiff1d(train_rows, missed), np.setdiff1d(val_rows, missed)
+        repicked = _repick_without(front, models, candidates, symbols, dataset, (X[clean_train], y[clean_train]),
+                                   (X[clean_val], y[clean_val]), relative, pick, noise_info, cfg.exact_relative_rmse * y_spread, eligible)
+        if repicked is not None and repicked[2] is not best:
+            front, chosen, best = repicked
+            notes.append(f"{len(missed)} row(s) the search used lie beyond {OUTLIER_WORDS} of the law: the candidates "
+                         "were refitted and judged again without them")
+            law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative,
+                              correlated_rows=noise_info.correlated_rows)
     keeps = not rules or not best.config.get("constraints_satisfied", True) or not rules.violations(law_fit.expr, symbols, X, seed)
     if law_fit.expr != _internal_expr(best, symbols) and finite_on(law_fit.expr, symbols, X) and keeps:
         best = _replace_chosen(best, law_fit, front, chosen, models, candidates, symbols, dataset, None if small else val, relative)
@@ -437,6 +449,33 @@ def _subsample(part: tuple[np.ndarray, np.ndarray], rows: int, seed: int) -> tup
         return part
     keep = np.sort(np.random.default_rng(seed).choice(len(y), size=rows, replace=False))
     return X[keep], y[keep]
+
+
+def _repick_without(
+    front: list[Candidate], models: dict[int, Outcome], candidates: list[Candidate], symbols: list[sympy.Symbol], dataset: Dataset,
+    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], relative: bool, pick: str, noise_info: NoiseEstimate,
+    exact_loss: float, eligible: Callable[[list[Candidate]], list[Candidate]],
+) -> tuple[list[Candidate], int, Candidate] | None:
+    """The front refitted and judged on ``train``/``val`` without the rows the chosen law calls outliers
+    (:mod:`.outlier_repick`), and the pick on it; None when no entry stays finite there."""
+    sigma = noise_info.sigma if noise_info.visible else 0.0
+    refits = refit_without_rows([_internal_expr(c, symbols) for c in front], symbols, train, val, relative=relative,
+                                noise=sigma, correlated_rows=noise_info.correlated_rows)
+    fresh: list[Candidate] = []
+    for old, (expr, loss) in zip(front, refits):
+        if not (math.isfinite(loss) and (complexity(expr) == 1 or finite_on(expr, symbols, dataset.X))):
+            continue  # as on the first front: a law not finite on some row of the table never wins
+        cand = Candidate.from_expr(expr, symbols, dataset.feature_names, loss=loss, strategy=old.strategy, seconds=old.seconds,
+                                   config={**old.config, "refit_without_outliers": True})
+        if id(old) in models:
+            models[id(cand)] = models[id(old)]
+        fresh.append(cand)
+    if not fresh:
+        return None
+    candidates.extend(fresh)
+    new_front = pareto_front(eligible(fresh))
+    chosen = pick_candidate(new_front, pick, exact_loss=_equal_loss(new_front, noise_info, len(val[1]), exact_loss))
+    return new_front, chosen, new_front[chosen]
 
 
 def _refit_on_all_rows(
