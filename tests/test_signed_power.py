@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import sympy
 
+from kandisco.discovery.power_fit import log_magnitude_fit
 from kandisco.discovery.problem import NothingToPropose, Problem
 from kandisco.discovery.strategies.signed_power import SignedPowerLawStrategy, plan_signed_power, sign_pattern
 
@@ -84,3 +85,21 @@ def test_a_power_law_drowned_in_additive_noise_at_its_small_values_is_fitted_on_
     assert len(plan_signed_power(replace(_problem(X, -y), noise=sigma))) == 1
     P = rng.uniform(1, 2, size=(100, 2))
     assert plan_signed_power(replace(_problem(P, P[:, 0] * P[:, 1]), noise=0.01)) == []  # no decades
+
+
+def test_log_magnitude_fit_is_the_least_squares_of_log_y_on_log_x():
+    """Against numpy's polyfit on one input, and exact exponents of a signed three-input power law;
+    weights change the fit as weighted least squares does (a weight of 0 drops a row)."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.5, 4, 200)
+    y = 3 * x**1.7 * np.exp(0.05 * rng.normal(size=200))
+    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
+    np.testing.assert_allclose(log_magnitude_fit(x[:, None], y), [intercept, slope], rtol=1e-10)
+    X = rng.uniform(-3, 3, size=(100, 3))
+    X[np.abs(X) < 0.1] = 0.5
+    np.testing.assert_allclose(log_magnitude_fit(X, -2 * X[:, 0] * X[:, 1] ** 2 / X[:, 2]), [np.log(2), 1, 2, -1], atol=1e-10)
+    w = np.ones(200)
+    y_bad = y.copy()
+    y_bad[:10] *= 50
+    w[:10] = 0
+    np.testing.assert_allclose(log_magnitude_fit(x[:, None], y_bad, w), np.polyfit(np.log(x[10:]), np.log(y[10:]), 1)[::-1], rtol=1e-10)

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
+from .power_fit import log_magnitude_fit
+
 __all__ = ["FeatureLibrary", "SparseFit", "build_library", "forward_path", "monomial_expr", "monomial_factor", "monomial_values",
            "nested_paths", "select_supports"]
 
@@ -111,10 +113,10 @@ def monomial_factor(X: np.ndarray, y: np.ndarray, tolerance: float = FACTOR_EXPO
     usable = [i for i in range(X.shape[1]) if np.all(X[:, i] != 0) and np.all(np.isfinite(X[:, i]))]
     if not usable or rows.sum() <= len(usable) + 1:
         return ()
-    design = np.column_stack([np.ones(int(rows.sum())), np.log(np.abs(X[rows][:, usable]))])
-    sol = np.linalg.lstsq(design, np.log(np.abs(y[rows])), rcond=None)[0][1:]
-    if not np.all(np.isfinite(sol)):
+    fit = log_magnitude_fit(X[rows][:, usable], y[rows])
+    if fit is None:
         return ()
+    sol = fit[1:]
     powers = np.round(sol)
     return tuple((i, int(k)) for i, p, k in zip(usable, sol, powers) if k != 0 and abs(p - k) <= tolerance)
 

@@ -24,6 +24,7 @@ import numpy as np
 import sympy
 
 from ..polish import polish_formula
+from ..power_fit import log_magnitude_fit
 from ..problem import NothingToPropose, Problem, Proposal
 from .base import Strategy, register_planner
 
@@ -106,9 +107,8 @@ class SignedPowerLawStrategy:
         s, k, agreement = sign_pattern(Xc, yc)
         if agreement < MIN_AGREEMENT:
             raise NothingToPropose(f"no sign pattern of the inputs gives the target's sign (best: {agreement:.0%} of rows)")
-        M = np.column_stack([np.ones(len(yc)), np.log(np.abs(Xc))])
-        sol, *_ = np.linalg.lstsq(M * weight[:, None], np.log(np.abs(yc)) * weight, rcond=None)
-        if not np.all(np.isfinite(sol)):
+        sol = log_magnitude_fit(Xc, yc, weight)
+        if sol is None:
             raise NothingToPropose("the power law in the magnitudes cannot be fitted")
         signed = [bool(np.any(X[:, i] < 0)) or bool(np.any(problem.val[0][:, i] < 0)) for i in range(X.shape[1])]
         expr = sympy.Float(s * float(np.exp(sol[0]))) * sympy.Mul(*[
