@@ -10,7 +10,7 @@ import sympy
 from kandisco.data import load_dataset
 from kandisco.discovery import discover
 from kandisco.discovery.problem import NothingToPropose, Problem
-from kandisco.discovery.sparse import build_library, forward_path, monomial_factor, monomial_values, nested_paths, select_supports
+from kandisco.discovery.sparse import UNARY, build_library, forward_path, monomial_factor, monomial_values, nested_paths, select_supports
 from kandisco.discovery.strategies.sparse import SparseStrategy, law_expr
 from kandisco.symbolic.equivalence import snap_floats
 
@@ -88,6 +88,36 @@ def test_rational_denominator_has_the_full_degree_on_few_inputs_only():
     assert equivalent(law_expr(exact, lib), (syms[0] + syms[1]) / (1 + syms[0] * syms[1] * syms[2] / 50), syms)
     four = build_library(np.column_stack([X, X[:, 0]]), _symbols(4, positive=True), rational=True)
     assert max(sum(abs(k) for _, k in powers) for powers, yp in zip(four.exponents, four.y_power) if yp) == 2
+
+
+def test_reciprocal_functions_are_asked_for_and_give_a_boltzmann_sum():
+    """``exp(+-1/x)`` are in the library only when asked (dimensionless inputs); then
+    ``1/(exp(1/p) + exp(-1/p))`` is two terms of the inverse target, found exactly."""
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.2, 5, size=(300, 1))
+    syms = _symbols(1, positive=True)
+    assert not any(e.has(sympy.exp(1 / syms[0])) for e in build_library(p, syms).exprs)
+    y = 1 / (np.exp(1 / p[:, 0]) + np.exp(-1 / p[:, 0]))
+    strategy = SparseStrategy("sparse_inverse", target_power=-1, functions=tuple(UNARY))
+    formulas = strategy.propose(_problem(p, y, positive=True), None).formulas
+    truth = 1 / (sympy.exp(1 / syms[0]) + sympy.exp(-1 / syms[0]))
+    assert any(equivalent(f, truth, syms) for f in formulas), formulas
+    assert not UNARY["exp(1/x)"][2](np.array([-1.0, 2.0]))  # a column crossing zero has no smooth reciprocal
+
+
+def test_function_pairs_give_two_beam_interference_on_few_inputs_only():
+    """``1 + r + 2*sqrt(r)*cos(delta)`` needs the product of two functions: found exactly with
+    ``function_pairs``, out of the library without; never offered past FUNCTION_PAIR_INPUTS inputs."""
+    rng = np.random.default_rng(6)
+    X = np.column_stack([rng.uniform(0.2, 5, 400), rng.uniform(0, 6, 400)])
+    y = 1 + X[:, 0] + 2 * np.sqrt(X[:, 0]) * np.cos(X[:, 1])
+    syms = _symbols(2, positive=True)
+    pair = sympy.sqrt(syms[0]) * sympy.cos(syms[1])
+    assert pair not in build_library(X, syms).exprs and pair in build_library(X, syms, function_pairs=True).exprs
+    formulas = SparseStrategy("sparse", function_pairs=True).propose(_problem(X, y, positive=True), None).formulas
+    assert any(equivalent(f, 1 + syms[0] + 2 * pair, syms) for f in formulas), formulas
+    wide = np.column_stack([X, X, X])[:, :4]
+    assert all(len(fn or ()) <= 1 for fn in build_library(wide, _symbols(4, positive=True), function_pairs=True).unary)
 
 
 def test_select_keeps_the_best_and_smaller_near_ones():

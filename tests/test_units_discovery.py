@@ -88,6 +88,10 @@ def test_the_units_planner_proposes_the_flat_strategies_on_the_groups():
     grouped = sorted(((p, s) for p, s in everything if isinstance(s, OnGroups)), key=lambda e: e[0])
     assert [s.name for _, s in grouped][:2] == ["pi_sparse", "pi_sparse_inverse"]
     assert max(p for p, s in grouped if isinstance(s.inner, SparseStrategy) and not s.inner.rational) < plan[0][0]
+    # one group: sums of at most four terms, exact ones only (a function of one variable is easily imitated)
+    assert all(s.inner.max_terms == 4 and s.inner.exact_only for _, s in grouped if isinstance(s.inner, SparseStrategy))
+    # groups are dimensionless: functions of their reciprocals too (a group's orientation is a convention)
+    assert all("exp(-1/x)" in s.inner.functions for _, s in grouped if isinstance(s.inner, SparseStrategy))
     assert all(isinstance(s.view, PiGroupView) and s.width[0] == 1 for _, s in plan)  # one group, one network input
     assert plan[0][0] == 2.5  # a quarter of the flat power law's priority: the groups go first
     assert max(p for p, s in plan if len(s.width) == 2) < 20 < min(p for p, s in plan if len(s.width) > 2)

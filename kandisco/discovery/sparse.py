@@ -7,7 +7,9 @@ linear combination of candidate terms:
 
 * **monomials** of the inputs up to a total degree (negative powers only of inputs that keep one
   sign away from zero), the degree the largest that keeps the library under ``max_features``;
-* **one-variable functions** (sin, cos, exp, log, sqrt, where the data allow) of each input, alone
+* **one-variable functions** (sin, cos, exp, log, sqrt, where the data allow; ``exp(+-1/x)`` too
+  where asked, for dimensionless inputs; where asked and the inputs are few, products of two
+  functions of different inputs) of each input, alone
   and times the monomials of the other inputs of degree up to ``function_degree``;
 * for the **rational** form, the target times the monomials: ``y = P + y*Q`` is linear in the
   coefficients, and is the law ``y = P / (1 - Q)``; ``Q`` of degree 2, or up to the library's
@@ -46,6 +48,11 @@ FULL_DENOMINATOR_INPUTS = 3
 # an input's exponent in the log-magnitude fit is taken as a factor when it is this close to a nonzero integer
 FACTOR_EXPONENT_TOLERANCE = 0.25
 
+def _one_sign(v: np.ndarray) -> bool:
+    """Whether the column keeps one sign away from zero (its reciprocal is then finite and smooth)."""
+    return bool(np.all(v > 0) or np.all(v < 0))
+
+
 # one-variable functions beyond the monomials: name -> (sympy, numpy, whether the column allows it)
 _Unary = tuple[Callable[[sympy.Expr], sympy.Expr], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], bool]]
 UNARY: dict[str, _Unary] = {
@@ -55,7 +62,15 @@ UNARY: dict[str, _Unary] = {
     "exp(-x)": (lambda x: sympy.exp(-x), lambda v: np.exp(-v), lambda v: float(np.max(np.abs(v))) <= 30),
     "log": (sympy.log, lambda v: np.log(np.abs(v)), lambda v: bool(np.all(v > 0))),
     "sqrt": (sympy.sqrt, lambda v: np.sqrt(np.abs(v)), lambda v: bool(np.all(v > 0))),
+    # of the reciprocal, for dimensionless inputs only (pi groups): exp(-E/(kb*T)) is a function of the
+    # group kb*T/E when dimensional analysis orients it that way; a dimensional input needs a scale inside
+    "exp(1/x)": (lambda x: sympy.exp(1 / x), lambda v: np.exp(1 / v), lambda v: _one_sign(v) and float(np.max(np.abs(1 / v))) <= 30),
+    "exp(-1/x)": (lambda x: sympy.exp(-1 / x), lambda v: np.exp(-1 / v), lambda v: _one_sign(v) and float(np.max(np.abs(1 / v))) <= 30),
 }
+# products of two functions of different inputs are offered (when asked) up to this many inputs
+FUNCTION_PAIR_INPUTS = 3
+# the functions of every library; the reciprocal ones are asked for where the inputs are dimensionless
+PLAIN_FUNCTIONS = ("sin", "cos", "exp", "exp(-x)", "log", "sqrt")
 
 
 @dataclass
@@ -64,7 +79,7 @@ class FeatureLibrary:
 
     exprs: list[sympy.Expr]
     exponents: list[tuple[tuple[int, int], ...]]  # monomial part: ((input, power), ...)
-    unary: list[tuple[str, int] | None]  # function part: (name, input) or None
+    unary: list[tuple[tuple[str, int], ...] | None]  # function part: ((name, input), ...) or None
     y_power: list[int]  # 1: the term is multiplied by the target (rational form), else 0
     cost: np.ndarray  # complexity of each term (nodes), to break ties towards simpler ones
 
@@ -88,8 +103,8 @@ class FeatureLibrary:
                 col = np.ones(X.shape[0])
                 for i, p in powers:
                     col = col * X[:, i] ** p
-                if fn is not None:
-                    col = col * UNARY[fn[0]][1](X[:, fn[1]])
+                for name, i in fn or ():
+                    col = col * UNARY[name][1](X[:, i])
                 if yp:
                     if y is None:
                         raise ValueError("the rational form's terms need the target's values")
@@ -157,21 +172,27 @@ def build_library(
     *,
     max_degree: int = 3,
     function_degree: int = 3,
-    functions: Sequence[str] = tuple(UNARY),
+    functions: Sequence[str] = PLAIN_FUNCTIONS,
     max_features: int = 3000,
     rational: bool = False,
+    function_pairs: bool = False,
 ) -> FeatureLibrary:
-    """The candidate terms for inputs ``X`` (module docstring); degrees lowered until under ``max_features``."""
+    """The candidate terms for inputs ``X`` (module docstring); degrees lowered until under ``max_features``.
+    ``function_pairs``: products of two functions of different inputs too (up to
+    :data:`FUNCTION_PAIR_INPUTS` inputs: ``sqrt(r)*cos(delta)`` of two beams' interference)."""
     d = X.shape[1]
     negative = [bool(np.all(X[:, i] > 0) or np.all(X[:, i] < 0)) and float(np.min(np.abs(X[:, i]))) > 0 for i in range(d)]
     allowed = [[f for f in functions if UNARY[f][2](X[:, i])] for i in range(d)]
     for degree in range(max_degree, 0, -1):
         for fdeg in range(function_degree, -1, -1):
             monos = _monomials(d, degree, negative)
-            terms: list[tuple[tuple[tuple[int, int], ...], tuple[str, int] | None, int]] = [(m, None, 0) for m in monos]
+            terms: list[tuple[tuple[tuple[int, int], ...], tuple[tuple[str, int], ...] | None, int]] = [(m, None, 0) for m in monos]
             for i in range(d):
                 others = [()] + (_monomials(d, fdeg, negative, skip=i) if fdeg else [])
-                terms += [(m, (f, i), 0) for f in allowed[i] for m in others]
+                terms += [(m, ((f, i),), 0) for f in allowed[i] for m in others]
+            if function_pairs and d <= FUNCTION_PAIR_INPUTS:
+                terms += [((), ((f, i), (g, j)), 0) for i, j in itertools.combinations(range(d), 2)
+                          for f in allowed[i] for g in allowed[j]]
             if rational:
                 terms += [(m, None, 1) for m in _monomials(d, degree if d <= FULL_DENOMINATOR_INPUTS else min(degree, 2), negative)]
             if len(terms) <= max_features:
@@ -184,8 +205,8 @@ def _library(terms: list, symbols: Sequence[sympy.Symbol]) -> FeatureLibrary:
     y = sympy.Symbol("y")
     for powers, fn, yp in terms:
         e = monomial_expr(powers, symbols)
-        if fn is not None:
-            e = e * UNARY[fn[0]][0](symbols[fn[1]])
+        for name, i in fn or ():
+            e = e * UNARY[name][0](symbols[i])
         if yp:
             e = e * y
         exprs.append(e)

@@ -41,6 +41,7 @@ import sympy
 from ..polish import polish_formula
 from ..problem import NothingToPropose, Problem, Proposal
 from ..sparse import (
+    PLAIN_FUNCTIONS,
     FeatureLibrary,
     SparseFit,
     build_library,
@@ -75,6 +76,8 @@ class SparseStrategy:
     rational: bool = False
     factored: bool = False
     target_power: int = 1
+    functions: tuple[str, ...] = PLAIN_FUNCTIONS  # the library's one-variable functions (names of sparse.UNARY)
+    function_pairs: bool = False  # products of two functions of different inputs too (few inputs only)
     exact_only: bool = False  # without noise, offer only exact sums (EXACT_SUM_RMSE), as for factored or powered ones
     max_terms: int = 10
     max_degree: int = 3
@@ -85,7 +88,8 @@ class SparseStrategy:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "sparse", "seed": self.seed, "rational": self.rational,
-                "factored": self.factored, "target_power": self.target_power, "exact_only": self.exact_only, "max_terms": self.max_terms,
+                "factored": self.factored, "target_power": self.target_power,
+                "functions": list(self.functions), "function_pairs": self.function_pairs, "exact_only": self.exact_only, "max_terms": self.max_terms,
                 "max_degree": self.max_degree, "function_degree": self.function_degree, "max_features": self.max_features,
                 "rows": self.rows}
 
@@ -108,7 +112,8 @@ class SparseStrategy:
         if not np.all(np.isfinite(u)):
             raise NothingToPropose(f"the target's part to sum is not finite on every row to the power {p}")
         library = build_library(X, problem.symbols, max_degree=self.max_degree, function_degree=self.function_degree,
-                                max_features=self.max_features, rational=self.rational)
+                                functions=self.functions, max_features=self.max_features, rational=self.rational,
+                                function_pairs=self.function_pairs)
         A = library.columns(X, u)
         usable = np.all(np.isfinite(A), axis=0)
         # residuals in y's units (or relative to y), to first order, whatever the factor and power:

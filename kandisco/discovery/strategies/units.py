@@ -12,8 +12,12 @@ are known and the groups are fewer than the inputs.
   groups are the same, but ``E/(m c^2) = 1/sqrt(1 - (v/c)^2)`` is one edge where ``E/(m v^2)`` is not.
 * ``pi_sparse``, ``pi_sparse_inverse``, ... [0.5-0.74], ``pi_sparse_rational`` [3.2] and
   ``pi_structured`` [19]: the sparse and structured strategies themselves on the groups
-  (:class:`OnGroups`; sums of up to :data:`GROUP_MAX_TERMS` terms, and on noiseless data only exact
-  ones): a law that is a short sum, a power of one or a ratio of two in the groups
+  (:class:`OnGroups`; sums of up to ``2 + 2 * groups`` terms, on noiseless data only exact ones,
+  and ``exp(+-1/p)`` in the library, since a group's orientation is a convention: ``n_0/(2 cosh(x))``
+  with ``x = mom*B/(kb*T)`` is ``1/g = exp(1/p) + exp(-1/p)`` in the group ``p = kb*T/(mom*B)``;
+  and products of two functions of different groups, ``1 + r + 2*sqrt(r)*cos(delta)`` for two
+  interfering beams of intensity ratio ``r``):
+  a law that is a short sum, a power of one or a ratio of two in the groups
   (``x*m*omega_0**2/(q*Ef) = 1/(1 - (omega/omega_0)**2)``, ``(a + b)/(1 + a*b)`` for velocity addition),
   or a product of functions of single groups (``(1 - a)/sqrt(1 - b**2)`` for the Lorentz
   transformation), is then a problem in two or three variables instead of five or six.
@@ -34,6 +38,7 @@ import sympy
 from ...units import PiGroups
 from ..polish import polish_formula
 from ..problem import NothingToPropose, Problem, Proposal
+from ..sparse import UNARY
 from ..views import PiGroupView
 from .base import Strategy, register_planner
 from .kan import KANStrategy, plan_kan_strategies
@@ -45,9 +50,11 @@ __all__ = ["MonomialStrategy", "OnGroups", "plan_unit_strategies"]
 # the sparse strategies on the groups keep their order at a tenth of their priorities (plain [5] at 0.5,
 # rational [32] at 3.2): before the KAN strategies, since they take a second or two each
 GROUP_SPARSE_SCALE = 0.1
-# ... with few terms, and exact ones only on noiseless data: a function of one or two groups is what a
-# ten-term sum imitates best (Planck's x**3/(exp(x) - 1) as a ratio of two quartics to 4e-11)
-GROUP_MAX_TERMS = 5
+# ... with few terms per group, and exact ones only on noiseless data: a function of one group is what
+# a ten-term sum imitates best (Planck's x**3/(exp(x) - 1) as a ratio of two quartics to 4e-11), while
+# a squared distance in three groups, 1 - 2a + a**2 + (b - c)**2, has six terms
+GROUP_BASE_TERMS = 2
+GROUP_TERMS_PER_GROUP = 2
 # the structured strategy on the groups: just before the structured strategy on the inputs [20]
 GROUP_STRUCTURED = 19.0
 
@@ -138,8 +145,10 @@ def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
     if not problem.admits(base):
         return []
     proxy = groups_problem(problem, pi)
+    terms = GROUP_BASE_TERMS + GROUP_TERMS_PER_GROUP * pi.n_groups
     out: list[tuple[float, Strategy]] = [
-        (priority * GROUP_SPARSE_SCALE, OnGroups(replace(strategy, max_terms=min(strategy.max_terms, GROUP_MAX_TERMS), exact_only=True), pi))
+        (priority * GROUP_SPARSE_SCALE, OnGroups(replace(strategy, max_terms=min(strategy.max_terms, terms), exact_only=True,
+                                                       functions=tuple(UNARY), function_pairs=True), pi))
         for priority, strategy in plan_sparse_strategies(proxy) if isinstance(strategy, SparseStrategy)]
     out += [(GROUP_STRUCTURED, OnGroups(strategy, pi)) for _, strategy in plan_structured(proxy)]
     flat = [(p, s) for p, s in plan_kan_strategies(proxy) if isinstance(s, KANStrategy)]
