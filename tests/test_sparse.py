@@ -120,6 +120,22 @@ def test_function_pairs_give_two_beam_interference_on_few_inputs_only():
     assert all(len(fn or ()) <= 1 for fn in build_library(wide, _symbols(4, positive=True), function_pairs=True).unary)
 
 
+def test_function_pairs_times_the_other_input_give_the_law_of_cosines():
+    """``sqrt(r**2 + 1 - 2*r*cos(a - b))`` (two groups' angles and a length ratio): its square is
+    ``1 + r**2 - 2*r*cos(a)*cos(b) - 2*r*sin(a)*sin(b)``, pairs times the third input; exact."""
+    rng = np.random.default_rng(8)
+    X = np.column_stack([rng.uniform(0.2, 3, 500), rng.uniform(0, 5, 500), rng.uniform(0, 5, 500)])
+    r, a, b = X.T
+    y = np.sqrt(r**2 + 1 - 2 * r * np.cos(a - b))
+    strategy = SparseStrategy("sparse_square", target_power=2, max_degree=4, function_pairs=True, max_terms=8)
+    formulas = strategy.propose(_problem(X, y, positive=True), None).formulas
+    syms = _symbols(3, positive=True)
+    Xn = np.column_stack([rng.uniform(0.2, 3, 50), rng.uniform(0, 5, 50), rng.uniform(0, 5, 50)])
+    want = np.sqrt(Xn[:, 0] ** 2 + 1 - 2 * Xn[:, 0] * np.cos(Xn[:, 1] - Xn[:, 2]))
+    exact = [f for f in formulas if np.allclose(sympy.lambdify(syms, f)(*Xn.T), want, rtol=1e-9, atol=0)]
+    assert exact and min(len(sympy.Add.make_args(sympy.expand(f**2))) for f in exact) <= 4, formulas
+
+
 def test_select_keeps_the_best_and_smaller_near_ones():
     from kandisco.discovery.sparse import SparseFit
 

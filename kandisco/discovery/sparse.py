@@ -178,8 +178,9 @@ def build_library(
     function_pairs: bool = False,
 ) -> FeatureLibrary:
     """The candidate terms for inputs ``X`` (module docstring); degrees lowered until under ``max_features``.
-    ``function_pairs``: products of two functions of different inputs too (up to
-    :data:`FUNCTION_PAIR_INPUTS` inputs: ``sqrt(r)*cos(delta)`` of two beams' interference)."""
+    ``function_pairs``: products of two functions of different inputs too, alone and times the
+    monomials of the other inputs (up to :data:`FUNCTION_PAIR_INPUTS` inputs: ``sqrt(r)*cos(delta)``
+    of two beams' interference, ``r*cos(a)*cos(b)`` of the law of cosines with ``cos(a - b)``)."""
     d = X.shape[1]
     negative = [bool(np.all(X[:, i] > 0) or np.all(X[:, i] < 0)) and float(np.min(np.abs(X[:, i]))) > 0 for i in range(d)]
     allowed = [[f for f in functions if UNARY[f][2](X[:, i])] for i in range(d)]
@@ -191,8 +192,9 @@ def build_library(
                 others = [()] + (_monomials(d, fdeg, negative, skip=i) if fdeg else [])
                 terms += [(m, ((f, i),), 0) for f in allowed[i] for m in others]
             if function_pairs and d <= FUNCTION_PAIR_INPUTS:
-                terms += [((), ((f, i), (g, j)), 0) for i, j in itertools.combinations(range(d), 2)
-                          for f in allowed[i] for g in allowed[j]]
+                for i, j in itertools.combinations(range(d), 2):
+                    rest = [()] + [m for m in (_monomials(d, fdeg, negative) if fdeg else []) if not {i, j} & {k for k, _ in m}]
+                    terms += [(m, ((f, i), (g, j)), 0) for f in allowed[i] for g in allowed[j] for m in rest]
             if rational:
                 terms += [(m, None, 1) for m in _monomials(d, degree if d <= FULL_DENOMINATOR_INPUTS else min(degree, 2), negative)]
             if len(terms) <= max_features:

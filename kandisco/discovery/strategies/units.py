@@ -146,10 +146,10 @@ def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
         return []
     proxy = groups_problem(problem, pi)
     terms = GROUP_BASE_TERMS + GROUP_TERMS_PER_GROUP * pi.n_groups
-    out: list[tuple[float, Strategy]] = [
-        (priority * GROUP_SPARSE_SCALE, OnGroups(replace(strategy, max_terms=min(strategy.max_terms, terms), exact_only=True,
-                                                       functions=tuple(UNARY), function_pairs=True), pi))
-        for priority, strategy in plan_sparse_strategies(proxy) if isinstance(strategy, SparseStrategy)]
+    sparse = [(priority, replace(strategy, max_terms=min(strategy.max_terms, terms), exact_only=True, functions=tuple(UNARY),
+                                 function_pairs=True))
+              for priority, strategy in plan_sparse_strategies(proxy) if isinstance(strategy, SparseStrategy)]
+    out: list[tuple[float, Strategy]] = [(priority * GROUP_SPARSE_SCALE, OnGroups(strategy, pi)) for priority, strategy in sparse]
     out += [(GROUP_STRUCTURED, OnGroups(strategy, pi)) for _, strategy in plan_structured(proxy)]
     flat = [(p, s) for p, s in plan_kan_strategies(proxy) if isinstance(s, KANStrategy)]
     for priority, strategy in flat:
