@@ -116,6 +116,11 @@ def test_function_pairs_give_two_beam_interference_on_few_inputs_only():
     assert pair not in build_library(X, syms).exprs and pair in build_library(X, syms, function_pairs=True).exprs
     formulas = SparseStrategy("sparse", function_pairs=True).propose(_problem(X, y, positive=True), None).formulas
     assert any(equivalent(f, 1 + syms[0] + 2 * pair, syms) for f in formulas), formulas
+    # a pair of one input's functions times another input: a driven oscillator's cos(z) + alpha*cos(z)**2
+    Z = np.column_stack([rng.uniform(1, 25, 400), rng.uniform(0.5, 2, 400)])
+    y2 = np.cos(Z[:, 0]) + Z[:, 1] * np.cos(Z[:, 0]) ** 2
+    formulas = SparseStrategy("sparse", function_pairs=True).propose(_problem(Z, y2, positive=True), None).formulas
+    assert any(equivalent(f, sympy.cos(syms[0]) + syms[1] * sympy.cos(syms[0]) ** 2, syms) for f in formulas), formulas
     wide = np.column_stack([X, X, X])[:, :4]
     assert all(len(fn or ()) <= 1 for fn in build_library(wide, _symbols(4, positive=True), function_pairs=True).unary)
 

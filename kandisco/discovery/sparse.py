@@ -9,7 +9,7 @@ linear combination of candidate terms:
   sign away from zero), the degree the largest that keeps the library under ``max_features``;
 * **one-variable functions** (sin, cos, exp, log, sqrt, where the data allow; ``exp(+-1/x)`` too
   where asked, for dimensionless inputs; where asked and the inputs are few, products of two
-  functions of different inputs) of each input, alone
+  functions) of each input, alone
   and times the monomials of the other inputs of degree up to ``function_degree``;
 * for the **rational** form, the target times the monomials: ``y = P + y*Q`` is linear in the
   coefficients, and is the law ``y = P / (1 - Q)``; ``Q`` of degree 2, or up to the library's
@@ -178,9 +178,10 @@ def build_library(
     function_pairs: bool = False,
 ) -> FeatureLibrary:
     """The candidate terms for inputs ``X`` (module docstring); degrees lowered until under ``max_features``.
-    ``function_pairs``: products of two functions of different inputs too, alone and times the
+    ``function_pairs``: products of two functions too (of one input or of two), alone and times the
     monomials of the other inputs (up to :data:`FUNCTION_PAIR_INPUTS` inputs: ``sqrt(r)*cos(delta)``
-    of two beams' interference, ``r*cos(a)*cos(b)`` of the law of cosines with ``cos(a - b)``)."""
+    of two beams' interference, ``r*cos(a)*cos(b)`` of the law of cosines with ``cos(a - b)``,
+    ``alpha*cos(z)**2`` of a driven oscillator's second harmonic)."""
     d = X.shape[1]
     negative = [bool(np.all(X[:, i] > 0) or np.all(X[:, i] < 0)) and float(np.min(np.abs(X[:, i]))) > 0 for i in range(d)]
     allowed = [[f for f in functions if UNARY[f][2](X[:, i])] for i in range(d)]
@@ -192,9 +193,10 @@ def build_library(
                 others = [()] + (_monomials(d, fdeg, negative, skip=i) if fdeg else [])
                 terms += [(m, ((f, i),), 0) for f in allowed[i] for m in others]
             if function_pairs and d <= FUNCTION_PAIR_INPUTS:
-                for i, j in itertools.combinations(range(d), 2):
+                for i, j in itertools.combinations_with_replacement(range(d), 2):
                     rest = [()] + [m for m in (_monomials(d, fdeg, negative) if fdeg else []) if not {i, j} & {k for k, _ in m}]
-                    terms += [(m, ((f, i), (g, j)), 0) for f in allowed[i] for g in allowed[j] for m in rest]
+                    terms += [(m, ((f, i), (g, j)), 0) for f in allowed[i] for g in allowed[j] for m in rest
+                              if i != j or f <= g]  # one input's pair once: cos(x)*sin(x), cos(x)**2
             if rational:
                 terms += [(m, None, 1) for m in _monomials(d, degree if d <= FULL_DENOMINATOR_INPUTS else min(degree, 2), negative)]
             if len(terms) <= max_features:

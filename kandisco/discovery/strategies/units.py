@@ -15,8 +15,8 @@ are known and the groups are fewer than the inputs.
   (:class:`OnGroups`; sums of up to ``2 + 2 * groups`` terms, on noiseless data only exact ones,
   and ``exp(+-1/p)`` in the library, since a group's orientation is a convention: ``n_0/(2 cosh(x))``
   with ``x = mom*B/(kb*T)`` is ``1/g = exp(1/p) + exp(-1/p)`` in the group ``p = kb*T/(mom*B)``;
-  and products of two functions of different groups, ``1 + r + 2*sqrt(r)*cos(delta)`` for two
-  interfering beams of intensity ratio ``r``):
+  and products of two functions, ``1 + r + 2*sqrt(r)*cos(delta)`` for two interfering beams of
+  intensity ratio ``r``):
   a law that is a short sum, a power of one or a ratio of two in the groups
   (``x*m*omega_0**2/(q*Ef) = 1/(1 - (omega/omega_0)**2)``, ``(a + b)/(1 + a*b)`` for velocity addition),
   or a product of functions of single groups (``(1 - a)/sqrt(1 - b**2)`` for the Lorentz
