@@ -463,17 +463,15 @@ def _repick_without(
                                 noise=sigma, correlated_rows=noise_info.correlated_rows)
     fresh: list[Candidate] = []
     for old, (expr, loss) in zip(front, refits):
-        if not (math.isfinite(loss) and (complexity(expr) == 1 or finite_on(expr, symbols, dataset.X))):
-            continue  # as on the first front: a law not finite on some row of the table never wins
         cand = Candidate.from_expr(expr, symbols, dataset.feature_names, loss=loss, strategy=old.strategy, seconds=old.seconds,
                                    config={**old.config, "refit_without_outliers": True})
         if id(old) in models:
             models[id(cand)] = models[id(old)]
         fresh.append(cand)
-    if not fresh:
-        return None
     candidates.extend(fresh)
-    new_front = pareto_front(eligible(fresh))
+    new_front = _sane_front(fresh, eligible, set(), symbols, dataset.X)  # as the first front: finite on every row
+    if not new_front:
+        return None
     chosen = pick_candidate(new_front, pick, exact_loss=_equal_loss(new_front, noise_info, len(val[1]), exact_loss))
     return new_front, chosen, new_front[chosen]
 

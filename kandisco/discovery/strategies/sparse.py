@@ -77,7 +77,7 @@ class SparseStrategy:
     factored: bool = False
     target_power: int = 1
     functions: tuple[str, ...] = PLAIN_FUNCTIONS  # the library's one-variable functions (names of sparse.UNARY)
-    function_pairs: bool = False  # products of two functions of different inputs too (few inputs only)
+    function_pairs: bool = False  # products of two functions too, of one input or two (few inputs only)
     exact_only: bool = False  # without noise, offer only exact sums (EXACT_SUM_RMSE), as for factored or powered ones
     max_terms: int = 10
     max_degree: int = 3
