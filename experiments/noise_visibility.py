@@ -21,14 +21,14 @@ from scipy.stats import spearmanr
 
 from kandisco.bench import load_tasks
 from kandisco.data import load_dataset
-from kandisco.discovery.noise import NOISE_CORRELATION, VISIBLE, _standardised, estimate_noise, local_residuals
+from kandisco.discovery.noise import NOISE_CORRELATION, VISIBLE, estimate_noise, local_residuals, standardised
 
 
 def pooled_visible(X: np.ndarray, y: np.ndarray) -> bool:
     """The rule with one correlation over all rows (errors large enough, neighbours anti-correlated)."""
     errors = local_residuals(X, y)
     sigma = float(np.sqrt(np.median(errors**2) / 0.454936))
-    Z = _standardised(X)
+    Z = standardised(X)
     _, idx = cKDTree(Z).query(Z, k=4)
     correlation = spearmanr(errors, errors[idx[:, 1:]].mean(axis=1)).statistic
     return bool(sigma >= VISIBLE * np.std(y) and correlation <= NOISE_CORRELATION)

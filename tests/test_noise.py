@@ -39,14 +39,14 @@ def test_noise_is_seen_beside_a_steep_corner_whose_curvature_hides_it_in_the_poo
     from scipy.spatial import cKDTree
     from scipy.stats import spearmanr
 
-    from kandisco.discovery.noise import NOISE_CORRELATION, _standardised, local_residuals
+    from kandisco.discovery.noise import NOISE_CORRELATION, local_residuals, standardised
 
     rng = np.random.default_rng(2)
     X = rng.uniform(1, 5, size=(800, 4))
     y = X[:, 0] / (2 * np.pi * X[:, 1] * X[:, 2] ** 2 * X[:, 3])
     noisy = y + 0.01 * np.std(y) * rng.normal(size=len(y))
     errors = local_residuals(X, noisy)
-    _, idx = cKDTree(_standardised(X)).query(_standardised(X), k=4)
+    _, idx = cKDTree(standardised(X)).query(standardised(X), k=4)
     assert spearmanr(errors, errors[idx[:, 1:]].mean(axis=1)).statistic > NOISE_CORRELATION  # pooled: unseen
     est = estimate_noise(X, noisy)
     assert est.kind == "additive" and est.neighbour_correlation < 2 * NOISE_CORRELATION

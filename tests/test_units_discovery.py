@@ -211,6 +211,21 @@ def test_discover_finds_the_pendulum_in_the_original_variables(tmp_path):
     assert result.config["units"]["target_group"] == "T*sqrt(g)/sqrt(L)"
 
 
+def test_a_formula_leaving_a_trend_does_not_end_the_search_at_an_overestimated_noise_floor():
+    # II.21.32 at 1%: the estimate is twice the noise, and a two-term sum of snapped numbers within it
+    # used to end the search after 2 s; its residuals' trend now keeps the search going to the law
+    from kandisco.bench.tasks import load_tasks
+
+    task = load_tasks("feynman", ["II.21.32"])[0].data(0.01, 0)
+    data = load_dataset((task.X_train, task.y_train), feature_names=list(task.features), target_name=task.target,
+                        units=task.units)
+    result = discover(data, budget_seconds=20, n_jobs=1, seed=0)
+    q, eps, r, v, c = sympy.symbols("q epsilon r v c", positive=True)
+    law = result.expr.xreplace({s: sympy.Symbol(s.name, positive=True) for s in result.expr.free_symbols})
+    assert sympy.simplify(law - q / (4 * sympy.pi * eps * r * (1 - v / c))) == 0, result.formula
+    assert result.config["noise"]["sigma"] > 1.5 * 0.01 * np.std(task.y_train)  # the overestimate this is about
+
+
 def test_discover_finds_drag_through_the_reynolds_number():
     X, F = _drag()
     data = load_dataset((X, F), feature_names=list(DRAG), target_name="F", units={**DRAG, "F": "N"})

@@ -33,7 +33,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["NoiseEstimate", "estimate_noise", "given_noise", "local_residuals"]
+__all__ = ["NoiseEstimate", "estimate_noise", "given_noise", "local_residuals", "standardised"]
 
 # the loss of a law at the noise level, on n held-out rows, is sigma * (1 +- 1/sqrt(2n)) (chi
 # distribution): MARGIN standard errors of it still count as "at the noise floor"
@@ -105,7 +105,7 @@ def local_residuals(X: np.ndarray, t: np.ndarray, exclude: np.ndarray | None = N
     """Each row's leave-one-out error against a local polynomial of its nearest neighbours, divided
     by sqrt(1 + leverage), so that for pure noise its spread is the noise's (see the module).
     ``exclude`` (bool per row): rows never used as anyone's neighbour (suspected outliers)."""
-    Z = _standardised(np.asarray(X, dtype=np.float64))
+    Z = standardised(np.asarray(X, dtype=np.float64))
     n, d = Z.shape
     pool = np.arange(n) if exclude is None else np.flatnonzero(~exclude)
     degree = 3
@@ -143,7 +143,7 @@ def estimate_noise(X: np.ndarray, y: np.ndarray, relative: bool = False, seed: i
     if n > MAX_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=MAX_ROWS, replace=False))
     X, y = X[rows], y[rows]
-    Z = _standardised(X)
+    Z = standardised(X)
     errors = local_residuals(X, y)
     sigma_abs = _robust_sigma(errors)
     correlation = _stratified_correlation(Z, errors, y)
@@ -247,7 +247,7 @@ def _monomials(offsets: np.ndarray, degree: int) -> np.ndarray:
     return np.stack(columns, axis=2)
 
 
-def _standardised(X: np.ndarray) -> np.ndarray:
+def standardised(X: np.ndarray) -> np.ndarray:
     """Columns with zero mean and unit spread; positive columns spanning more than a decade in log."""
     Z = X.copy()
     for j in range(Z.shape[1]):

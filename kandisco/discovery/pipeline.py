@@ -58,11 +58,12 @@ from ..units import DimensionError, PiGroups, buckingham, check_consistency, par
 from .config import ConfigError, SearchConfig
 from .constrained import LawConstraints
 from .cross_validation import cross_validate, is_small_table
-from .law_fit import LawFit, finite_on, fit_law
+from .law_fit import LawFit, finite_on, fit_law, outlier_rows
 from .noise import NoiseEstimate, estimate_noise, given_noise
 from .outlier_repick import refit_without_rows
 from .polish import resnap_noisy, uses_relative_error
 from .problem import Problem, ProblemUnits
+from .residual_tests import leaves_trend
 from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_candidate
 from .runner import Outcome, default_jobs, run_plan
 from .stages import library_spec
@@ -248,6 +249,23 @@ def discover(  # type: ignore[misc]
     models: dict[int, Outcome] = {}
     timings: dict[str, float] = {}
     warnings: list[str] = []
+
+    trend_rows = (np.vstack([search_train[0], val[0]]), np.concatenate([search_train[1], val[1]]))
+
+    def leaves_a_trend(expr: sympy.Expr) -> bool:
+        """With visible noise, whether a formula within the estimated floor still leaves a trend in its
+        residuals (the estimate can be high: a wrong law there must not end the search)."""
+        if not noise_info.visible or found_loss <= stop_loss:
+            return False
+        try:
+            with np.errstate(all="ignore"):
+                pred = to_callable(expr, symbols)(trend_rows[0])
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return True
+        residuals = pred - trend_rows[1]
+        if relative:
+            residuals = residuals / np.abs(trend_rows[1])
+        return not np.all(np.isfinite(residuals)) or leaves_trend(trend_rows[0], residuals)
 
     def judge(outcome: Outcome) -> bool:
         """Record one strategy's formulas; True ends the search (an exact law)."""

@@ -1,0 +1,47 @@
+"""Whether a formula's residuals look like noise: a law at the noise level leaves residuals that
+neighbouring rows do not share; a wrong law within the noise floor leaves a smooth trend.
+
+A loss against an estimated noise floor cannot always tell the two apart, since the estimate can be
+high (a local polynomial's curvature error adds to it): the search's noise-floor stop asks this too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .noise import standardised
+
+__all__ = ["leaves_trend", "residual_trend"]
+
+# a law at the noise level leaves residuals that its neighbours do not share (rank correlation of a row's
+# residual with its neighbours' mean: |r| <= 0.05 for the true laws of ten Feynman tables at 1%, standard
+# error 1/sqrt(n)); a wrong law within the estimated floor leaves a smooth trend (II.21.32 at 1%, where
+# the estimate was twice the noise: 0.34 for a two-term sum). A trend is a correlation above this many
+# standard errors and above TREND_CORRELATION
+TREND_NEIGHBOURS = 5
+TREND_STANDARD_ERRORS = 4.0
+TREND_CORRELATION = 0.1
+
+
+def residual_trend(X: np.ndarray, residuals: np.ndarray, k: int = TREND_NEIGHBOURS) -> float:
+    """The Spearman correlation of each row's residual with the mean residual of its ``k`` nearest
+    neighbours (inputs standardised): about 0 for noise, positive where a law misses a smooth trend."""
+    from scipy.stats import spearmanr
+
+    X = np.asarray(X, dtype=np.float64)
+    residuals = np.asarray(residuals, dtype=np.float64)
+    if len(residuals) <= k + 1 or X.shape[1] == 0 or np.ptp(residuals) == 0:
+        return 0.0
+    Z = standardised(X)
+    _, idx = cKDTree(Z).query(Z, k=k + 1)
+    value = spearmanr(residuals, residuals[idx[:, 1:]].mean(axis=1)).statistic
+    return float(value) if math.isfinite(value) else 0.0
+
+
+def leaves_trend(X: np.ndarray, residuals: np.ndarray) -> bool:
+    """Whether ``residuals`` hold a trend that noise would not (see ``TREND_STANDARD_ERRORS``)."""
+    threshold = max(TREND_CORRELATION, TREND_STANDARD_ERRORS / math.sqrt(max(len(residuals), 1)))
+    return residual_trend(X, residuals) > threshold

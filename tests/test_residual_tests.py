@@ -1,0 +1,38 @@
+"""The residual trend test against data from a known law: the law's own residuals show no trend,
+a near miss within the noise does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kandisco.discovery.residual_tests import leaves_trend, residual_trend
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_true_law_leaves_no_trend_and_a_near_miss_within_the_noise_does(seed):
+    # q/(4 pi eps r (1 - v/c)) at 1% noise against the two-term sum that once ended II.21.32's search
+    # within an overestimated noise floor: its RMSE is 1.4x the noise, yet it leaves a smooth trend
+    rng = np.random.default_rng(seed)
+    X = rng.uniform([1, 1, 1, 1, 3], [5, 5, 5, 2, 10], size=(1000, 5))
+    q, eps, r, v, c = X.T
+    y = q / (4 * np.pi * eps * r * (1 - v / c))
+    noisy = y + rng.normal(0, 0.01 * np.std(y), len(y))
+    near_miss = 0.2951 * q * (0.2951 + v**2 / c**2) / (eps * r)
+    assert 1.2 < np.sqrt(np.mean((near_miss - noisy) ** 2)) / (0.01 * np.std(y)) < 2.0
+    assert abs(residual_trend(X, y - noisy)) < 0.1 and not leaves_trend(X, y - noisy)
+    assert residual_trend(X, near_miss - noisy) > 0.2 and leaves_trend(X, near_miss - noisy)
+
+
+def test_too_few_rows_or_constant_residuals_show_no_trend():
+    X = np.arange(12.0).reshape(6, 2)
+    assert residual_trend(X, np.arange(6.0)) == 0.0
+    assert residual_trend(np.ones((50, 1)) * np.arange(50.0)[:, None], np.zeros(50)) == 0.0
+
+
+def test_a_smooth_trend_in_one_input_among_several_is_seen():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(800, 4))
+    noise = rng.normal(0, 1, 800)
+    assert not leaves_trend(X, noise)
+    assert leaves_trend(X, noise + 1.5 * np.sin(6 * X[:, 2]))
