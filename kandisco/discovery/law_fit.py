@@ -20,7 +20,7 @@ import sympy
 from ..symbolic.formula import refit_constants, snap_constants, to_callable
 from ..symbolic.uncertainty import ConstantFit, FitErrors, constant_errors
 
-__all__ = ["LawFit", "OUTLIER_SIGMAS", "fit_law", "finite_on"]
+__all__ = ["LawFit", "OUTLIER_SIGMAS", "fit_law", "finite_on", "outlier_rows"]
 
 OUTLIER_SIGMAS = 5.0
 # more outlying rows than this fraction: the law does not describe the data, they are not outliers
@@ -79,7 +79,7 @@ def fit_law(
     validation rows together, while the search fitted it on the training rows alone).
     ``correlated_rows``: the rows per independent error (errors correlated along a trajectory): the
     standard errors, which assume independent rows, grow by its square root."""
-    outliers, scale = _outliers(expr, symbols, X, y, relative, sigma)
+    outliers, scale = outlier_rows(expr, symbols, X, y, relative, sigma)
     train_rows = np.asarray(train_rows)
     inliers = np.setdiff1d(train_rows, outliers) if outliers else train_rows
     Xt, yt = X[train_rows], y[train_rows]
@@ -96,15 +96,15 @@ def fit_law(
         elif sigma is not None or refit:
             fitted = refit_constants(expr, symbols, Xt, yt, relative=relative, weights=weights)
     if outliers and fitted != expr:  # the law moved: its own outliers are the ones to name
-        outliers = _outliers(fitted, symbols, X, y, relative, sigma)[0] or outliers
+        outliers = outlier_rows(fitted, symbols, X, y, relative, sigma)[0] or outliers
         inliers = np.setdiff1d(train_rows, outliers)
     errors = constant_errors(fitted, symbols, X[inliers], y[inliers], relative=relative,
                              sigma=None if sigma is None else sigma[inliers], correlated_rows=correlated_rows)
     return LawFit(fitted, errors, outliers, robust=bool(outliers), weighted=sigma is not None)
 
 
-def _outliers(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, relative: bool,
-              sigma: np.ndarray | None) -> tuple[list[int], float]:
+def outlier_rows(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, relative: bool,
+                 sigma: np.ndarray | None = None) -> tuple[list[int], float]:
     """Rows whose residual under ``expr`` is beyond OUTLIER_SIGMAS robust deviations, and that scale
     (in the units the fit's residuals have: weighted, relative or absolute)."""
     if len(y) < MIN_ROWS_FOR_OUTLIERS:
