@@ -13,7 +13,7 @@ import sympy
 from kandisco import DataError, discover
 from kandisco.cli import main
 from kandisco.discovery.law_fit import fit_law
-from kandisco.discovery.outlier_repick import refit_without_rows
+from kandisco.discovery.outlier_repick import isolated_rows, refit_without_rows
 from kandisco.discovery.pipeline import _sane_front
 from kandisco.discovery.result import Candidate, DiscoveryResult
 
@@ -173,3 +173,16 @@ def test_refit_without_rows_gives_the_closed_form_constant_and_snaps_it():
     exact = (x[:200, None], 2.05 * x[:200] ** 2), (x[200:, None], 2.05 * x[200:] ** 2)
     ((law, _),) = refit_without_rows([sympy.Float(0.9) * x0**2], [x0], *exact, relative=False)
     assert float(law / x0**2) == pytest.approx(2.05, rel=1e-9) or law == 41 * x0**2 / 20
+
+
+def test_only_scattered_rows_count_as_outliers_not_a_region_a_wrong_law_misses():
+    """Rows a law calls far off are outliers when scattered; a contiguous block of them (a region the
+    law gets wrong, such as a Gaussian's peak) is not."""
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, size=(400, 2))
+    scattered = [int(i) for i in rng.choice(400, 8, replace=False)]
+    near_centre = np.argsort(np.linalg.norm(X - 0.5, axis=1))[:15].tolist()
+    kept = isolated_rows(X, scattered + near_centre)
+    assert set(kept) <= set(scattered) - set(near_centre)  # the block is dropped whole
+    assert len(kept) >= 6  # scattered rows stay (one may happen to sit next to another named row)
+    assert isolated_rows(X, []) == []

@@ -17,10 +17,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import sympy
+from scipy.spatial import cKDTree
 
 from ..symbolic.formula import formula_rmse, refit_constants, snap_constants
+from .noise import standardised
 
-__all__ = ["refit_without_rows"]
+__all__ = ["isolated_rows", "refit_without_rows"]
+
+# a row named an outlier counts as one only if none of its this many nearest neighbours is named too
+ISOLATION_NEIGHBOURS = 3
 
 
 def refit_without_rows(
@@ -42,3 +47,17 @@ def refit_without_rows(
                                  correlated_rows=correlated_rows)
         out.append((snapped, formula_rmse(snapped, symbols, *val, relative)))
     return out
+
+
+def isolated_rows(X: np.ndarray, named: Sequence[int], k: int = ISOLATION_NEIGHBOURS) -> list[int]:
+    """The rows of ``named`` (indices into ``X``) none of whose ``k`` nearest neighbours (inputs
+    standardised) is named too. Outliers are scattered; a law that is wrong somewhere names a
+    region, a cluster of neighbours (the peak of I.6.2's Gaussian, missed by a simpler sum that
+    fits the tails to the noise): those are no outliers, and refitting without them hides the miss."""
+    named = sorted(set(int(i) for i in named))
+    if not named or len(X) <= k:
+        return named
+    Z = standardised(np.asarray(X, dtype=np.float64))
+    _, idx = cKDTree(Z).query(Z[named], k=k + 1)
+    marked = set(named)
+    return [row for row, near in zip(named, idx) if not any(int(j) in marked for j in near[1:])]

@@ -60,7 +60,7 @@ from .constrained import LawConstraints
 from .cross_validation import cross_validate, is_small_table
 from .law_fit import LawFit, finite_on, fit_law, outlier_rows
 from .noise import NoiseEstimate, estimate_noise, given_noise
-from .outlier_repick import refit_without_rows
+from .outlier_repick import isolated_rows, refit_without_rows
 from .polish import resnap_noisy, uses_relative_error
 from .problem import Problem, ProblemUnits
 from .residual_tests import leaves_trend
@@ -482,7 +482,9 @@ def _named_by_simpler(front: list[Candidate], best: Candidate, symbols: list[sym
     """Rows (of ``rows``, the search's) that a front entry simpler than ``best`` calls outliers while
     fitting the rest as tightly: a flexible law can bend around an outlier the noise estimate missed
     (a planet's period off by a factor 2 in issue 17's Kepler table, met by a narrow dip of 28 nodes),
-    and then names nothing, while T = a**1.5/sqrt(M) with the constant it pulled to 0.89 names it."""
+    and then names nothing, while T = a**1.5/sqrt(M) with the constant it pulled to 0.89 names it.
+    Only isolated rows count (:func:`.outlier_repick.isolated_rows`): a simpler law that is wrong in a
+    region names that region (I.6.2 at 1%, where the repick then chose a sum that misses the peak)."""
     _, spread = outlier_rows(_internal_expr(best, symbols), symbols, X, y, relative)
     if not spread > 0:
         return np.array([], dtype=int)
@@ -495,7 +497,7 @@ def _named_by_simpler(front: list[Candidate], best: Candidate, symbols: list[sym
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             continue
         if far and own <= NAMING_SPREAD * spread:
-            named.update(far)
+            named.update(isolated_rows(X, far))
     return np.asarray(rows)[sorted(named)] if named else np.array([], dtype=int)
 
 
