@@ -52,8 +52,8 @@ def refit_without_rows(
 def isolated_rows(X: np.ndarray, named: Sequence[int], k: int = ISOLATION_NEIGHBOURS) -> list[int]:
     """The rows of ``named`` (indices into ``X``) none of whose ``k`` nearest neighbours (inputs
     standardised) is named too. Outliers are scattered; a law that is wrong somewhere names a
-    region, a cluster of neighbours (the peak of I.6.2's Gaussian, missed by a simpler sum that
-    fits the tails to the noise): those are no outliers, and refitting without them hides the miss."""
+    region, a cluster of neighbours (a Gaussian's peak, missed by a simpler sum that fits the
+    tails to the noise): those are no outliers, and refitting without them hides the miss."""
     named = sorted(set(int(i) for i in named))
     if not named or len(X) <= k:
         return named

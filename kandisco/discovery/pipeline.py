@@ -484,7 +484,7 @@ def _named_by_simpler(front: list[Candidate], best: Candidate, symbols: list[sym
     (a planet's period off by a factor 2 in issue 17's Kepler table, met by a narrow dip of 28 nodes),
     and then names nothing, while T = a**1.5/sqrt(M) with the constant it pulled to 0.89 names it.
     Only isolated rows count (:func:`.outlier_repick.isolated_rows`): a simpler law that is wrong in a
-    region names that region (I.6.2 at 1%, where the repick then chose a sum that misses the peak)."""
+    region names that region as a block (a Gaussian's peak, missed by a sum fitting the tails)."""
     _, spread = outlier_rows(_internal_expr(best, symbols), symbols, X, y, relative)
     if not spread > 0:
         return np.array([], dtype=int)
