@@ -33,7 +33,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["NoiseEstimate", "estimate_noise", "given_noise", "local_residuals", "standardised"]
+__all__ = ["NoiseEstimate", "estimate_noise", "given_noise", "local_residuals", "neighbour_mean", "standardised"]
 
 # the loss of a law at the noise level, on n held-out rows, is sigma * (1 +- 1/sqrt(2n)) (chi
 # distribution): MARGIN standard errors of it still count as "at the noise floor"
@@ -194,6 +194,12 @@ def given_noise(y: np.ndarray, relative: bool, sigma: np.ndarray | None = None, 
     return NoiseEstimate(value, source, relative, value / spread, kind)
 
 
+def neighbour_mean(Z: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Each row's mean of ``values`` over its ``k`` nearest neighbours in ``Z`` (itself left out)."""
+    _, idx = cKDTree(Z).query(Z, k=k + 1)
+    return values[idx[:, 1:]].mean(axis=1)
+
+
 def _stratified_correlation(Z: np.ndarray, errors: np.ndarray, y: np.ndarray, k: int = 3) -> float:
     """The Spearman correlation of each row's error with the mean error of its ``k`` nearest
     neighbours: over all rows, or the median of its values in the thirds of the rows by ``|y|``
@@ -202,8 +208,7 @@ def _stratified_correlation(Z: np.ndarray, errors: np.ndarray, y: np.ndarray, k:
 
     if np.ptp(errors) == 0:
         return 0.0
-    _, idx = cKDTree(Z).query(Z, k=k + 1)
-    around = errors[idx[:, 1:]].mean(axis=1)
+    around = neighbour_mean(Z, errors, k)
 
     def correlation(rows: np.ndarray) -> float:
         value = spearmanr(errors[rows], around[rows]).statistic

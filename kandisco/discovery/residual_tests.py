@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from .noise import standardised
+from .noise import neighbour_mean, standardised
 
 __all__ = ["leaves_trend", "residual_trend"]
 
@@ -35,9 +34,7 @@ def residual_trend(X: np.ndarray, residuals: np.ndarray, k: int = TREND_NEIGHBOU
     residuals = np.asarray(residuals, dtype=np.float64)
     if len(residuals) <= k + 1 or X.shape[1] == 0 or np.ptp(residuals) == 0:
         return 0.0
-    Z = standardised(X)
-    _, idx = cKDTree(Z).query(Z, k=k + 1)
-    value = spearmanr(residuals, residuals[idx[:, 1:]].mean(axis=1)).statistic
+    value = spearmanr(residuals, neighbour_mean(standardised(X), residuals, k)).statistic
     return float(value) if math.isfinite(value) else 0.0
 
 
