@@ -12,6 +12,7 @@ import sympy
 
 from kandisco import DataError, discover
 from kandisco.cli import main
+from kandisco.data import load_dataset
 from kandisco.discovery.law_fit import fit_law
 from kandisco.discovery.outlier_repick import isolated_rows, refit_without_rows
 from kandisco.discovery.pipeline import _sane_front
@@ -186,3 +187,20 @@ def test_only_scattered_rows_count_as_outliers_not_a_region_a_wrong_law_misses()
     assert set(kept) <= set(scattered) - set(near_centre)  # the block is dropped whole
     assert len(kept) >= 6  # scattered rows stay (one may happen to sit next to another named row)
     assert isolated_rows(X, []) == []
+
+
+def test_noise_the_estimate_missed_is_seen_in_a_laws_residuals_and_the_law_found():
+    # II.11.27 at 1%: the local polynomial's curvature error on n*alpha*eps*Ef/(1 - n*alpha/3) is as large as the
+    # noise, so the estimate saw none and every sum had to be exact; the inverse sum's residuals leave no trend
+    # at the noise, which from then on is the noise: the law comes out snapped
+    from kandisco.bench.tasks import load_tasks
+
+    task = load_tasks("feynman", ["II.11.27"])[0].data(0.01, 0)
+    data = load_dataset((task.X_train, task.y_train), feature_names=list(task.features), target_name=task.target)
+    result = discover(data, budget_seconds=30, n_jobs=1, seed=0)
+    n, alpha, eps, Ef = sympy.symbols("n alpha epsilon Ef", positive=True)
+    law = result.expr.xreplace({s: sympy.Symbol(s.name, positive=True) for s in result.expr.free_symbols})
+    assert sympy.simplify(law - n * alpha * eps * Ef / (1 - n * alpha / 3)) == 0, result.formula
+    noise = result.config["noise"]
+    assert noise["kind"] == "additive" and "seen in the residuals" in noise["source"]
+    assert 0.8 < noise["sigma"] / (0.01 * np.std(task.y_train)) < 1.3

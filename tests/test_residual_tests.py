@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kandisco.discovery.residual_tests import leaves_trend, residual_trend
+from kandisco.discovery.residual_tests import SEEN_OVER_ESTIMATE, leaves_trend, residual_trend, shows_noise
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -36,3 +36,24 @@ def test_a_smooth_trend_in_one_input_among_several_is_seen():
     noise = rng.normal(0, 1, 800)
     assert not leaves_trend(X, noise)
     assert leaves_trend(X, noise + 1.5 * np.sin(6 * X[:, 2]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noise_is_shown_by_a_law_leaving_no_trend_near_an_estimate_that_did_not_see_it(seed):
+    # the same law at 1%: its residuals show the noise to an estimate of up to SEEN_OVER_ESTIMATE times it;
+    # the near miss (1.4x the noise) does not, nor does a loss too far below or above the estimate
+    rng = np.random.default_rng(seed)
+    X = rng.uniform([1, 1, 1, 1, 3], [5, 5, 5, 2, 10], size=(1000, 5))
+    q, eps, r, v, c = X.T
+    y = q / (4 * np.pi * eps * r * (1 - v / c))
+    sigma, spread = 0.01 * np.std(y), float(np.std(y))
+    noisy = y + rng.normal(0, sigma, len(y))
+    near_miss = 0.2951 * q * (0.2951 + v**2 / c**2) / (eps * r)
+
+    def loss(pred: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((pred - noisy) ** 2)))
+
+    assert shows_noise(X, y - noisy, loss(y), 1.5 * sigma, spread)
+    assert not shows_noise(X, near_miss - noisy, loss(near_miss), 1.5 * sigma, spread)
+    assert not shows_noise(X, y - noisy, loss(y), 0.9 * loss(y) / SEEN_OVER_ESTIMATE, spread)  # the estimate far below
+    assert not shows_noise(X, y - noisy, loss(y), 1.5 * sigma, 20 * spread)  # below what counts as visible noise

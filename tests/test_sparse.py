@@ -3,6 +3,8 @@ terms (signed, correlated inputs), the rational form, and the strategy end to en
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import sympy
@@ -329,3 +331,36 @@ def test_powered_sums_are_offered_only_when_exact_on_noiseless_data():
     y = np.arcsin(X[:, 0] / (X[:, 1] * X[:, 2]))
     with pytest.raises(NothingToPropose, match="fits to the noise"):
         SparseStrategy("sparse_inverse", target_power=-1, max_degree=4).propose(_problem(X, y, positive=True), None)
+
+
+def _lenses(seed: int, noise: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``1/(1/d1 + n/d2)`` with additive noise of ``noise`` times its spread, and that noise's sigma."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 5, size=(1000, 3))
+    clean = 1 / (1 / X[:, 0] + X[:, 1] / X[:, 2])
+    sigma = noise * float(np.std(clean))
+    return X, clean + sigma * rng.normal(size=len(clean)), sigma
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_sum_leaving_no_trend_fits_to_noise_the_estimate_did_not_see(seed):
+    """With no noise seen, a powered sum must be exact; when the estimate (kind "none") could not tell
+    1% noise from curvature, a sum whose residuals leave no trend near it shows the noise, and is fitted
+    and snapped as under seen noise (residual_tests.shows_noise)."""
+    X, y, sigma = _lenses(seed, 0.01)
+    strategy = SparseStrategy("sparse_inverse", target_power=-1, max_degree=4)
+    with pytest.raises(NothingToPropose, match="fits to the noise"):
+        strategy.propose(_problem(X, y, positive=True), None)
+    problem = replace(_problem(X, y, positive=True), unseen_noise=1.3 * sigma)
+    proposal = strategy.propose(problem, None)
+    s = _symbols(3, positive=True)
+    assert any(equivalent(f, 1 / (1 / s[0] + s[1] / s[2]), s) for f in proposal.formulas), proposal.formulas
+    assert "leave no trend" in proposal.notes[0]
+
+
+def test_a_sum_that_misses_noiseless_data_shows_no_noise_however_high_the_estimate():
+    """Noiseless data: the best sum's error is smooth (neighbours share it), so no estimate turns it into noise."""
+    X = np.random.default_rng(4).uniform(-2, 2, size=(600, 2))
+    y = np.tanh(3 * X[:, 0] * X[:, 1])
+    with pytest.raises(NothingToPropose, match="fits to the noise"):
+        SparseStrategy().propose(replace(_problem(X, y), unseen_noise=float(np.std(y))), None)

@@ -17,7 +17,8 @@ noise is seen, constants snap within their standard errors under an F test (stra
 ``problem.noise``), front entries within its statistical margin of the best loss count as equally
 good (the simplest wins), a formula without fitted constants at the noise floor ends the search,
 rows far off their neighbours are left out of the search (kept and named), and a target spanning
-decades with additive noise is judged by absolute error. The chosen law then gets its last fit
+decades with additive noise is judged by absolute error. Noise the estimate could not tell from a
+law's curvature is seen when a candidate's residuals leave no trend near it (:mod:`.residual_tests`). The chosen law then gets its last fit
 (:mod:`.law_fit`): its outlying rows named, a robust (soft L1) or weighted refit, and a standard
 error for every constant (``result.constants``, ``result.formula_with_errors``). A formula that is
 not finite on every row of the table never wins.
@@ -63,7 +64,7 @@ from .noise import NoiseEstimate, estimate_noise, given_noise
 from .outlier_repick import isolated_rows, refit_without_rows
 from .polish import resnap_noisy, uses_relative_error
 from .problem import Problem, ProblemUnits
-from .residual_tests import leaves_trend
+from .residual_tests import leaves_trend, near_unseen_noise, shows_noise
 from .result import PICK_RULES, Candidate, DiscoveryResult, pareto_front, pick_candidate
 from .runner import Outcome, default_jobs, run_plan
 from .stages import library_spec
@@ -221,6 +222,7 @@ def discover(  # type: ignore[misc]
         relative=relative and rules.known is None, seed=seed,
         config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info, noise=noise_sigma,
         correlated_rows=noise_info.correlated_rows, small_table=small,
+        unseen_noise=noise_info.sigma if noise_info.kind == "none" else 0.0,
     )
     dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
 
@@ -252,20 +254,40 @@ def discover(  # type: ignore[misc]
 
     trend_rows = (np.vstack([search_train[0], val[0]]), np.concatenate([search_train[1], val[1]]))
 
+    def residuals_of(expr: sympy.Expr) -> np.ndarray | None:
+        """The formula's residuals on the search and validation rows (relative under relative error), or None."""
+        try:
+            with np.errstate(all="ignore"):
+                pred = to_callable(expr, symbols)(trend_rows[0])
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+        residuals = np.broadcast_to(pred, trend_rows[1].shape) - trend_rows[1]
+        return residuals / np.abs(trend_rows[1]) if relative else residuals
+
     def leaves_a_trend(expr: sympy.Expr) -> bool:
         """With visible noise, whether a formula within the estimated floor still leaves a trend in its
         residuals (the estimate can be high: a wrong law there must not end the search)."""
         if not noise_info.visible or found_loss <= stop_loss:
             return False
-        try:
-            with np.errstate(all="ignore"):
-                pred = to_callable(expr, symbols)(trend_rows[0])
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-            return True
-        residuals = pred - trend_rows[1]
-        if relative:
-            residuals = residuals / np.abs(trend_rows[1])
-        return not np.all(np.isfinite(residuals)) or leaves_trend(trend_rows[0], residuals)
+        residuals = residuals_of(expr)
+        return residuals is None or not np.all(np.isfinite(residuals)) or leaves_trend(trend_rows[0], residuals)
+
+    def see_noise(expr: sympy.Expr, loss: float, strategy: str) -> None:
+        """Where the estimate saw no noise: a formula whose residuals leave no trend at a loss near the
+        estimate has seen it (residual_tests.shows_noise). From then on the noise is that loss, for the
+        choice and for the strategies that start after this one (``problem`` is theirs)."""
+        nonlocal noise_info, found_loss
+        if not near_unseen_noise(loss, problem.unseen_noise, y_spread):
+            return
+        residuals = residuals_of(expr)
+        if residuals is None or not shows_noise(trend_rows[0], residuals, loss, problem.unseen_noise, y_spread):
+            return
+        notes.append(f"the residuals of {strategy}'s law leave no trend at {loss:.3g}: noise the estimate "
+                     f"({problem.unseen_noise:.3g}) could not tell from the law's curvature; judged as noise from here on")
+        noise_info = replace(noise_info, sigma=loss, kind="relative" if relative else "additive",
+                             fraction_of_spread=loss / y_spread, source=f"{noise_info.source}; seen in the residuals of a law")
+        problem.noise, problem.unseen_noise = loss, 0.0
+        found_loss = _found_loss(cfg.found_relative_rmse * y_spread, stop_loss, noise_info, len(val[1]))
 
     def judge(outcome: Outcome) -> bool:
         """Record one strategy's formulas; True ends the search (an exact law)."""
@@ -302,6 +324,7 @@ def discover(  # type: ignore[misc]
             )
             models[id(cand)] = outcome
             candidates.append(cand)
+            see_noise(expr, loss, outcome.name)
             if cand.config.get("dimensionally_consistent") is False and unit_info is not None and unit_info.pi is not None:
                 continue  # an inconsistent formula cannot win, so it does not end the search
             if cand.config.get("constraints_satisfied") is False:
@@ -319,6 +342,7 @@ def discover(  # type: ignore[misc]
                               scheduler=scheduler))
     except KeyboardInterrupt:
         interrupted = True
+    noise_sigma = noise_info.sigma if noise_info.visible else 0.0  # (a law may have shown it during the search)
     unfit: set[int] = set()  # candidates not finite on some row of the table: never picked
     eligible = functools.partial(_eligible, gated=unit_info is not None and unit_info.pi is not None, unfit=unfit,
                                  constrained=bool(rules))

@@ -65,6 +65,9 @@ class Problem:
     search: SubSearch | None = None
     units: ProblemUnits | None = None  # known when every input and the target have units
     noise: float = 0.0  # the target's one-sigma noise in the loss's units (0: none seen); see discovery/noise.py
+    # where none was seen: the estimate that could not tell noise from the law's curvature (0 otherwise). A
+    # strategy whose fit leaves residuals without trend near it may treat it as noise (residual_tests.shows_noise)
+    unseen_noise: float = 0.0
     correlated_rows: float = 1.0  # rows per independent error of the target (a smoothed derivative's errors run along a trajectory)
     # a small table: the pipeline picks the law by cross-validation (discovery/cross_validation.py), so
     # strategies offer their plausible laws even when the noise is unknown, rather than gate them on it

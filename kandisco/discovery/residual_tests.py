@@ -3,6 +3,8 @@ neighbouring rows do not share; a wrong law within the noise floor leaves a smoo
 
 A loss against an estimated noise floor cannot always tell the two apart, since the estimate can be
 high (a local polynomial's curvature error adds to it): the search's noise-floor stop asks this too.
+The other way round, a fit whose residuals leave no trend at a loss well above rounding has seen
+noise that the estimate could not tell from a law's curvature (:func:`shows_noise`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import math
 
 import numpy as np
 
-from .noise import neighbour_mean, standardised
+from .noise import VISIBLE, neighbour_mean, standardised
 
-__all__ = ["leaves_trend", "residual_trend"]
+__all__ = ["leaves_trend", "near_unseen_noise", "residual_trend", "shows_noise"]
 
 # a law at the noise level leaves residuals that its neighbours do not share (rank correlation of a row's
 # residual with its neighbours' mean: |r| <= 0.05 for the true laws of ten Feynman tables at 1%, standard
@@ -23,6 +25,12 @@ __all__ = ["leaves_trend", "residual_trend"]
 TREND_NEIGHBOURS = 5
 TREND_STANDARD_ERRORS = 4.0
 TREND_CORRELATION = 0.1
+# where the noise estimate saw no noise (its kind "none": the local polynomial's curvature error is as
+# large as 1% noise on some laws, docs/noise.md), a fit shows noise at its held-out loss when that loss is
+# at least VISIBLE of the target's spread, at most this many times the estimate (curvature and noise
+# together: the estimate is high rather than low), and its residuals leave no trend. A law that misses
+# by more than about half the noise leaves one (its error is smooth, so neighbours share it)
+SEEN_OVER_ESTIMATE = 2.0
 
 
 def residual_trend(X: np.ndarray, residuals: np.ndarray, k: int = TREND_NEIGHBOURS) -> float:
@@ -42,3 +50,18 @@ def leaves_trend(X: np.ndarray, residuals: np.ndarray) -> bool:
     """Whether ``residuals`` hold a trend that noise would not (see ``TREND_STANDARD_ERRORS``)."""
     threshold = max(TREND_CORRELATION, TREND_STANDARD_ERRORS / math.sqrt(max(len(residuals), 1)))
     return residual_trend(X, residuals) > threshold
+
+
+def shows_noise(X: np.ndarray, residuals: np.ndarray, loss: float, estimate: float, spread: float) -> bool:
+    """Whether a fit whose held-out loss is ``loss`` and whose residuals on the rows ``X`` are
+    ``residuals`` has seen noise that an estimate of ``estimate`` (kind "none") did not call noise:
+    the loss is visible against ``spread`` and near the estimate, and the residuals leave no trend."""
+    if not near_unseen_noise(loss, estimate, spread):
+        return False
+    return bool(np.all(np.isfinite(residuals))) and not leaves_trend(X, residuals)
+
+
+def near_unseen_noise(loss: float, estimate: float, spread: float) -> bool:
+    """Whether a held-out ``loss`` could be noise that an estimate of ``estimate`` did not see:
+    visible against ``spread`` and within ``SEEN_OVER_ESTIMATE`` of the estimate (the cheap part of :func:`shows_noise`)."""
+    return VISIBLE * spread <= loss <= SEEN_OVER_ESTIMATE * estimate

@@ -25,7 +25,10 @@ deviations, since the noise is itself estimated; or, without noise, to the
 stopping tolerance ``found_relative_rmse``; on a small table, which the pipeline judges by
 cross-validation, every support may be kept): the best on validation and the smaller ones close to
 it, polished like every other candidate, so the Pareto front and the noise-aware choice
-decide between them and the KAN strategies' laws.
+decide between them and the KAN strategies' laws. Where the noise estimate saw no noise
+(``problem.unseen_noise``) and no sum fits exactly, a best sum whose residuals leave no trend near
+the estimate has seen noise (:func:`~kandisco.discovery.residual_tests.shows_noise`): the path is
+fitted again with its loss as the noise (docs/noise.md).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import sympy
 
 from ..polish import polish_formula
 from ..problem import NothingToPropose, Problem, Proposal
+from ..residual_tests import shows_noise
 from ..sparse import (
     PLAIN_FUNCTIONS,
     FeatureLibrary,
@@ -123,22 +127,44 @@ class SparseStrategy:
         if not np.all(np.isfinite(weights)):
             raise NothingToPropose("the weights of the sum's fit are not finite on every row")
         library.cost = library.cost * np.where(usable, 1, np.inf)  # a term not finite on some row is never the tie-break's pick
-        # past the noise (in the weighted units of the fit) more terms only fit the noise
-        path = nested_paths(np.where(usable, A, 0.0), u, library, max_terms=self.max_terms, weights=weights,
-                            target=problem.noise, deadline=deadline)
         Xv, yv = problem.val
         Bv = library.columns(Xv, np.ones(len(yv)))
         Mv = monomial_values(factor, Xv)
-        for fit in path:
-            fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative, Mv, p, sign)
+
+        def fitted_path(noise: float) -> list[SparseFit]:
+            # past the noise (in the weighted units of the fit) more terms only fit the noise
+            path = nested_paths(np.where(usable, A, 0.0), u, library, max_terms=self.max_terms, weights=weights,
+                                target=noise, deadline=deadline)
+            for fit in path:
+                fit.val_rmse = _val_loss(fit, library, Bv, yv, problem.relative, Mv, p, sign)
+            return path
+
         # a sum that misses the data by more than the noise is an approximation the KAN strategies
         # make better: only laws that fit to the noise (or to the stopping tolerance) are polished
         # (on a small table the noise is unknown and cross-validation judges: every support may be offered)
         # a factor or a power widens what ten terms can imitate (asin(u) as 1/(1/u - u/6 ...) to 4e-5 of the
         # spread): those forms are offered only as exact laws on noiseless data
         tolerance = EXACT_SUM_RMSE if (self.factored or p != 1 or self.exact_only) else problem.config.found_relative_rmse
-        gate = math.inf if problem.small_table else max(3 * problem.noise, tolerance * problem.y_spread)
+        noise = problem.noise
+        path = fitted_path(noise)
+        gate = math.inf if problem.small_table else max(3 * noise, tolerance * problem.y_spread)
         chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
+        notes: list[str] = []
+        seen = 0.0
+        if not chosen and problem.unseen_noise > 0 and not problem.small_table and any(np.isfinite(f.val_rmse) for f in path):
+            closest = min(path, key=lambda f: f.val_rmse)
+            B = library.columns(X, np.ones(len(y)))
+            residuals = np.concatenate([_residuals(closest, library, B, y, problem.relative, M, p, sign),
+                                        _residuals(closest, library, Bv, yv, problem.relative, Mv, p, sign)])
+            if shows_noise(np.vstack([X, Xv]), residuals, closest.val_rmse, problem.unseen_noise, problem.y_spread):
+                seen = closest.val_rmse
+        if seen:  # the best sum's residuals are noise the estimate did not see: fitted as with noise seen
+            noise = seen
+            path = fitted_path(noise)
+            gate = 3 * noise
+            chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
+            notes.append(f"{self.name}: a sum's residuals leave no trend at {seen:.3g} (the noise estimate, "
+                         f"{problem.unseen_noise:.3g}, could not tell noise from curvature): fitted to that noise")
         if problem.small_table:  # the short sums of every tier, too: the plainest terms may lose on a few training rows
             chosen = sorted({f.support: f for f in [*chosen, *(f for f in path if len(f.support) <= SMALL_TABLE_TERMS)]}.values(),
                             key=lambda f: len(f.support))
@@ -152,12 +178,12 @@ class SparseStrategy:
                 break
             expr = monomial_expr(factor, problem.symbols) * _undo_power(law_expr(fit, library), p, sign)
             formulas += polish_formula(expr, problem.symbols, problem.train, problem.val, self.simplify_seconds, problem.relative,
-                                       noise=problem.noise, correlated_rows=problem.correlated_rows)
+                                       noise=noise, correlated_rows=problem.correlated_rows)
         terms = ", ".join(str(len(f.support)) for f in chosen)
         named = [sympy.Symbol(n) for n in problem.names]
         times = f" times {monomial_expr(factor, named)}" if factor else ""
         of = f" for the power {p}" if p != 1 else ""
-        return Proposal(formulas, notes=[f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s){times}{of}"])
+        return Proposal(formulas, notes=[*notes, f"{self.name}: {len(library)} candidate terms; kept sums of {terms} term(s){times}{of}"])
 
 
 def _target_sign(g: np.ndarray, power: int) -> float:
@@ -190,24 +216,30 @@ def law_expr(fit: SparseFit, library: FeatureLibrary) -> sympy.Expr:
     return top / bottom
 
 
-def _val_loss(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndarray, relative: bool,
-              factor: np.ndarray | None = None, power: int = 1, sign: float = 1.0) -> float:
-    """The support's RMSE (relative under relative error) on the validation rows ``B`` (terms' values, ``y`` = 1)
-    of the law ``factor * g``, the sum being ``(sign * g)**power`` (no real ``g`` where an even root
-    meets a sum that is not positive); ``factor``: the monomial factor's values there, when there is one."""
+def _residuals(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndarray, relative: bool,
+               factor: np.ndarray | None = None, power: int = 1, sign: float = 1.0) -> np.ndarray:
+    """The support's residuals (relative to ``|y|`` under relative error) on the rows ``B`` (terms' values, ``y`` = 1)
+    of the law ``factor * g``, the sum being ``(sign * g)**power`` (NaN where an even root meets a sum that
+    is not positive: no real ``g`` there); ``factor``: the monomial factor's values there, when there is one."""
     ytag = np.asarray([library.y_power[k] for k in fit.support], dtype=bool)
     cols = B[:, list(fit.support)]
     with np.errstate(all="ignore"):
         top = fit.intercept + cols[:, ~ytag] @ fit.coef[~ytag]
         pred = top / (1 - cols[:, ytag] @ fit.coef[ytag])
-        if power % 2 == 0:  # an even root: no real law where the sum is not positive
+        if power % 2 == 0:
             pred = sign * np.where(pred > 0, pred, np.nan) ** (1 / power)
         elif power == -1:
             pred = 1 / pred
         if factor is not None:
             pred = pred * factor
-        err = (pred - y) / np.abs(y) if relative else pred - y
-        loss = float(np.sqrt(np.mean(err**2)))
+        return (pred - y) / np.abs(y) if relative else pred - y
+
+
+def _val_loss(fit: SparseFit, library: FeatureLibrary, B: np.ndarray, y: np.ndarray, relative: bool,
+              factor: np.ndarray | None = None, power: int = 1, sign: float = 1.0) -> float:
+    """The support's RMSE on the validation rows (see :func:`_residuals`); infinite where not finite."""
+    with np.errstate(all="ignore"):
+        loss = float(np.sqrt(np.mean(_residuals(fit, library, B, y, relative, factor, power, sign) ** 2)))
     return loss if np.isfinite(loss) else float("inf")
 
 
