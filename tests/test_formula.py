@@ -17,6 +17,7 @@ from kandisco.symbolic.formula import (
     snap_constants,
     to_callable,
     to_latex,
+    widest_sum,
 )
 
 a, e = sympy.symbols("a e", positive=True)
@@ -321,3 +322,11 @@ def test_plainest_nice_numbers_name_pi_over_2_before_11_over_7():
     assert offered[:3] == [0, sympy.pi / 2, sympy.Rational(11, 7)]
     assert all(abs(float(c) - 1.5712) <= 0.01 * 1.5712 for c in offered[1:])
     assert plainest_nice_numbers(0.99944, 0.01)[1] == 1 and sympy.Rational(5, 2) in plainest_nice_numbers(2.4989, 0.001)
+
+
+def test_widest_sum_counts_the_terms_of_the_largest_sum_anywhere_in_the_formula():
+    x, y, z = sympy.symbols("x y z", positive=True)
+    assert widest_sum(x * y / z) == 1
+    assert widest_sum(x / (1 - x * y / 3)) == 2  # II.11.27: one sum of two terms, in the denominator
+    assert widest_sum(sympy.sqrt(x**2 + y**2 + z**2) * sympy.exp(x + 1)) == 3
+    assert widest_sum(x * (x**2 / 3 + 2 * y + sympy.sin(x) + z * y + sympy.Rational(17, 7))) == 5

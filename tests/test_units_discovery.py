@@ -116,7 +116,7 @@ def _velocity_addition(n=400, seed=0, noise=0.0):
 def test_groups_problem_is_the_target_group_on_the_groups_with_the_noise_carried():
     X, w, pi, dims = _velocity_addition()
     problem = _problem(X, w, pi, dims, parse_unit("m/s"))
-    problem.noise = 0.5
+    problem.noise, problem.unseen_noise = 0.5, 0.25
     proxy = groups_problem(problem, pi)
     M = pi.monomial_values(X)
     np.testing.assert_allclose(proxy.train[1], w / M)
@@ -124,6 +124,7 @@ def test_groups_problem_is_the_target_group_on_the_groups_with_the_noise_carried
     assert [s.name for s in proxy.symbols] == ["p0", "p1"] and proxy.units is None
     # absolute noise sigma on y is sigma/|M| on y/M: the inner level is its root mean square
     assert proxy.noise == pytest.approx(0.5 * np.sqrt(np.mean(1 / M**2)))
+    assert proxy.unseen_noise == pytest.approx(0.25 * np.sqrt(np.mean(1 / M**2)))  # (an estimate that saw no noise, likewise)
     problem.relative = True
     assert groups_problem(problem, pi).noise == 0.5  # relative errors of y/M are those of y
 
@@ -224,6 +225,20 @@ def test_a_formula_leaving_a_trend_does_not_end_the_search_at_an_overestimated_n
     law = result.expr.xreplace({s: sympy.Symbol(s.name, positive=True) for s in result.expr.free_symbols})
     assert sympy.simplify(law - q / (4 * sympy.pi * eps * r * (1 - v / c))) == 0, result.formula
     assert result.config["noise"]["sigma"] > 1.5 * 0.01 * np.std(task.y_train)  # the overestimate this is about
+
+
+def test_a_long_sum_of_snapped_terms_within_the_noise_does_not_end_the_search():
+    # II.11.27 at 1% with units: on the groups, five snapped terms in n and alpha fit within the noise (seen in
+    # their residuals, which leave no trend) and used to end the search after 8 s; the law, one short sum, wins
+    from kandisco.bench.tasks import load_tasks
+
+    task = load_tasks("feynman", ["II.11.27"])[0].data(0.01, 0)
+    data = load_dataset((task.X_train, task.y_train), feature_names=list(task.features), target_name=task.target,
+                        units=task.units)
+    result = discover(data, budget_seconds=30, n_jobs=1, seed=0)
+    n, alpha, eps, Ef = sympy.symbols("n alpha epsilon Ef", positive=True)
+    law = result.expr.xreplace({s: sympy.Symbol(s.name, positive=True) for s in result.expr.free_symbols})
+    assert sympy.simplify(law - n * alpha * eps * Ef / (1 - n * alpha / 3)) == 0, result.formula
 
 
 def test_discover_finds_drag_through_the_reynolds_number():

@@ -52,7 +52,7 @@ from ..kan import native
 from ..kan.attribution import importance_table, input_importance
 from ..kan.constraints import Constraint
 from ..kan.protocol import load_model
-from ..symbolic.formula import complexity, formula_rmse, refit_constants, to_callable, to_latex
+from ..symbolic.formula import complexity, formula_rmse, refit_constants, to_callable, to_latex, widest_sum
 from ..symbolic.library import get_library
 from ..symbolic.uncertainty import with_errors
 from ..units import DimensionError, PiGroups, buckingham, check_consistency, parse_unit
@@ -264,13 +264,17 @@ def discover(  # type: ignore[misc]
         residuals = np.broadcast_to(pred, trend_rows[1].shape) - trend_rows[1]
         return residuals / np.abs(trend_rows[1]) if relative else residuals
 
-    def leaves_a_trend(expr: sympy.Expr) -> bool:
-        """With visible noise, whether a formula within the estimated floor still leaves a trend in its
-        residuals (the estimate can be high: a wrong law there must not end the search)."""
+    def may_end_at_floor(expr: sympy.Expr) -> bool:
+        """Whether a formula without fitted constants within ``found_loss`` ends the search: always
+        without visible noise; with it, only a law of short sums (at most FLOOR_STOP_TERMS terms: within
+        1% noise five snapped terms imitated II.11.27) that leaves no trend in its residuals (the
+        estimate can be high: a wrong law within it must not end the search)."""
         if not noise_info.visible or found_loss <= stop_loss:
+            return True
+        if widest_sum(expr) > FLOOR_STOP_TERMS:
             return False
         residuals = residuals_of(expr)
-        return residuals is None or not np.all(np.isfinite(residuals)) or leaves_trend(trend_rows[0], residuals)
+        return residuals is not None and bool(np.all(np.isfinite(residuals))) and not leaves_trend(trend_rows[0], residuals)
 
     def see_noise(expr: sympy.Expr, loss: float, strategy: str) -> None:
         """Where the estimate saw no noise: a formula whose residuals leave no trend at a loss near the
@@ -329,7 +333,7 @@ def discover(  # type: ignore[misc]
                 continue  # an inconsistent formula cannot win, so it does not end the search
             if cand.config.get("constraints_satisfied") is False:
                 continue  # nor can one that breaks a constraint
-            exact = exact or loss <= stop_loss or (loss <= found_loss and not expr.atoms(sympy.Float) and not leaves_a_trend(expr))
+            exact = exact or loss <= stop_loss or (loss <= found_loss and not expr.atoms(sympy.Float) and may_end_at_floor(expr))
         if progress is not None:
             progress(outcome.name, time.perf_counter() - start)
         return exact
@@ -603,6 +607,10 @@ def _noise(X: np.ndarray, y: np.ndarray, split: Any, sigma: np.ndarray | None, f
                      "left out of the search, kept in the table; the chosen law judges them again")
     return info, relative, suspects
 
+
+# with visible noise, a formula without fitted constants at the noise floor ends the search only if no sum in it
+# has more terms than this (see may_end_at_floor in discover; the laws of the Feynman set have at most three)
+FLOOR_STOP_TERMS = 4
 
 # on data without visible noise, a formula without fitted constants whose loss is more than this many
 # times what the local polynomial leaves (noise and curvature together) is an approximation, not found

@@ -40,6 +40,7 @@ __all__ = [
     "snap_constants",
     "to_callable",
     "to_latex",
+    "widest_sum",
 ]
 
 
@@ -156,6 +157,12 @@ def complexity(expr: sympy.Expr) -> int:
         rest = [a for a in args if a.free_symbols]
         return 1 + (1 if numeric else 0) + sum(complexity(a) for a in rest)
     return 1 + sum(complexity(a) for a in args)
+
+
+def widest_sum(expr: sympy.Expr) -> int:
+    """The most terms of any one sum in the formula (1 without sums): physical laws add up a few
+    terms, while a flexible approximation within noise adds up many (five snapped terms for II.11.27)."""
+    return max((len(node.args) for node in sympy.preorder_traversal(expr) if isinstance(node, sympy.Add)), default=1)
 
 
 def to_latex(expr: sympy.Expr) -> str:

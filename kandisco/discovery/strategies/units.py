@@ -127,10 +127,11 @@ def groups_problem(problem: Problem, pi: PiGroups) -> Problem:
     """``problem`` on the pi groups (:class:`OnGroups`): symbols ``p0, p1, ...``, no units."""
     (X, y), (Xv, yv) = problem.train, problem.val
     M = pi.monomial_values(X)
-    noise = problem.noise if problem.relative else problem.noise * float(np.sqrt(np.mean(1 / M**2)))
+    scale = 1.0 if problem.relative else float(np.sqrt(np.mean(1 / M**2)))  # (the unseen noise's estimate likewise)
     return replace(problem, train=(pi.group_values(X), y / M), val=(pi.group_values(Xv), yv / pi.monomial_values(Xv)),
                    symbols=[sympy.Symbol(f"p{k}", positive=True) for k in range(pi.n_groups)],
-                   names=[f"p{k}" for k in range(pi.n_groups)], units=None, noise=noise)
+                   names=[f"p{k}" for k in range(pi.n_groups)], units=None, noise=problem.noise * scale,
+                   unseen_noise=problem.unseen_noise * scale)
 
 
 def plan_unit_strategies(problem: Problem) -> list[tuple[float, Strategy]]:
