@@ -18,9 +18,9 @@ noise is seen, constants snap within their standard errors under an F test (stra
 good (the simplest wins), a formula without fitted constants at the noise floor ends the search,
 rows far off their neighbours are left out of the search (kept and named), and a target spanning
 decades with additive noise is judged by absolute error. Noise the estimate could not tell from a
-law's curvature is seen when a candidate's residuals leave no trend near it (:mod:`.residual_tests`). The chosen law then gets its last fit
-(:mod:`.law_fit`): its outlying rows named, a robust (soft L1) or weighted refit, and a standard
-error for every constant (``result.constants``, ``result.formula_with_errors``). A formula that is
+law's curvature is seen when a candidate's residuals leave no trend near it (:mod:`.residual_tests`).
+The chosen law then gets its last fit (:mod:`.law_fit`): its outlying rows named, a robust (soft L1)
+or weighted refit, and a standard error for every constant (``result.constants``, ``result.formula_with_errors``). A formula that is
 not finite on every row of the table never wins.
 
 Units (``units=``, units in a CSV header, ``constants=``): when every input and the target have
@@ -222,7 +222,8 @@ def discover(  # type: ignore[misc]
         relative=relative and rules.known is None, seed=seed,
         config=cfg, library=library, search=functools.partial(_sub_search, config=cfg), units=unit_info, noise=noise_sigma,
         correlated_rows=noise_info.correlated_rows, small_table=small,
-        unseen_noise=noise_info.sigma if noise_info.kind == "none" else 0.0,
+        # (a small table's residual trend test has no power, 4/sqrt(n) > 0.5: no noise is seen in residuals there)
+        unseen_noise=noise_info.sigma if noise_info.kind == "none" and not small else 0.0,
     )
     dims = {s: d for s, d in zip(symbols, unit_info.inputs)} if unit_info is not None else {}
 
