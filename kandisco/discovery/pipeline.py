@@ -394,15 +394,16 @@ def discover(  # type: ignore[misc]
                       refit=cv is not None, correlated_rows=noise_info.correlated_rows)
     searched = np.concatenate([train_rows, val_rows])
     if cv is None and sigma_all is None:
-        missed = np.union1d(np.intersect1d(law_fit.outliers, searched),
-                            _named_by_simpler(front, best, symbols, X[searched], y[searched], relative, searched))
+        by_law = np.intersect1d(law_fit.outliers, searched)
+        missed = np.union1d(by_law, _named_by_simpler(front, best, symbols, X[searched], y[searched], relative, searched))
         clean_train, clean_val = np.setdiff1d(train_rows, missed), np.setdiff1d(val_rows, missed)
         repicked = None if not len(missed) else _repick_without(
             front, models, candidates, symbols, dataset, (X[clean_train], y[clean_train]), (X[clean_val], y[clean_val]),
             relative, pick, noise_info, cfg.exact_relative_rmse * y_spread, eligible)
         if repicked is not None and repicked[2] is not best:
             front, chosen, best = repicked
-            notes.append(f"{len(missed)} row(s) the search used lie beyond {OUTLIER_WORDS} of the law: the candidates "
+            whose = "the law" if len(by_law) == len(missed) else "the law or of a simpler one fitting the rest as tightly"
+            notes.append(f"{len(missed)} row(s) the search used lie beyond {OUTLIER_WORDS} of {whose}: the candidates "
                          "were refitted and judged again without them")
             law_fit = fit_law(_internal_expr(best, symbols), symbols, X, y, fit_rows, split.val, relative=relative,
                               correlated_rows=noise_info.correlated_rows)
