@@ -9,17 +9,24 @@ import pytest
 from kandisco.discovery.residual_tests import SEEN_OVER_ESTIMATE, leaves_trend, residual_trend, shows_noise
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_a_true_law_leaves_no_trend_and_a_near_miss_within_the_noise_does(seed):
-    # q/(4 pi eps r (1 - v/c)) at 1% noise against the two-term sum that once ended II.21.32's search
-    # within an overestimated noise floor: its RMSE is 1.4x the noise, yet it leaves a smooth trend
+def _moving_charge(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """II.21.32, q/(4 pi eps r (1 - v/c)), with 1% noise: inputs, law, noisy target, the near miss
+    (the two-term sum that once ended its search within an overestimated noise floor), the noise sigma."""
     rng = np.random.default_rng(seed)
     X = rng.uniform([1, 1, 1, 1, 3], [5, 5, 5, 2, 10], size=(1000, 5))
     q, eps, r, v, c = X.T
     y = q / (4 * np.pi * eps * r * (1 - v / c))
-    noisy = y + rng.normal(0, 0.01 * np.std(y), len(y))
+    sigma = 0.01 * float(np.std(y))
+    noisy = y + rng.normal(0, sigma, len(y))
     near_miss = 0.2951 * q * (0.2951 + v**2 / c**2) / (eps * r)
-    assert 1.2 < np.sqrt(np.mean((near_miss - noisy) ** 2)) / (0.01 * np.std(y)) < 2.0
+    return X, y, noisy, near_miss, sigma
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_true_law_leaves_no_trend_and_a_near_miss_within_the_noise_does(seed):
+    # the near miss's RMSE is 1.4x the noise, yet it leaves a smooth trend
+    X, y, noisy, near_miss, sigma = _moving_charge(seed)
+    assert 1.2 < np.sqrt(np.mean((near_miss - noisy) ** 2)) / sigma < 2.0
     assert abs(residual_trend(X, y - noisy)) < 0.1 and not leaves_trend(X, y - noisy)
     assert residual_trend(X, near_miss - noisy) > 0.2 and leaves_trend(X, near_miss - noisy)
 
@@ -42,13 +49,8 @@ def test_a_smooth_trend_in_one_input_among_several_is_seen():
 def test_noise_is_shown_by_a_law_leaving_no_trend_near_an_estimate_that_did_not_see_it(seed):
     # the same law at 1%: its residuals show the noise to an estimate of up to SEEN_OVER_ESTIMATE times it;
     # the near miss (1.4x the noise) does not, nor does a loss too far below or above the estimate
-    rng = np.random.default_rng(seed)
-    X = rng.uniform([1, 1, 1, 1, 3], [5, 5, 5, 2, 10], size=(1000, 5))
-    q, eps, r, v, c = X.T
-    y = q / (4 * np.pi * eps * r * (1 - v / c))
-    sigma, spread = 0.01 * np.std(y), float(np.std(y))
-    noisy = y + rng.normal(0, sigma, len(y))
-    near_miss = 0.2951 * q * (0.2951 + v**2 / c**2) / (eps * r)
+    X, y, noisy, near_miss, sigma = _moving_charge(seed)
+    spread = float(np.std(y))
 
     def loss(pred: np.ndarray) -> float:
         return float(np.sqrt(np.mean((pred - noisy) ** 2)))

@@ -43,7 +43,7 @@ import sympy
 
 from ..polish import polish_formula
 from ..problem import NothingToPropose, Problem, Proposal
-from ..residual_tests import shows_noise
+from ..residual_tests import near_unseen_noise, shows_noise
 from ..sparse import (
     PLAIN_FUNCTIONS,
     FeatureLibrary,
@@ -151,9 +151,10 @@ class SparseStrategy:
         chosen = select_supports([f for f in path if f.val_rmse <= gate], keep=3)
         notes: list[str] = []
         seen = 0.0
-        if not chosen and problem.unseen_noise > 0 and not problem.small_table and any(np.isfinite(f.val_rmse) for f in path):
-            closest = min(path, key=lambda f: f.val_rmse)
-            B = library.columns(X, np.ones(len(y)))
+        closest = min(path, key=lambda f: f.val_rmse, default=None)
+        if (not chosen and closest is not None and not problem.small_table
+                and near_unseen_noise(closest.val_rmse, problem.unseen_noise, problem.y_spread)):
+            B = library.columns(X, np.ones(len(y)))  # (the training rows' terms: only when the loss could be unseen noise)
             residuals = np.concatenate([_residuals(closest, library, B, y, problem.relative, M, p, sign),
                                         _residuals(closest, library, Bv, yv, problem.relative, Mv, p, sign)])
             if shows_noise(np.vstack([X, Xv]), residuals, closest.val_rmse, problem.unseen_noise, problem.y_spread):
